@@ -1,0 +1,14 @@
+"""sercore: a reproducible study book for speech emotion recognition (SER).
+
+The package holds the data layer (:mod:`sercore.data`), feature extractors
+(:mod:`sercore.features`), the five papers' models (:mod:`sercore.models`),
+the training engine (:mod:`sercore.train`), evaluation protocols
+(:mod:`sercore.protocols`), metrics (:mod:`sercore.metrics`) and the
+results/book pipeline (:mod:`sercore.results`, :mod:`sercore.cli`).
+
+Nothing here touches the network at import time.
+"""
+
+__version__ = "0.1.0"
+
+PAPERS = ("ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat")
