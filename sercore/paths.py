@@ -1,14 +1,28 @@
 """Where sercore reads and writes on disk.
 
+- project root: ``SERCORE_HOME``, else the source checkout (the folder with
+  ``book/`` and ``params/``), else the working directory;
 - data root: ``SERCORE_DATA`` (default ``./data``), one folder per corpus, read only;
 - cache: ``SERCORE_CACHE`` (default ``~/.cache/sercore``): the generated synthetic
   corpus and the content-addressed feature cache;
-- results: ``SERCORE_RESULTS`` (default ``./results``): one folder per (paper, dataset, profile).
+- results: ``SERCORE_RESULTS`` (default ``results`` under the project root): one
+  folder per (paper, dataset, profile). A relative value is taken from the
+  project root, so a notebook opened in ``book/`` writes to the same tree as the CLI.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+
+def project_root() -> Path:
+    """The folder holding ``book/`` and ``params/``."""
+    if os.environ.get("SERCORE_HOME"):
+        return Path(os.environ["SERCORE_HOME"]).expanduser().resolve()
+    src = Path(__file__).resolve().parent.parent
+    if (src / "book").is_dir() and (src / "params").is_dir():
+        return src
+    return Path.cwd().resolve()
 
 
 def cache_dir() -> Path:
@@ -17,5 +31,6 @@ def cache_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """Root of the results tree ``results/PAPER/DATASET/PROFILE/``."""
-    return Path(os.environ.get("SERCORE_RESULTS", "results")).expanduser()
+    """Root of the results tree ``results/PAPER/DATASET/PROFILE/`` (absolute)."""
+    p = Path(os.environ.get("SERCORE_RESULTS", "results")).expanduser()
+    return p if p.is_absolute() else project_root() / p

@@ -1,0 +1,222 @@
+"""Stage helpers for the notebooks: one call per stage, nothing hidden.
+
+A chapter notebook reads like::
+
+    P = experiment.collect_params(globals())          # the injected parameters, recorded
+    corpus = experiment.prepare(P["corpus"], ...)      # manifest + label map + subset
+    feats = experiment.frame_features(corpus.manifest, "mfcc", n_mfcc=40)
+    folds = protocols.make_folds(corpus.manifest, "loso", seed=seed)
+    cv = train.cross_validate(...)
+    run.write(...)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import data as sdata
+from .results import SYNTHETIC_BANNER
+
+_SIMPLE = (bool, int, float, str, type(None))
+
+
+def collect_params(namespace: dict) -> dict:
+    """The notebook's parameters: every public global that is a scalar or a list of scalars.
+
+    Call it right after the parameters cell, before any other variable is defined.
+    """
+    skip = {"In", "Out", "exit", "quit", "get_ipython"}
+    out = {}
+    for k, v in namespace.items():
+        if k.startswith("_") or k in skip:
+            continue
+        if isinstance(v, _SIMPLE) or (isinstance(v, (list, tuple)) and all(isinstance(i, _SIMPLE) for i in v)):
+            out[k] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+@dataclass
+class Corpus:
+    """A corpus ready for a protocol: the mapped manifest and what to say about it."""
+
+    name: str                 # registered corpus name
+    manifest: pd.DataFrame    # rows kept by the label map, with integer column y
+    labels: list              # class names in index order
+    synthetic: bool           # True for the generated corpus
+    note: str | None          # caveat to print next to results (copy differences, ...)
+    dropped: dict = field(default_factory=dict)  # label -> utterances the label map dropped
+
+    def summary(self) -> pd.DataFrame:
+        """Utterances per class and split/session, for a glance in the notebook."""
+        m = self.manifest
+        by = "session" if m["session"].notna().any() else "speaker"
+        t = pd.crosstab(m["label"], m[by].astype(str), margins=True, margins_name="total")
+        return t.loc[[*self.labels, "total"] if set(self.labels) <= set(t.index) else t.index]
+
+    def banner(self) -> str:
+        """Markdown to show above results: the synthetic banner and/or the corpus caveat."""
+        parts = [SYNTHETIC_BANNER] if self.synthetic else []
+        if self.note:
+            parts.append(f"**Data caveat.** {self.note}")
+        return "\n\n".join(parts)
+
+
+def prepare(corpus: str, *, label_map: str, data_root: str | None = None, languages=None,
+            n_per_class: int | None = None, seed: int = 0, **load_kwargs) -> Corpus:
+    """Load a corpus, apply a label map, optionally keep some languages and subsample.
+
+    n_per_class: keep at most this many utterances per class (seeded, spread over
+    speakers) — the smoke and quick profiles use it; ``None`` keeps everything.
+    """
+    from .protocols import subsample
+
+    m = sdata.load(corpus, data_root, **load_kwargs)
+    note = m.attrs.get("note")
+    if languages:
+        languages = [languages] if isinstance(languages, str) else list(languages)
+        m = m[m["language"].isin(languages)].reset_index(drop=True)
+        if m.empty:
+            raise ValueError(f"{corpus}: no utterance in languages {languages}")
+    lm = sdata.get_label_map(label_map)
+    mapped = lm.apply(m)
+    if n_per_class:
+        mapped = subsample(mapped, int(n_per_class), seed=seed)
+    return Corpus(corpus, mapped.reset_index(drop=True), list(lm.classes), corpus == "synthetic", note,
+                  mapped.attrs.get("dropped", {}))
+
+
+def frame_features(manifest: pd.DataFrame, extractor: str, *, progress: bool = True,
+                   **config) -> list[np.ndarray]:
+    """Frame-level features ``(T, D)`` per manifest row through the shared feature cache.
+
+    Extractors that return ``(D, T)`` spectral arrays (mfcc, logmel) are transposed
+    so every model sees time first.
+    """
+    from .features import extract, get_extractor
+
+    ex = get_extractor(extractor, **config)
+    feats = extract(manifest, ex, cache=True, progress=progress)
+    if extractor in ("mfcc", "logmel"):
+        feats = [np.ascontiguousarray(f.T, dtype=np.float32) for f in feats]
+    return [np.asarray(f, dtype=np.float32) for f in feats]
+
+
+def folds(manifest: pd.DataFrame, params: dict) -> list:
+    """The folds of ``params['protocol']``, with the options that protocol takes read from ``params``.
+
+    E.g. ``test_fraction`` for ``random``, ``k`` for ``kfold_val``, ``test_sessions`` for
+    ``official``; ``seed`` and ``max_folds`` always.
+    """
+    from . import protocols
+
+    name = params["protocol"]
+    return protocols.make_folds(manifest, name, seed=int(params.get("seed", 0)),
+                                max_folds=params.get("max_folds"), **_protocol_options(name, params))
+
+
+def describe_folds(fold_list: list, params: dict) -> dict:
+    """The protocol record for ``metrics.json`` (same options as :func:`folds`)."""
+    from . import protocols
+
+    name = params["protocol"]
+    return protocols.describe(name, fold_list, seed=int(params.get("seed", 0)),
+                              max_folds=params.get("max_folds"), **_protocol_options(name, params))
+
+
+def _protocol_options(name: str, params: dict) -> dict:
+    from .protocols import DEFAULTS
+
+    return {k: params[k] for k in DEFAULTS[name] if k in params}
+
+
+def headline(out: dict) -> pd.DataFrame:
+    """WA, UA, macro F1 and weighted F1 of a run (mean ± std over folds when several ran)."""
+    summary = (out.get("extra", {}).get("cv") or {}).get("summary", {})
+    std = summary.get("std", {})
+    n = summary.get("n", 1)
+    row = {}
+    for k, label in (("wa", "WA"), ("ua", "UA"), ("macro_f1", "macro F1"), ("weighted_f1", "weighted F1")):
+        v = out["metrics"].get(k)
+        row[label] = (f"{v:.2f}" + (f" ± {std[k]:.2f}" if n > 1 and std.get(k) is not None else "")
+                      if v is not None else "–")
+    idx = f"{out['dataset']} ({'synthetic, ' if out['synthetic'] else ''}{out['profile']}, {n} fold(s))"
+    return pd.DataFrame([row], index=[idx])
+
+
+def provenance(out: dict) -> pd.DataFrame:
+    """The provenance panel: commit, seed, device, run time, protocol, data, library versions, parameters."""
+    env = out.get("extra", {}).get("environment", {})
+    rows = {"git commit": out["git_sha"], "started (UTC)": out["started"], "run time (s)": out["runtime_s"],
+            "device": out["device"], "seed": out["seed"], "profile": out["profile"],
+            "protocol": out["protocol"].get("name"), "data": out["dataset"] + (" (synthetic)" if out["synthetic"] else ""),
+            "corpus caveat": out.get("corpus_note") or "none"}
+    rows.update({f"version: {k}": v for k, v in env.items()})
+    rows.update({f"param: {k}": v for k, v in out.get("extra", {}).get("params", {}).items()})
+    return pd.DataFrame({"value": {k: str(v) for k, v in rows.items()}})
+
+
+def inventory(data_root: str | None = None) -> pd.DataFrame:
+    """Every registered corpus: found or not, where, utterances, speakers, labels.
+
+    ``attrs['manifests']`` holds the manifests of the corpora that were found.
+    """
+    rows, manifests = [], {}
+    for name in sdata.CORPORA:
+        where = "generated (cache)" if name == "synthetic" else str(sdata.corpus_dir(name, data_root))
+        if not sdata.is_available(name, data_root):
+            rows.append({"corpus": name, "found": False, "where": where})
+            continue
+        m = sdata.load(name, data_root)
+        manifests[name] = m
+        s = sdata.summary(m)
+        rows.append({"corpus": name, "found": True, "where": where, "utterances": s["utterances"],
+                     "speakers": s["speakers"], "audio": s["with_audio"], "text": s["with_text"],
+                     "video": s["with_video"], "skipped": s["skipped"],
+                     "languages": ", ".join(sorted(map(str, m["language"].dropna().unique())))})
+    df = pd.DataFrame(rows).set_index("corpus")
+    df.attrs["manifests"] = manifests
+    return df
+
+
+def plot_label_distributions(manifests: dict):
+    """One bar chart of label counts per corpus."""
+    import matplotlib.pyplot as plt
+
+    n = max(len(manifests), 1)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3), squeeze=False)
+    for ax, (name, m) in zip(axes[0], manifests.items()):
+        m["label"].value_counts().sort_index().plot.bar(ax=ax, color="tab:blue")
+        ax.set_title(f"{name} ({len(m):,})")
+        ax.set_ylabel("utterances")
+    fig.tight_layout()
+    return fig
+
+
+def synthetic_difficulty(seed: int = 0, n_mfcc: int = 13, test_session: int = 5) -> pd.DataFrame:
+    """How hard the synthetic corpus is: MFCC mean/std + logistic regression, speaker-independent.
+
+    Trains on every session but ``test_session`` and tests on it, per language, on the
+    default 4-class synthetic corpus. Returns WA and UA in percent per language.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .metrics import classification_report
+
+    corpus = prepare("synthetic", label_map="ser4", seed=seed)
+    feats = frame_features(corpus.manifest, "mfcc", n_mfcc=n_mfcc, progress=False)
+    X = np.stack([np.concatenate([f.mean(0), f.std(0)]) for f in feats])
+    m = corpus.manifest
+    rows = []
+    for lang in sorted(m["language"].unique()):
+        tr = ((m["language"] == lang) & (m["session"].astype(int) != test_session)).to_numpy()
+        te = ((m["language"] == lang) & (m["session"].astype(int) == test_session)).to_numpy()
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        clf.fit(X[tr], m["y"][tr])
+        rep = classification_report(m["y"][te], clf.predict(X[te]), corpus.labels)
+        rows.append({"language": lang, "train": int(tr.sum()), "test": int(te.sum()),
+                     "WA": round(rep["metrics"]["wa"], 2), "UA": round(rep["metrics"]["ua"], 2)})
+    return pd.DataFrame(rows).set_index("language")

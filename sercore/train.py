@@ -1,0 +1,479 @@
+"""The training engine: one readable :func:`fit`, :func:`evaluate`, and :func:`cross_validate`.
+
+Data enter as per-utterance features (a list aligned with the manifest rows):
+either an array ``(T, ...)`` per utterance, a stack of segments ``(n_seg, ...)``
+when ``segmented=True`` (each segment becomes a training item; evaluation
+averages segment probabilities per utterance), or a dict of arrays per
+utterance for several modalities (``{"audio": (T_a, D_a), "text": (T_t, D_t)}``).
+
+Batches are dicts. :func:`pad_collate` pads every array along its first axis
+and adds ``<key>_lengths``; the model is called as
+``model(*[batch[k] for k in cfg.inputs])`` and returns logits ``(B, K)``.
+
+Reproducibility: :func:`seed_everything` seeds Python, NumPy and torch; every
+epoch re-seeds from ``(seed, epoch)``, so a run resumed from its checkpoint
+continues exactly as the uninterrupted run would have (tested).
+Checkpoints are plain tensors and numbers, loaded with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from .metrics import aggregate, classification_report
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA); make CPU kernels deterministic."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`fit` needs; plain values so it can be written to ``metrics.json``."""
+
+    epochs: int = 10                     # passes over the training set
+    batch_size: int = 32                 # items (segments or utterances) per optimiser micro-batch
+    lr: float = 1e-3                     # base learning rate
+    weight_decay: float = 0.0            # L2 / decoupled weight decay (AdamW)
+    optimizer: str = "adam"              # adam | adamw | sgd
+    momentum: float = 0.9                # SGD momentum
+    param_lrs: dict = field(default_factory=dict)  # parameter-name prefix -> own lr (e.g. {"encoder.": 4e-5})
+    scheduler: str = "none"              # none | exp (x gamma per epoch, floor lr_min) | step | cosine
+    gamma: float = 0.95                  # exp/step decay factor
+    step_size: int = 10                  # step scheduler: epochs between decays
+    lr_min: float = 0.0                  # floor of exp, eta_min of cosine
+    grad_accum: int = 1                  # micro-batches per optimiser step
+    clip_norm: float | None = None       # max global gradient norm, None = no clipping
+    mixup_alpha: float = 0.0             # Beta(alpha, alpha) mixup of float inputs; 0 = off
+    label_smoothing: float = 0.0         # cross-entropy label smoothing
+    early_stop_metric: str = "ua"        # validation metric to select on: ua | wa | macro_f1 | weighted_f1 | loss
+    patience: int | None = None          # epochs without improvement before stopping; None = never stop early
+    amp: str = "auto"                    # auto (bf16 on CUDA if supported, else fp16) | bf16 | fp16 | off
+    device: str = "auto"                 # auto | cpu | cuda | cuda:N
+    inputs: tuple = ("x", "x_lengths")   # batch keys passed positionally to the model
+    num_workers: int = 0                 # DataLoader workers (0 keeps CPU runs deterministic)
+    seed: int = 0                        # seeds initialisation and every epoch's shuffling
+    checkpoint_dir: str | None = None    # where last.pt / best.pt go; None = no checkpoints
+    resume: bool = True                  # continue from checkpoint_dir/last.pt when present
+    progress: bool = True                # tqdm bars
+
+
+# ----------------------------------------------------------------------------- data
+
+class FeatureDataset(Dataset):
+    """Items for :func:`fit` from per-utterance features.
+
+    features: list (one entry per manifest row) of arrays ``(T, ...)``, of segment
+              stacks ``(n_seg, ...)`` when ``segmented``, or of dicts of arrays.
+    y:        class index per manifest row, shape (N,)
+    indices:  the manifest rows this dataset uses (a fold's part)
+    Each item is ``{key: tensor, "y": int, "utt": row index}``; the default key is ``x``.
+    """
+
+    def __init__(self, features: Sequence, y: Sequence[int], indices: Sequence[int],
+                 segmented: bool = False):
+        if len(features) != len(y):
+            raise ValueError(f"features and y must align with the manifest: {len(features)} vs {len(y)}")
+        self.features, self.y = features, np.asarray(y, dtype=np.int64)
+        self.items: list[tuple[int, int | None]] = []
+        for i in np.asarray(indices, dtype=np.int64):
+            if segmented:
+                n = _first(features[i]).shape[0]
+                if n == 0:
+                    raise ValueError(f"utterance row {i} has 0 segments")
+                self.items.extend((int(i), s) for s in range(n))
+            else:
+                self.items.append((int(i), None))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, k: int) -> dict:
+        i, s = self.items[k]
+        f = self.features[i]
+        f = f if isinstance(f, dict) else {"x": f}
+        out = {key: torch.as_tensor(np.asarray(v if s is None else v[s])) for key, v in f.items()}
+        out["y"] = int(self.y[i])
+        out["utt"] = i
+        return out
+
+
+def _first(f):
+    return next(iter(f.values())) if isinstance(f, dict) else f
+
+
+def pad_collate(items: list[dict]) -> dict:
+    """Stack items into a batch, zero-padding arrays along their first axis.
+
+    For each tensor key ``k`` of shape ``(T_i, ...)`` the batch holds ``k`` of shape
+    ``(B, max T_i, ...)`` and ``k_lengths`` of shape ``(B,)``; 0-d tensors are stacked.
+    """
+    batch: dict = {"y": torch.tensor([it["y"] for it in items], dtype=torch.long),
+                   "utt": torch.tensor([it["utt"] for it in items], dtype=torch.long)}
+    for key in items[0]:
+        if key in ("y", "utt"):
+            continue
+        ts = [it[key] for it in items]
+        if ts[0].dim() == 0:
+            batch[key] = torch.stack(ts)
+            continue
+        lengths = torch.tensor([t.shape[0] for t in ts], dtype=torch.long)
+        if bool((lengths == lengths[0]).all()):
+            batch[key] = torch.stack(ts)
+        else:
+            out = ts[0].new_zeros((len(ts), int(lengths.max()), *ts[0].shape[1:]))
+            for b, t in enumerate(ts):
+                out[b, : t.shape[0]] = t
+            batch[key] = out
+        batch[f"{key}_lengths"] = lengths
+    return batch
+
+
+def _loader(ds: Dataset, cfg: TrainConfig, shuffle: bool, epoch: int = 0) -> DataLoader:
+    g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, collate_fn=pad_collate,
+                      num_workers=cfg.num_workers, generator=g,
+                      pin_memory=torch.cuda.is_available())
+
+
+# ----------------------------------------------------------------------------- optimisation
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Parameter groups: one per ``param_lrs`` prefix (own lr), the rest at ``cfg.lr``."""
+    groups: dict[str, list] = {p: [] for p in cfg.param_lrs}
+    rest = []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        prefix = next((pre for pre in cfg.param_lrs if name.startswith(pre)), None)
+        (groups[prefix] if prefix is not None else rest).append(p)
+    param_groups = [{"params": rest, "lr": cfg.lr, "name": "default"}]
+    param_groups += [{"params": ps, "lr": float(cfg.param_lrs[pre]), "name": pre}
+                     for pre, ps in groups.items() if ps]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(param_groups, lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+    raise ValueError(f"optimizer must be adam, adamw or sgd, got {cfg.optimizer!r}")
+
+
+def build_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig):
+    """Per-epoch scheduler: exp (x gamma, floored at lr_min), step, cosine, or none."""
+    if cfg.scheduler == "none":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+    if cfg.scheduler == "exp":
+        floors = [cfg.lr_min / g["lr"] if g["lr"] > 0 else 0.0 for g in opt.param_groups]
+        return torch.optim.lr_scheduler.LambdaLR(
+            opt, [lambda e, f=f: max(cfg.gamma ** e, f) for f in floors])
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1),
+                                                          eta_min=cfg.lr_min)
+    raise ValueError(f"scheduler must be none, exp, step or cosine, got {cfg.scheduler!r}")
+
+
+def _autocast(device: torch.device, amp: str):
+    if device.type != "cuda" or amp == "off":
+        return torch.autocast(device_type=device.type, enabled=False)
+    if amp == "auto":
+        amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def mixup(batch: dict, alpha: float, keys: Sequence[str], gen: torch.Generator):
+    """Mix the float inputs ``keys`` of a batch with a shuffled copy of itself.
+
+    Returns ``(mixed batch, y_a, y_b, lam)``; the loss is
+    ``lam * CE(logits, y_a) + (1 - lam) * CE(logits, y_b)``. Lengths of padded
+    inputs become the longer of each pair, so no real frame is treated as padding.
+    """
+    lam = float(torch.distributions.Beta(alpha, alpha).sample()) if alpha > 0 else 1.0
+    perm = torch.randperm(batch["y"].shape[0], generator=gen)
+    out = dict(batch)
+    for k in keys:
+        x = batch[k]
+        if not torch.is_floating_point(x):
+            continue
+        out[k] = lam * x + (1 - lam) * x[perm]
+        if f"{k}_lengths" in batch:
+            out[f"{k}_lengths"] = torch.maximum(batch[f"{k}_lengths"], batch[f"{k}_lengths"][perm])
+    return out, batch["y"], batch["y"][perm], lam
+
+
+def _forward(model: nn.Module, batch: dict, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
+    missing = [k for k in cfg.inputs if k not in batch]
+    if missing:
+        raise KeyError(f"batch has no key(s) {missing} named in TrainConfig.inputs; it has {sorted(batch)}")
+    return model(*[batch[k].to(device, non_blocking=True) for k in cfg.inputs])
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, dataset: FeatureDataset, cfg: TrainConfig,
+                  n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities per utterance: the mean of its segments' softmax.
+
+    Returns ``(rows, probs)``: manifest row indices (M,) and probabilities (M, K).
+    """
+    device = resolve_device(cfg.device)
+    model.eval()
+    sums: dict[int, torch.Tensor] = {}
+    counts: dict[int, int] = {}
+    for batch in _loader(dataset, cfg, shuffle=False):
+        with _autocast(device, cfg.amp):
+            logits = _forward(model, batch, cfg, device)
+        if logits.shape[-1] != n_classes:
+            raise ValueError(f"model returned {logits.shape[-1]} logits, expected {n_classes} classes")
+        p = logits.float().softmax(-1).cpu()
+        for u, pu in zip(batch["utt"].tolist(), p):
+            sums[u] = sums.get(u, 0) + pu
+            counts[u] = counts.get(u, 0) + 1
+    rows = np.array(sorted(sums), dtype=np.int64)
+    probs = np.stack([(sums[u] / counts[u]).numpy() for u in rows]) if len(rows) else np.zeros((0, n_classes))
+    return rows, probs
+
+
+def evaluate(model: nn.Module, dataset: FeatureDataset, cfg: TrainConfig,
+             labels: Sequence[str]) -> dict:
+    """Utterance-level report (see :func:`sercore.metrics.classification_report`)
+    plus ``rows``, ``probs`` and ``y_pred`` for later analysis."""
+    rows, probs = predict_proba(model, dataset, cfg, len(labels))
+    y_true = dataset.y[rows]
+    y_pred = probs.argmax(1)
+    rep = classification_report(y_true, y_pred, labels)
+    rep.update(rows=rows.tolist(), y_true=y_true.tolist(), y_pred=y_pred.tolist(),
+               probs=probs.round(6).tolist())
+    return rep
+
+
+# ----------------------------------------------------------------------------- fit
+
+@dataclass
+class FitResult:
+    history: list            # one dict per epoch: epoch, lr, train_loss, val metrics, seconds
+    best_epoch: int          # epoch whose weights the model holds at the end (1-based)
+    best_score: float | None # its validation score (None without validation)
+    seconds: float           # wall time of this call
+    resumed_from: int        # epochs already done when this call started (0 = fresh)
+
+
+def _score(rep: dict, metric: str, loss: float) -> float:
+    return -loss if metric == "loss" else rep["metrics"][metric]
+
+
+def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | None,
+        cfg: TrainConfig, labels: Sequence[str]) -> FitResult:
+    """Train ``model`` on ``train_set``; select the best epoch on ``val_set``.
+
+    Each epoch: shuffle (seeded by ``(seed, epoch)``), optional mixup, cross-entropy
+    with label smoothing, gradient accumulation and clipping, a scheduler step;
+    then validation, early stopping and ``last.pt``/``best.pt`` checkpoints.
+    At the end the model holds the best epoch's weights (the last when there is
+    no validation set).
+    """
+    t0 = time.time()
+    device = resolve_device(cfg.device)
+    model.to(device)
+    opt = build_optimizer(model, cfg)
+    sched = build_scheduler(opt, cfg)
+    use_scaler = device.type == "cuda" and cfg.amp == "fp16"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    ckpt = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
+    history: list = []
+    best_score, best_epoch, best_state, bad_epochs, start = None, 0, None, 0, 0
+
+    if ckpt and cfg.resume and (ckpt / "last.pt").exists():
+        state = torch.load(ckpt / "last.pt", map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        history, best_epoch, bad_epochs = state["history"], state["best_epoch"], state["bad_epochs"]
+        best_score = state["best_score"]
+        start = state["epoch"]
+        if (ckpt / "best.pt").exists():
+            best_state = torch.load(ckpt / "best.pt", map_location="cpu", weights_only=True)
+
+    mix_keys = [k for k in cfg.inputs if not k.endswith("_lengths")]
+    epochs = range(start, cfg.epochs)
+    bar = tqdm(epochs, desc="epochs", disable=not cfg.progress, leave=False)
+    for epoch in bar:
+        if patience_exhausted(bad_epochs, cfg.patience):
+            break
+        te = time.time()
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch)
+        gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
+        model.train()
+        total, n_items = torch.zeros((), device=device), 0
+        opt.zero_grad(set_to_none=True)
+        loader = _loader(train_set, cfg, shuffle=True, epoch=epoch)
+        for step, batch in enumerate(loader):
+            if cfg.mixup_alpha > 0:
+                batch, y_a, y_b, lam = mixup(batch, cfg.mixup_alpha, mix_keys, gen)
+            else:
+                y_a, y_b, lam = batch["y"], batch["y"], 1.0
+            y_a, y_b = y_a.to(device), y_b.to(device)
+            with _autocast(device, cfg.amp):
+                logits = _forward(model, batch, cfg, device)
+                loss = lam * F.cross_entropy(logits.float(), y_a, label_smoothing=cfg.label_smoothing)
+                if lam < 1.0:
+                    loss = loss + (1 - lam) * F.cross_entropy(logits.float(), y_b,
+                                                              label_smoothing=cfg.label_smoothing)
+            scaler.scale(loss / cfg.grad_accum).backward()
+            total += loss.detach() * y_a.shape[0]
+            n_items += y_a.shape[0]
+            if (step + 1) % cfg.grad_accum == 0 or step + 1 == len(loader):
+                if cfg.clip_norm is not None:
+                    scaler.unscale_(opt)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+                scaler.step(opt)
+                scaler.update()
+                opt.zero_grad(set_to_none=True)
+        lr_now = opt.param_groups[0]["lr"]
+        sched.step()
+        train_loss = float(total) / max(n_items, 1)
+        row = {"epoch": epoch + 1, "lr": lr_now, "train_loss": train_loss}
+        if val_set is not None and len(val_set):
+            rep = evaluate(model, val_set, cfg, labels)
+            val_loss = _nll(rep)
+            row.update({f"val_{k}": v for k, v in rep["metrics"].items()}, val_loss=val_loss)
+            score = _score(rep, cfg.early_stop_metric, val_loss)
+            if best_score is None or score > best_score:
+                best_score, best_epoch, bad_epochs = score, epoch + 1, 0
+                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                if ckpt:
+                    _atomic_save(best_state, ckpt / "best.pt")
+            else:
+                bad_epochs += 1
+        else:
+            best_epoch = epoch + 1
+        row["seconds"] = time.time() - te
+        history.append(row)
+        bar.set_postfix(loss=f"{train_loss:.3f}", **({"val": f"{row.get('val_' + cfg.early_stop_metric, 0):.1f}"}
+                                                    if "val_ua" in row else {}))
+        if ckpt:
+            _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
+                          "best_epoch": best_epoch, "best_score": best_score,
+                          "bad_epochs": bad_epochs}, ckpt / "last.pt")
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return FitResult(history, best_epoch, best_score, time.time() - t0, start)
+
+
+def patience_exhausted(bad_epochs: int, patience: int | None) -> bool:
+    """Early stopping: ``patience`` epochs in a row without a better validation score."""
+    return patience is not None and bad_epochs >= patience
+
+
+def _nll(rep: dict) -> float:
+    p = np.asarray(rep["probs"], dtype=np.float64)
+    y = np.asarray(rep["y_true"], dtype=np.int64)
+    if len(y) == 0:
+        return float("nan")
+    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- protocols
+
+@dataclass
+class CVResult:
+    """Per-fold reports and their aggregate (mean ± std over folds, pooled confusion)."""
+
+    folds: list              # per fold: {"name", "sizes", "report", "fit": {...}}
+    summary: dict            # metrics.aggregate() over the folds
+    pooled: dict             # classification_report over all folds' test predictions together
+    seconds: float
+
+    def to_json(self) -> dict:
+        slim = [{k: v for k, v in f.items() if k != "report"} | {"metrics": f["report"]["metrics"]}
+                for f in self.folds]
+        return {"folds": slim, "summary": self.summary, "seconds": self.seconds}
+
+
+def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: Sequence[int],
+                   folds: Sequence, cfg: TrainConfig, labels: Sequence[str], *,
+                   segmented: bool = False, on_fold_end: Callable | None = None) -> CVResult:
+    """Train and test one fresh model per fold.
+
+    build_model: returns a new, untrained model (called after seeding, once per fold)
+    features, y: per manifest row (see :class:`FeatureDataset`)
+    folds:       objects with ``name``, ``train``, ``val``, ``test`` index arrays
+                 (:class:`sercore.protocols.Fold`)
+    Each fold trains with ``cfg`` (checkpoints, if any, under ``checkpoint_dir/<fold>``).
+    """
+    t0 = time.time()
+    out = []
+    all_true, all_pred = [], []
+    for fold in tqdm(folds, desc="folds", disable=not cfg.progress or len(folds) < 2):
+        seed_everything(cfg.seed)
+        fcfg = TrainConfig(**{**asdict(cfg), "checkpoint_dir": (str(Path(cfg.checkpoint_dir) / fold.name)
+                                                                if cfg.checkpoint_dir else None)})
+        model = build_model()
+        tr = FeatureDataset(features, y, fold.train, segmented)
+        va = FeatureDataset(features, y, fold.val, segmented) if len(fold.val) else None
+        te = FeatureDataset(features, y, fold.test, segmented)
+        res = fit(model, tr, va, fcfg, labels)
+        rep = evaluate(model, te, fcfg, labels)
+        all_true += rep["y_true"]
+        all_pred += rep["y_pred"]
+        item = {"name": fold.name,
+                "sizes": {"train": len(fold.train), "val": len(fold.val), "test": len(fold.test)},
+                "report": rep,
+                "fit": {"best_epoch": res.best_epoch, "best_score": res.best_score,
+                        "seconds": res.seconds, "history": res.history}}
+        out.append(item)
+        if on_fold_end is not None:
+            on_fold_end(item, model)
+    summary = aggregate([f["report"] for f in out])
+    pooled = classification_report(all_true, all_pred, labels)
+    return CVResult(out, summary, pooled, time.time() - t0)
+
+
+def config_to_json(cfg) -> str:
+    """A dataclass config as indented JSON (tuples become lists)."""
+    return json.dumps(asdict(cfg), indent=2, default=str)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

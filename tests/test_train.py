@@ -1,0 +1,178 @@
+"""The training engine: determinism, resume, mixup, optimiser groups, schedulers, aggregation."""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from sercore import models
+from sercore.train import (FeatureDataset, TrainConfig, build_optimizer, build_scheduler,
+                           cross_validate, evaluate, fit, mixup, pad_collate, seed_everything)
+
+LABELS = ["a", "b", "c"]
+
+
+def toy_data(n=60, d=6, seed=0):
+    """Variable-length sequences whose class shifts the mean of one feature."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    feats = []
+    for i in range(n):
+        t = rng.integers(5, 15)
+        x = rng.normal(size=(t, d)).astype(np.float32)
+        x[:, 0] += 2.0 * y[i]
+        feats.append(x)
+    return feats, y
+
+
+def make_model(seed=0):
+    seed_everything(seed)
+    return models.create("bilstm_pool", input_dim=6, hidden=8, n_classes=3)
+
+
+def small_cfg(**kw):
+    base = dict(epochs=4, batch_size=8, lr=1e-2, progress=False, seed=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_pad_collate_pads_and_reports_lengths():
+    items = [{"x": torch.ones(3, 2), "y": 0, "utt": 0}, {"x": torch.ones(5, 2), "y": 1, "utt": 1}]
+    b = pad_collate(items)
+    assert b["x"].shape == (2, 5, 2)
+    assert b["x_lengths"].tolist() == [3, 5]
+    assert b["x"][0, 3:].abs().sum() == 0
+
+
+def test_fit_learns_and_is_deterministic_on_cpu():
+    feats, y = toy_data()
+    idx = np.arange(60)
+    tr, va = FeatureDataset(feats, y, idx[:45]), FeatureDataset(feats, y, idx[45:])
+    cfg = small_cfg(epochs=6)
+    m1 = make_model()
+    r1 = fit(m1, tr, va, cfg, LABELS)
+    rep1 = evaluate(m1, va, cfg, LABELS)
+    m2 = make_model()
+    fit(m2, tr, va, cfg, LABELS)
+    rep2 = evaluate(m2, va, cfg, LABELS)
+    assert rep1["metrics"] == rep2["metrics"]
+    assert rep1["probs"] == rep2["probs"]
+    assert rep1["metrics"]["ua"] > 60.0        # chance is 33 %
+    assert r1.history[-1]["train_loss"] < r1.history[0]["train_loss"]
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path):
+    feats, y = toy_data()
+    idx = np.arange(60)
+    tr, va = FeatureDataset(feats, y, idx[:45]), FeatureDataset(feats, y, idx[45:])
+    full = make_model()
+    fit(full, tr, va, small_cfg(epochs=4, checkpoint_dir=str(tmp_path / "full")), LABELS)
+    # "killed" after 2 epochs: a run with epochs=2 leaves last.pt at epoch 2
+    part = make_model()
+    fit(part, tr, va, small_cfg(epochs=2, checkpoint_dir=str(tmp_path / "cut")), LABELS)
+    resumed = make_model(seed=123)  # different init: everything must come from the checkpoint
+    res = fit(resumed, tr, va, small_cfg(epochs=4, checkpoint_dir=str(tmp_path / "cut")), LABELS)
+    assert res.resumed_from == 2
+    assert len(res.history) == 4
+    for p, q in zip(full.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(p, q)
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    feats, y = toy_data(n=30)
+    tr = FeatureDataset(feats, y, np.arange(24))
+    va = FeatureDataset(feats, y, np.arange(24, 30))
+    fit(make_model(), tr, va, small_cfg(epochs=1, checkpoint_dir=str(tmp_path)), LABELS)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["epoch"] == 1 and "model" in state
+    torch.load(tmp_path / "best.pt", weights_only=True)
+
+
+def test_mixup_mixes_inputs_and_keeps_longer_length():
+    g = torch.Generator().manual_seed(0)
+    batch = {"x": torch.stack([torch.zeros(4, 2), torch.ones(4, 2)]), "x_lengths": torch.tensor([2, 4]),
+             "y": torch.tensor([0, 1]), "utt": torch.tensor([0, 1])}
+    torch.manual_seed(0)
+    out, ya, yb, lam = mixup(batch, 0.2, ["x"], g)
+    assert 0.0 <= lam <= 1.0
+    perm_is_swap = yb.tolist() == [1, 0]
+    if perm_is_swap:
+        assert torch.allclose(out["x"][0], torch.full((4, 2), 1 - lam))
+        assert out["x_lengths"].tolist() == [4, 4]
+    else:
+        assert torch.equal(out["x"], batch["x"])
+    # with alpha 0 nothing changes
+    out0, _, _, lam0 = mixup(batch, 0.0, ["x"], g)
+    assert lam0 == 1.0 and torch.equal(out0["x"], batch["x"])
+
+
+def test_mixup_training_runs_and_differs_from_plain():
+    feats, y = toy_data(n=30)
+    tr = FeatureDataset(feats, y, np.arange(30))
+    a, b = make_model(), make_model()
+    fit(a, tr, None, small_cfg(epochs=1), LABELS)
+    fit(b, tr, None, small_cfg(epochs=1, mixup_alpha=0.2), LABELS)
+    assert any(not torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_param_groups_get_their_own_learning_rates():
+    m = make_model()
+    opt = build_optimizer(m, TrainConfig(lr=1e-3, param_lrs={"lstm.": 4e-5}, optimizer="adamw"))
+    lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+    assert lrs == {"default": 1e-3, "lstm.": 4e-5}
+    n_lstm = sum(p.numel() for n, p in m.named_parameters() if n.startswith("lstm."))
+    assert sum(p.numel() for p in opt.param_groups[1]["params"]) == n_lstm
+
+
+def test_exponential_schedule_has_a_floor():
+    m = make_model()
+    cfg = TrainConfig(lr=1e-3, scheduler="exp", gamma=0.5, lr_min=2e-4, epochs=10)
+    opt = build_optimizer(m, cfg)
+    sched = build_scheduler(opt, cfg)
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([1e-3, 5e-4, 2.5e-4, 2e-4, 2e-4])
+
+
+def test_early_stopping_stops_after_patience():
+    feats, y = toy_data(n=30)
+    # validation labels are shuffled noise: the score will not keep improving
+    y_noise = y.copy()
+    y_noise[24:] = np.random.default_rng(1).permutation(y[24:])
+    tr = FeatureDataset(feats, y_noise, np.arange(24))
+    va = FeatureDataset(feats, y_noise, np.arange(24, 30))
+    res = fit(make_model(), tr, va, small_cfg(epochs=30, patience=2, early_stop_metric="loss"), LABELS)
+    assert len(res.history) < 30
+    assert res.best_epoch <= len(res.history) - 2
+
+
+def test_segment_probabilities_are_averaged_per_utterance():
+    class Fixed(torch.nn.Module):
+        """logits = the first feature of the first frame (3 classes)."""
+        def forward(self, x, lengths):
+            return x[:, 0, :3]
+    # utterance 0 has two segments voting for classes 0 and 1 with unequal confidence
+    feats = [np.array([[[5.0, 0, 0]], [[0, 1.0, 0]]], dtype=np.float32),
+             np.array([[[0, 0, 3.0]]], dtype=np.float32)]
+    ds = FeatureDataset(feats, [0, 2], [0, 1], segmented=True)
+    assert len(ds) == 3
+    rep = evaluate(Fixed(), ds, TrainConfig(progress=False, batch_size=2), LABELS)
+    p0 = (torch.tensor([5.0, 0, 0]).softmax(0) + torch.tensor([0, 1.0, 0]).softmax(0)) / 2
+    assert np.allclose(rep["probs"][0], p0.numpy(), atol=1e-6)
+    assert rep["y_pred"] == [0, 2]
+
+
+def test_cross_validate_runs_every_fold():
+    feats, y = toy_data(n=45)
+    folds = [SimpleNamespace(name=f"f{i}", train=np.setdiff1d(np.arange(45), np.arange(i * 15, i * 15 + 15)),
+                             val=np.array([], dtype=int), test=np.arange(i * 15, i * 15 + 15)) for i in range(3)]
+    cv = cross_validate(lambda: models.create("bilstm_pool", input_dim=6, hidden=8, n_classes=3),
+                        feats, y, folds, small_cfg(epochs=2), LABELS)
+    assert [f["name"] for f in cv.folds] == ["f0", "f1", "f2"]
+    assert cv.summary["n"] == 3
+    assert np.asarray(cv.pooled["confusion"]["matrix"]).sum() == 45
+    assert not math.isnan(cv.summary["std"]["wa"])
