@@ -1,0 +1,104 @@
+"""IEMOCAP transcripts and labels, text only (no audio).
+
+A public research derivative of IEMOCAP (the one DialogueRNN/COSMIC use) written
+out as one CSV: 7,433 utterances of 151 dialogues in six classes. It has no
+official utterance ids and no times, so:
+
+* ``utt_id`` is ``<dialogue>_<turn, 3 digits>`` (``Ses01F_impro01_000``); the
+  turn counts only the utterances the derivative kept;
+* ``speaker`` is ``Ses0<session><F|M>``, the same ids as :mod:`.iemocap`;
+* ``split`` is the derivative's own split with ``valid`` renamed ``dev``
+  (``train``/``dev``/``test``; ``test`` is all of Session 5);
+* ``path`` is ``None``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from ._io import read_text, require_root
+from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
+from .iemocap import CODES
+from .labels import EMOTIONS
+from .manifest import make_manifest
+
+NAME = "iemocap_text"
+DIRNAME = "iemocap-text"
+LAYOUT = """\
+iemocap-text/
+  utterances.csv   columns: dialogue,session,turn,speaker,label,split,text
+                   Ses01F_impro01,1,0,F,neutral,train,Excuse me.
+                   (labels happy/sad/neutral/angry/excited/frustrated or IEMOCAP codes;
+                    split train/valid/test, valid is stored as dev)"""
+
+COLUMNS = ("dialogue", "session", "turn", "speaker", "label", "split", "text")
+SPLITS = {"train": "train", "valid": "dev", "dev": "dev", "val": "dev", "test": "test"}
+
+NOTE = ("IEMOCAP text-only derivative (DialogueRNN/COSMIC): no audio, no official utterance ids "
+        "or times; its split is its own ('valid' stored as 'dev', test = Session 5).")
+
+
+def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
+    """Manifest of ``root/utterances.csv`` (see :data:`LAYOUT`)."""
+    log = SkipLog(on_error)
+    root = require_root(NAME, root, LAYOUT)
+    csv_path = root / "utterances.csv"
+    if not csv_path.is_file():
+        raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"no file {csv_path}")
+    reader = csv.DictReader(io.StringIO(read_text(csv_path), newline=""))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise CorruptFileError(csv_path, f"missing column(s) {missing}; expected {list(COLUMNS)}, "
+                                         f"found {reader.fieldnames}")
+    records = []
+    for row in reader:
+        line = reader.line_num
+        try:
+            records.append(_record(row, csv_path, line))
+        except CorruptFileError as exc:
+            log.handle(exc)
+    if not records and not log.items:
+        raise CorruptFileError(csv_path, "no data rows")
+    return make_manifest(records, root=root, note=NOTE, skipped=log.items)
+
+
+def _record(row: dict, csv_path: Path, line: int) -> dict:
+    def bad(msg: str) -> CorruptFileError:
+        return CorruptFileError(csv_path, f"line {line}: {msg}")
+
+    dialogue = (row["dialogue"] or "").strip()
+    if not dialogue:
+        raise bad("empty dialogue")
+    try:
+        session = int(row["session"])
+        turn = int(row["turn"])
+    except (TypeError, ValueError):
+        raise bad(f"session {row['session']!r} and turn {row['turn']!r} must be integers") from None
+    if not 1 <= session <= 5:
+        raise bad(f"session {session} is not 1..5")
+    speaker = (row["speaker"] or "").strip().upper()
+    if speaker not in ("F", "M"):
+        raise bad(f"speaker {row['speaker']!r} is not F or M")
+    raw = (row["label"] or "").strip()
+    label = raw.lower() if raw.lower() in EMOTIONS else CODES.get(raw.lower())
+    if label is None:
+        raise bad(f"unknown label {raw!r}")
+    split = SPLITS.get((row["split"] or "").strip().lower())
+    if split is None:
+        raise bad(f"unknown split {row['split']!r} (expected one of {sorted(SPLITS)})")
+    text = (row["text"] or "").strip() or None
+    return {
+        "utt_id": f"{dialogue}_{turn:03d}",
+        "text": text,
+        "label": label,
+        "label_raw": raw,
+        "speaker": f"Ses{session:02d}{speaker}",
+        "gender": speaker,
+        "session": session,
+        "language": "en",
+        "corpus": NAME,
+        "split": split,
+    }

@@ -1,0 +1,167 @@
+"""MELD, the Multimodal EmotionLines Dataset (Poria et al., 2019): Friends dialogues.
+
+Read from the layout of ``MELD.Raw``: three CSVs (``train_sent_emo.csv``,
+``dev_sent_emo.csv``, ``test_sent_emo.csv``) with one row per utterance, and the
+clips ``dia<D>_utt<U>.mp4`` in the split folders the release's tarballs unpack
+to (``train_splits/``, ``dev_splits_complete/``, ``output_repeated_splits_test/``,
+directly under the corpus folder or under ``train/``, ``dev/``, ``test/``).
+
+Decisions
+---------
+* ``utt_id`` is ``<split>_dia<D>_utt<U>`` (dialogue ids restart in every split);
+  ``split`` and ``session`` are the official split (``train``/``dev``/``test``).
+* Labels: neutral, joy -> happy, sadness -> sad, anger -> angry, surprise, fear,
+  disgust; ``label_raw`` keeps MELD's word. Sentiment is not stored.
+* ``video`` is the clip; ``path`` is a ``dia<D>_utt<U>.wav`` next to the clip when
+  one was extracted, else the mp4 itself (its audio track; reading it needs an
+  mp4-capable decoder). Without clips the corpus is text-only (``path`` and
+  ``video`` ``None``) and ``attrs['note']`` says so; clips missing from a
+  present folder are counted in the note.
+* CSVs are decoded UTF-8, else cp1252, and UTF-8 text that was mis-decoded as
+  Latin-1 (``heâ\\x80\\x99s``) is repaired; the number of repaired rows is in the note.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ._io import check_audio, check_mp4, examples, fix_mojibake, join_notes, read_text, require_root
+from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
+from .manifest import make_manifest
+
+NAME = "meld"
+DIRNAME = "meld"
+LAYOUT = """\
+meld/                                   (the MELD.Raw folder)
+  train_sent_emo.csv                    Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,
+  dev_sent_emo.csv                      Utterance_ID,Season,Episode,StartTime,EndTime
+  test_sent_emo.csv
+  train_splits/dia0_utt0.mp4 ...        (optional: clips; also accepted under train/train_splits/)
+  dev_splits_complete/dia0_utt0.mp4 ... (optional; or dev/dev_splits_complete/)
+  output_repeated_splits_test/dia0_utt0.mp4 ... (optional; or test/output_repeated_splits_test/)
+Without the clip folders the corpus is loaded text-only."""
+
+SPLITS = ("train", "dev", "test")
+CSV_NAMES = {s: f"{s}_sent_emo.csv" for s in SPLITS}
+#: accepted clip folders per split, official name first
+CLIP_DIRS = {
+    "train": ("train_splits", "train/train_splits", "train"),
+    "dev": ("dev_splits_complete", "dev/dev_splits_complete", "dev_splits", "dev"),
+    "test": ("output_repeated_splits_test", "test/output_repeated_splits_test", "test_splits", "test"),
+}
+COLUMNS = ("Utterance", "Speaker", "Emotion", "Dialogue_ID", "Utterance_ID")
+EMOTIONS: dict[str, str] = {
+    "neutral": "neutral", "joy": "happy", "sadness": "sad", "anger": "angry",
+    "surprise": "surprise", "fear": "fear", "disgust": "disgust",
+}
+
+
+def clip_dir(root: Path, split: str) -> Path | None:
+    """The folder holding ``split``'s clips, or ``None`` when none of the accepted ones exists."""
+    for name in CLIP_DIRS[split]:
+        d = root / name
+        if d.is_dir() and any(d.glob("dia*_utt*.mp4")):
+            return d
+    return None
+
+
+def read_csv_rows(path: Path) -> list[tuple[int, dict]]:
+    """(line number, row) pairs of a MELD CSV; :class:`CorruptFileError` when columns are missing."""
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    fields = [f.strip() for f in (reader.fieldnames or [])]
+    reader.fieldnames = fields
+    missing = [c for c in COLUMNS if c not in fields]
+    if missing:
+        raise CorruptFileError(path, f"missing column(s) {missing}; found {fields}")
+    return [(reader.line_num, row) for row in reader]
+
+
+def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
+    """Manifest of the MELD folder ``root`` (see :data:`LAYOUT`)."""
+    log = SkipLog(on_error)
+    root = require_root(NAME, root, LAYOUT)
+    missing = [CSV_NAMES[s] for s in SPLITS if not (root / CSV_NAMES[s]).is_file()]
+    if missing:
+        raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"missing {', '.join(missing)}")
+
+    records, repaired = [], 0
+    no_clip: dict[str, list[str]] = {}
+    clip_dirs = {s: clip_dir(root, s) for s in SPLITS}
+    for split in SPLITS:
+        csv_path = root / CSV_NAMES[split]
+        rows = read_csv_rows(csv_path)
+        if not rows:
+            raise CorruptFileError(csv_path, "no data rows")
+        cdir = clip_dirs[split]
+        seen = set()
+        for line, row in rows:
+            try:
+                rec, fixed = _record(row, split, csv_path, line)
+                if rec["utt_id"] in seen:
+                    raise CorruptFileError(csv_path, f"line {line}: duplicate {rec['utt_id']}")
+                seen.add(rec["utt_id"])
+                if cdir is not None:
+                    stem = rec["utt_id"].split("_", 1)[1]        # dia<D>_utt<U>
+                    mp4 = cdir / f"{stem}.mp4"
+                    if mp4.is_file():
+                        check_mp4(mp4)
+                        wav = mp4.with_suffix(".wav")
+                        if wav.is_file():
+                            check_audio(wav)
+                        rec["video"] = str(mp4.resolve())
+                        rec["path"] = str((wav if wav.is_file() else mp4).resolve())
+                    else:
+                        no_clip.setdefault(split, []).append(stem)
+            except CorruptFileError as exc:
+                log.handle(exc)
+                continue
+            repaired += fixed
+            records.append(rec)
+
+    absent = [s for s in SPLITS if clip_dirs[s] is None]
+    note = join_notes([
+        ("Text only: no clips found (looked for "
+         + "; ".join(f"{s}: {', '.join(CLIP_DIRS[s][:2])}" for s in absent) + "), so path and video "
+         "are None for those splits.") if absent else None,
+        "; ".join(f"{len(v)} {s} clip(s) missing ({examples(v)})" for s, v in no_clip.items())
+        + ", their rows have path None." if no_clip else None,
+        "Audio is the mp4 clips' sound track; reading it needs an mp4-capable decoder."
+        if len(absent) < len(SPLITS) and any((r.get("path") or "").endswith(".mp4") for r in records)
+        else None,
+        f"{repaired} utterance text(s) were repaired from mis-decoded UTF-8." if repaired else None,
+    ])
+    return make_manifest(records, root=root, note=note, skipped=log.items)
+
+
+def _record(row: dict, split: str, csv_path: Path, line: int) -> tuple[dict, bool]:
+    def bad(msg: str) -> CorruptFileError:
+        return CorruptFileError(csv_path, f"line {line}: {msg}")
+
+    try:
+        dia, utt = int(str(row["Dialogue_ID"]).strip()), int(str(row["Utterance_ID"]).strip())
+    except (TypeError, ValueError):
+        raise bad(f"Dialogue_ID {row['Dialogue_ID']!r} / Utterance_ID {row['Utterance_ID']!r} "
+                  "are not integers") from None
+    raw = (row["Emotion"] or "").strip()
+    if raw.lower() not in EMOTIONS:
+        raise bad(f"unknown Emotion {raw!r} (known: {sorted(EMOTIONS)})")
+    speaker = re.sub(r"\s+", " ", fix_mojibake(row["Speaker"] or "")).strip()
+    if not speaker:
+        raise bad("empty Speaker")
+    original = (row["Utterance"] or "").strip()
+    text = fix_mojibake(original)
+    return {
+        "utt_id": f"{split}_dia{dia}_utt{utt}",
+        "text": text or None,
+        "label": EMOTIONS[raw.lower()],
+        "label_raw": raw,
+        "speaker": speaker,
+        "session": split,
+        "language": "en",
+        "corpus": NAME,
+        "split": split,
+    }, text != original

@@ -1,0 +1,241 @@
+"""CMU-MOSEI (Zadeh et al., 2018) from the CMU Multimodal SDK's computational sequences.
+
+A computational sequence (``.csd``) is an HDF5 file ``<root name>/data/<video id>/``
+with ``features`` (one row per segment) and ``intervals`` (start, end in
+seconds), plus ``<root name>/metadata``. The labels sequence
+``CMU_MOSEI_Labels.csd`` has 7 features per segment: sentiment (-3..3) and the
+mean intensity (0..3) of happy, sad, anger, surprise, disgust, fear.
+
+Decisions
+---------
+* One row per labelled segment; ``utt_id`` is ``<video id>_<segment index>``.
+* Single-label reading (MOSEI is multi-label): ``label`` is the emotion with the
+  highest intensity; ties go to the first in the order happy, sad, anger,
+  surprise, disgust, fear (counted in the note); a segment whose six
+  intensities are all 0 is ``neutral`` (``label_raw`` ``none``), a class the
+  ``mosei6`` map drops. ``label_raw`` is the SDK's emotion name.
+* ``speaker`` is the video id: the SDK files do not map videos to speakers.
+* ``text`` comes from ``CMU_MOSEI_TimestampedWords.csd`` when present: the
+  words inside the segment's interval, silences (``sp``) left out.
+* ``split`` comes from the SDK's standard folds. Their id lists are not
+  embedded here: put the SDK's ``cmu_mosei_std_folds.py`` (it is read as data,
+  never executed) or a ``splits.json`` (``{"train": [...], "dev": [...],
+  "test": [...]}``, ``valid`` accepted for ``dev``) in the folder. Without
+  them ``split`` is ``None`` and the note says so.
+* ``path`` is the video's audio when ``Audio/<video id>.wav`` (or the raw
+  release's ``Raw/Audio/Full/WAV_16000/<video id>.wav``) exists, with the
+  segment's ``start``/``end``; else ``None`` (``start``/``end`` still give the
+  segment's times in the video).
+"""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._io import check_audio, examples, join_notes, read_text, require_root
+from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
+from .manifest import make_manifest
+
+NAME = "mosei"
+DIRNAME = "mosei"
+LAYOUT = """\
+mosei/
+  CMU_MOSEI_Labels.csd             CMU Multimodal SDK computational sequence (HDF5):
+                                   <root>/data/<video id>/features   N x 7 (sentiment, happy, sad,
+                                                                     anger, surprise, disgust, fear)
+                                   <root>/data/<video id>/intervals  N x 2 (start, end in seconds)
+  CMU_MOSEI_TimestampedWords.csd   (optional) words per video, for the text column
+  cmu_mosei_std_folds.py           (optional) the SDK's standard folds (standard_train_fold = [...],
+                                   standard_valid_fold, standard_test_fold), read as data
+  splits.json                      (optional, instead) {"train": [ids], "dev": [ids], "test": [ids]}
+  Audio/<video id>.wav             (optional) audio of the whole video; also accepted:
+                                   Raw/Audio/Full/WAV_16000/<video id>.wav
+The .csd files may also sit in one sub-folder (e.g. labels/, language/)."""
+
+LABELS_CSD = "CMU_MOSEI_Labels.csd"
+WORDS_CSD = "CMU_MOSEI_TimestampedWords.csd"
+FOLDS_PY = "cmu_mosei_std_folds.py"
+SPLITS_JSON = "splits.json"
+AUDIO_DIRS = ("Audio", "Audio/Full/WAV_16000", "Raw/Audio/Full/WAV_16000")
+
+#: feature columns 1..6 of the labels sequence, in order; SDK name -> canonical label
+EMOTION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("happy", "happy"), ("sad", "sad"), ("anger", "angry"),
+    ("surprise", "surprise"), ("disgust", "disgust"), ("fear", "fear"),
+)
+_FOLD_VARS = {"standard_train_fold": "train", "standard_valid_fold": "dev", "standard_test_fold": "test"}
+_SPLIT_KEYS = {"train": "train", "dev": "dev", "valid": "dev", "val": "dev", "test": "test"}
+
+
+def find_file(root: Path, name: str) -> Path | None:
+    """``root/name`` or ``root/<one sub-folder>/name``."""
+    if (root / name).is_file():
+        return root / name
+    hits = sorted(root.glob(f"*/{name}"))
+    return hits[0] if hits else None
+
+
+def read_csd(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """video id -> (features, intervals) of a computational sequence; raw arrays, unchecked."""
+    import h5py
+
+    try:
+        fh = h5py.File(path, "r")
+    except Exception as exc:
+        raise CorruptFileError(path, f"not an HDF5 computational sequence ({exc})") from None
+    with fh:
+        groups = [k for k in fh.keys() if isinstance(fh[k], h5py.Group) and "data" in fh[k]]
+        if not groups:
+            raise CorruptFileError(path, "no '<root name>/data' group: not a CMU SDK computational "
+                                         "sequence")
+        data = fh[groups[0]]["data"]
+        out = {}
+        for vid in data.keys():
+            g = data[vid]
+            if not isinstance(g, h5py.Group) or "features" not in g or "intervals" not in g:
+                out[vid] = (None, None)
+                continue
+            out[vid] = (np.asarray(g["features"][()]), np.asarray(g["intervals"][()]))
+    return out
+
+
+def read_splits(root: Path) -> tuple[dict[str, str], str | None]:
+    """video id -> split from the folds file in ``root``, and the file's name (``None``: none)."""
+    folds: dict[str, list] = {}
+    source = None
+    if (root / SPLITS_JSON).is_file():
+        source = root / SPLITS_JSON
+        try:
+            raw = json.loads(read_text(source))
+        except json.JSONDecodeError as exc:
+            raise CorruptFileError(source, f"not valid JSON ({exc})") from None
+        if not isinstance(raw, dict):
+            raise CorruptFileError(source, "expected an object {\"train\": [...], \"dev\": [...], "
+                                           "\"test\": [...]}")
+        for key, ids in raw.items():
+            if key.lower() not in _SPLIT_KEYS or not isinstance(ids, list):
+                raise CorruptFileError(source, f"unexpected entry {key!r}: keys must be train/dev/"
+                                               "valid/test, each a list of video ids")
+            folds.setdefault(_SPLIT_KEYS[key.lower()], []).extend(ids)
+    elif (root / FOLDS_PY).is_file():
+        source = root / FOLDS_PY
+        try:
+            tree = ast.parse(read_text(source))
+        except SyntaxError as exc:
+            raise CorruptFileError(source, f"not parseable ({exc.msg}, line {exc.lineno})") from None
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                    and isinstance(node.targets[0], ast.Name) and node.targets[0].id in _FOLD_VARS:
+                try:
+                    ids = ast.literal_eval(node.value)
+                except ValueError:
+                    raise CorruptFileError(source, f"{node.targets[0].id} is not a literal list") from None
+                folds.setdefault(_FOLD_VARS[node.targets[0].id], []).extend(ids)
+        if not folds:
+            raise CorruptFileError(source, f"none of {sorted(_FOLD_VARS)} is assigned")
+    else:
+        return {}, None
+    out: dict[str, str] = {}
+    for split, ids in folds.items():
+        for vid in ids:
+            vid = str(vid)
+            if out.get(vid, split) != split:
+                raise CorruptFileError(source, f"video {vid!r} is in both {out[vid]} and {split}")
+            out[vid] = split
+    return out, source.name
+
+
+def _words(words: dict, vid: str, start: float, end: float) -> str | None:
+    feats, ints = words.get(vid, (None, None))
+    if feats is None or ints is None or len(feats) == 0:
+        return None
+    ints = np.asarray(ints, dtype=float).reshape(-1, 2)
+    inside = (ints[:, 0] >= start - 1e-3) & (ints[:, 1] <= end + 1e-3)
+    toks = []
+    for w in np.asarray(feats).reshape(len(feats), -1)[inside, 0]:
+        w = w.decode("utf-8", "replace") if isinstance(w, (bytes, np.bytes_)) else str(w)
+        if w.strip() and w.strip().lower() != "sp":
+            toks.append(w.strip())
+    return " ".join(toks) or None
+
+
+def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
+    """Manifest of the CMU-MOSEI folder ``root`` (see :data:`LAYOUT`)."""
+    log = SkipLog(on_error)
+    root = require_root(NAME, root, LAYOUT)
+    labels_path = find_file(root, LABELS_CSD)
+    if labels_path is None:
+        raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"no {LABELS_CSD}")
+    labels = read_csd(labels_path)
+    if not labels:
+        raise CorruptFileError(labels_path, "no videos in the data group")
+    words_path = find_file(root, WORDS_CSD)
+    words = read_csd(words_path) if words_path else {}
+    split_of, split_source = read_splits(root)
+    audio_dirs = [root / d for d in AUDIO_DIRS if (root / d).is_dir()]
+
+    records = []
+    ties = zeros = 0
+    no_split: list[str] = []
+    for vid in sorted(labels):
+        feats, ints = labels[vid]
+        try:
+            if feats is None:
+                raise CorruptFileError(labels_path, f"video {vid}: no features/intervals datasets")
+            if feats.ndim != 2 or feats.shape[1] != 7 or ints.ndim != 2 or ints.shape[1] != 2 \
+                    or len(feats) != len(ints) or len(feats) == 0:
+                raise CorruptFileError(labels_path, f"video {vid}: features {feats.shape} / intervals "
+                                                    f"{ints.shape}, expected N x 7 / N x 2 with N > 0")
+            feats, ints = feats.astype(float), ints.astype(float)
+            if not (np.isfinite(feats).all() and np.isfinite(ints).all()):
+                raise CorruptFileError(labels_path, f"video {vid}: non-finite values")
+            wav = next((d / f"{vid}.wav" for d in audio_dirs if (d / f"{vid}.wav").is_file()), None)
+            if wav is not None:
+                check_audio(wav)
+        except CorruptFileError as exc:
+            log.handle(exc)
+            continue
+        split = split_of.get(vid)
+        if split_of and split is None:
+            no_split.append(vid)
+        for i, (row, (start, end)) in enumerate(zip(feats, ints)):
+            emo = row[1:7]
+            if not (emo > 0).any():
+                label, raw = "neutral", "none"
+                zeros += 1
+            else:
+                k = int(np.argmax(emo))
+                ties += int((emo == emo[k]).sum() > 1)
+                raw, label = EMOTION_COLUMNS[k]
+            records.append({
+                "utt_id": f"{vid}_{i}",
+                "path": str(wav.resolve()) if wav is not None else None,
+                "start": float(start), "end": float(end),
+                "text": _words(words, vid, float(start), float(end)) if words else None,
+                "label": label,
+                "label_raw": raw,
+                "speaker": vid,
+                "language": "en",
+                "corpus": NAME,
+                "split": split,
+            })
+
+    n_audio = sum(r["path"] is not None for r in records)
+    note = join_notes([
+        "Single-label reading of CMU-MOSEI's multi-label intensities: label = the emotion with the "
+        "highest intensity (ties go to the first of happy, sad, anger, surprise, disgust, fear: "
+        f"{ties} segment(s)); {zeros} segment(s) with all six intensities 0 are labelled neutral "
+        "(label_raw 'none'), which the mosei6 map drops.",
+        "speaker is the video id (the SDK files do not name speakers).",
+        None if words else f"No {WORDS_CSD}: text is None.",
+        f"No split file ({FOLDS_PY} or {SPLITS_JSON}): split is None." if split_source is None
+        else (f"{len(no_split)} video(s) are in no fold of {split_source} (split None): "
+              f"{examples(no_split)}." if no_split else None),
+        f"{len(records) - n_audio} segment(s) have no audio file (path None)."
+        if n_audio < len(records) else None,
+    ])
+    return make_manifest(records, root=root, note=note, skipped=log.items)

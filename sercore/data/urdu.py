@@ -1,0 +1,80 @@
+"""URDU, Urdu emotional speech from TV talk shows (Latif et al., 2018).
+
+400 utterances of 38 speakers in four emotions, one folder per emotion. File
+names ``S<M|F><speaker number>_F<file number>_<A|H|N|S><running number>.wav``
+(``SM1_F1_A01.wav``: male speaker 1, his file 1, angry utterance 01). The
+emotion letter must agree with the folder. The corpus has no transcripts
+(``text`` is ``None``).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ._io import check_audio, join_notes, require_root, visible_files
+from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
+from .manifest import make_manifest
+
+NAME = "urdu"
+DIRNAME = "urdu"
+LAYOUT = """\
+urdu/
+  Angry/SM1_F1_A01.wav      S<M|F><speaker>_F<file>_<A|H|N|S><number>.wav
+  Happy/...
+  Neutral/...
+  Sad/..."""
+
+#: folder -> (emotion letter in the file names, canonical label)
+FOLDERS: dict[str, tuple[str, str]] = {
+    "Angry": ("A", "angry"), "Happy": ("H", "happy"), "Neutral": ("N", "neutral"), "Sad": ("S", "sad"),
+}
+
+_NAME_RE = re.compile(r"^S([MF])(\d+)_F(\d+)_([A-Z])(\d+)$")
+
+
+def parse_name(path: Path, folder: str) -> dict:
+    """Fields of an URDU file name; :class:`CorruptFileError` naming the file otherwise."""
+    m = _NAME_RE.match(path.stem)
+    if not m:
+        raise CorruptFileError(path, "file name does not follow S<M|F><speaker>_F<file>_<A|H|N|S>"
+                                     "<number>.wav (e.g. SM1_F1_A01.wav)")
+    sex, spk, _file, letter, _num = m.groups()
+    want = FOLDERS[folder][0]
+    if letter != want:
+        raise CorruptFileError(path, f"emotion letter {letter!r} in the name but the file is in "
+                                     f"folder {folder!r} (letter {want!r})")
+    return {"gender": sex, "speaker": f"S{sex}{int(spk)}"}
+
+
+def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
+    """Manifest of the URDU folder ``root`` (see :data:`LAYOUT`)."""
+    log = SkipLog(on_error)
+    root = require_root(NAME, root, LAYOUT)
+    present = {name: root / name for name in FOLDERS if (root / name).is_dir()}
+    if not present:
+        raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"none of the folders {list(FOLDERS)}")
+    records = []
+    for folder, d in present.items():
+        for path in visible_files(d, [".wav"]):
+            try:
+                f = parse_name(path, folder)
+                check_audio(path)
+            except CorruptFileError as exc:
+                log.handle(exc)
+                continue
+            records.append({
+                "utt_id": path.stem,
+                "path": str(path.resolve()),
+                "label": FOLDERS[folder][1],
+                "label_raw": FOLDERS[folder][0],
+                "speaker": f["speaker"],
+                "gender": f["gender"],
+                "language": "ur",
+                "corpus": NAME,
+            })
+    absent = [n for n in FOLDERS if n not in present]
+    note = join_notes([f"Emotion folder(s) {absent} not found." if absent else None,
+                       "URDU has no transcripts: text is None."])
+    return make_manifest(records, root=root, note=note, skipped=log.items)
