@@ -176,6 +176,8 @@ def inventory(data_root: str | None = None) -> pd.DataFrame:
                      "video": s["with_video"], "skipped": s["skipped"],
                      "languages": ", ".join(sorted(map(str, m["language"].dropna().unique())))})
     df = pd.DataFrame(rows).set_index("corpus")
+    counts = [c for c in ("utterances", "speakers", "audio", "text", "video", "skipped") if c in df]
+    df = df.astype({c: "Int64" for c in counts}).fillna({"languages": ""})
     df.attrs["manifests"] = manifests
     return df
 

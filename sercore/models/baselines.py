@@ -24,10 +24,22 @@ class BiLSTMPoolConfig:
     layers: int = 1            # stacked LSTM layers
     dropout: float = 0.1       # dropout before the classifier
     n_classes: int = 4         # output classes
+    cmvn: bool = True          # per-utterance mean/variance normalisation of each feature (masked)
+
+
+def masked_cmvn(x: torch.Tensor, mask: torch.Tensor | None, eps: float = 1e-5) -> torch.Tensor:
+    """Normalise each feature of each utterance to zero mean, unit variance over its real frames.
+
+    x: (B, T, D); mask: (B, T) or None → (B, T, D), zero on padding.
+    """
+    mean = masked_mean(x, mask)[:, None]                             # (B, 1, D)
+    var = masked_mean((x - mean) ** 2, mask)[:, None]                # (B, 1, D)
+    out = (x - mean) / (var + eps).sqrt()
+    return out if mask is None else out * mask[..., None].to(x.dtype)
 
 
 class BiLSTMPool(nn.Module):
-    """BiLSTM → masked mean over time → linear.
+    """(CMVN →) BiLSTM → masked mean over time → linear.
 
     forward(x, lengths): x (B, T, D) float, lengths (B,) or None → logits (B, n_classes).
     """
@@ -42,8 +54,10 @@ class BiLSTMPool(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 3 or x.shape[-1] != self.cfg.input_dim:
             raise ValueError(f"x must be (B, T, {self.cfg.input_dim}), got {tuple(x.shape)}")
-        h = self.lstm(x, lengths)                                    # (B, T, 2H)
         mask = lengths_to_mask(lengths.to(x.device), x.shape[1]) if lengths is not None else None
+        if self.cfg.cmvn:
+            x = masked_cmvn(x, mask)
+        h = self.lstm(x, lengths)                                    # (B, T, 2H)
         pooled = masked_mean(h, mask)                                # (B, 2H)
         return self.head(self.drop(pooled))                          # (B, K)
 
