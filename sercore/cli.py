@@ -86,6 +86,8 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
         params["results_root"] = str(results_root)
     out_nb = stage / f"{paper}.ipynb"
     t0 = time.time()
+    env_before = os.environ.get("SERCORE_PROGRESS")
+    os.environ["SERCORE_PROGRESS"] = "0"      # the kernel inherits it: no progress widgets in results
     try:
         pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(root / "book"),
                             kernel_name="python3", progress_bar=progress, log_output=False)
@@ -97,6 +99,13 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
         raise RuntimeError(f"{paper} on {dataset} ({profile}) failed after {time.time() - t0:.0f} s: "
                            f"{type(e).__name__}: {e}\nThe executed notebook is kept at "
                            f"{failed / (paper + '.ipynb')}; earlier results in {final} are untouched.") from e
+    finally:
+        if env_before is None:
+            os.environ.pop("SERCORE_PROGRESS", None)
+        else:
+            os.environ["SERCORE_PROGRESS"] = env_before
+    # the executed notebook should name where its results ended up, not the staging folder
+    out_nb.write_text(out_nb.read_text().replace(str(stage), str(final)))
     old = final.with_name(f".{profile}.old-{os.getpid()}")
     if final.exists():
         final.rename(old)
@@ -173,9 +182,25 @@ def stage_book(root: Path | None = None, results_root: Path | None = None) -> li
         for ds, nb in sorted(by_ds.items()):
             dest = gen / paper / f"{ds}.ipynb" if paper not in SPECIAL else gen / f"{paper}.ipynb"
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(nb, dest)
+            _stage_notebook(nb, dest, None if paper in SPECIAL else f"{ds} ({nb.parent.name} profile)")
             out.append(dest)
     return out
+
+
+def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
+    """Copy an executed notebook; with ``subtitle``, its first heading becomes ``# <title>: <subtitle>``
+    so each dataset's page has its own name in the book's navigation."""
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    if subtitle:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and cell.source.startswith("# "):
+                first, _, rest = cell.source.partition("\n")
+                short = first[2:].split(":")[0].strip()
+                cell.source = f"# {short} on {subtitle}\n\n*{first[2:].strip()}*\n{rest}"
+                break
+    nbformat.write(nb, dest)
 
 
 def build_book(run: bool = False, profile: str = "quick", data_root: str | None = None,
@@ -207,7 +232,8 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
         print(f"  {special}: done in {time.time() - t0:.0f} s", flush=True)
     staged = stage_book(root)
     print(f"staged {len(staged)} executed notebook(s) into book/_generated", flush=True)
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(root), "-W", "-n", "--keep-going"]
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "-W", "--keep-going"]
     proc = subprocess.run(cmd, cwd=root)
     if proc.returncode != 0:
         raise SystemExit(f"jupyter-book build failed (exit {proc.returncode}); see the warnings above")

@@ -182,8 +182,8 @@ def inventory(data_root: str | None = None) -> pd.DataFrame:
     return df
 
 
-def plot_label_distributions(manifests: dict):
-    """One bar chart of label counts per corpus."""
+def plot_label_distributions(manifests: dict) -> None:
+    """One bar chart of label counts per corpus (drawn on the current output)."""
     import matplotlib.pyplot as plt
 
     n = max(len(manifests), 1)
@@ -193,7 +193,6 @@ def plot_label_distributions(manifests: dict):
         ax.set_title(f"{name} ({len(m):,})")
         ax.set_ylabel("utterances")
     fig.tight_layout()
-    return fig
 
 
 def synthetic_difficulty(seed: int = 0, n_mfcc: int = 13, test_session: int = 5) -> pd.DataFrame:

@@ -34,3 +34,14 @@ def results_dir() -> Path:
     """Root of the results tree ``results/PAPER/DATASET/PROFILE/`` (absolute)."""
     p = Path(os.environ.get("SERCORE_RESULTS", "results")).expanduser()
     return p if p.is_absolute() else project_root() / p
+
+
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether to draw progress bars: ``progress`` when given, else ``SERCORE_PROGRESS`` (default on).
+
+    ``sercore run`` sets ``SERCORE_PROGRESS=0`` for batch execution, so executed
+    notebooks hold results rather than progress-bar widgets.
+    """
+    if progress is not None:
+        return bool(progress)
+    return os.environ.get("SERCORE_PROGRESS", "1") not in ("0", "false", "no", "")

@@ -285,9 +285,13 @@ def runs_frame(runs: Sequence[dict]) -> pd.DataFrame:
             continue
         rows.append({"paper": d["paper"], "dataset": d["dataset"], "profile": d["profile"],
                      "synthetic": d["synthetic"], "protocol": d["protocol"].get("name"),
-                     **{k.upper() if k in ("wa", "ua") else k: d["metrics"][k] for k in METRIC_KEYS},
+                     **{k.upper() if k in ("wa", "ua") else k: _round(d["metrics"][k]) for k in METRIC_KEYS},
                      "runtime_s": d["runtime_s"], "device": d["device"], "git_sha": d["git_sha"][:12]})
     return pd.DataFrame(rows)
+
+
+def _round(x, nd: int = 2):
+    return None if x is None else round(float(x), nd)
 
 
 # ----------------------------------------------------------------------------- plots
@@ -314,27 +318,48 @@ def plot_confusion(confusion: dict, ax=None, normalize: bool = True, title: str 
 
 def plot_history(history: Sequence[dict], metrics: Sequence[str] = ("train_loss", "val_ua"), ax=None,
                  title: str | None = None):
-    """Learning curves of one fit (one line per metric present in the history)."""
+    """Learning curves of one fit: losses on the left axis, percent metrics on the right."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3))
     ep = [h["epoch"] for h in history]
-    for m in metrics:
-        if history and m in history[0]:
-            ax.plot(ep, [h[m] for h in history], marker="o", ms=3, label=m)
+    right = None
+    handles = []
+    for i, m in enumerate(metrics):
+        if not history or m not in history[0]:
+            continue
+        on_right = "loss" not in m
+        if on_right and right is None:
+            right = ax.twinx()
+            right.set_ylabel("%")
+        a = right if on_right else ax
+        handles += a.plot(ep, [h[m] for h in history], marker="o", ms=3, label=m, color=f"C{i}")
     ax.set_xlabel("epoch")
-    ax.legend()
+    ax.set_ylabel("loss")
+    if handles:
+        ax.legend(handles=handles, labels=[h.get_label() for h in handles], loc="best")
     if title:
         ax.set_title(title)
     return ax
 
 
 def style_scoreboard(board: pd.DataFrame):
-    """The scoreboard for display: numbers to two decimals, synthetic rows shaded."""
+    """The scoreboard for display: numbers to two decimals, synthetic rows shaded, notes as
+    footnote numbers (see :func:`scoreboard_notes`)."""
+    notes = {n: i + 1 for i, n in enumerate(dict.fromkeys(board["note"].fillna("")))}
+    shown = board.drop(columns=["note"]).assign(
+        note=[f"[{notes[n]}]" if n else "" for n in board["note"].fillna("")])
+
     def shade(row):
         return ["background-color: #fff4e0" if row["synthetic"] else ""] * len(row)
 
-    return (board.style.apply(shade, axis=1)
+    return (shown.style.apply(shade, axis=1)
             .format({"reported": "{:.2f}", "measured": "{:.2f}", "deviation": "{:+.2f}"}, na_rep="–")
             .hide(axis="index"))
+
+
+def scoreboard_notes(board: pd.DataFrame) -> pd.DataFrame:
+    """The distinct notes of a scoreboard, numbered as :func:`style_scoreboard` cites them."""
+    notes = [n for n in dict.fromkeys(board["note"].fillna("")) if n]
+    return pd.DataFrame({"note": notes}, index=[f"[{i + 1}]" for i in range(len(notes))])

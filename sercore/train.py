@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .metrics import aggregate, classification_report
+from .paths import show_progress
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -82,7 +83,7 @@ class TrainConfig:
     seed: int = 0                        # seeds initialisation and every epoch's shuffling
     checkpoint_dir: str | None = None    # where last.pt / best.pt go; None = no checkpoints
     resume: bool = True                  # continue from checkpoint_dir/last.pt when present
-    progress: bool = True                # tqdm bars
+    progress: bool | None = None         # tqdm bars; None: on unless SERCORE_PROGRESS=0
 
 
 # ----------------------------------------------------------------------------- data
@@ -328,7 +329,7 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
 
     mix_keys = [k for k in cfg.inputs if not k.endswith("_lengths")]
     epochs = range(start, cfg.epochs)
-    bar = tqdm(epochs, desc="epochs", disable=not cfg.progress, leave=False)
+    bar = tqdm(epochs, desc="epochs", disable=not show_progress(cfg.progress), leave=False)
     for epoch in bar:
         if patience_exhausted(bad_epochs, cfg.patience):
             break
@@ -444,7 +445,7 @@ def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: 
     t0 = time.time()
     out = []
     all_true, all_pred = [], []
-    for fold in tqdm(folds, desc="folds", disable=not cfg.progress or len(folds) < 2):
+    for fold in tqdm(folds, desc="folds", disable=not show_progress(cfg.progress) or len(folds) < 2):
         seed_everything(cfg.seed)
         fcfg = TrainConfig(**{**asdict(cfg), "checkpoint_dir": (str(Path(cfg.checkpoint_dir) / fold.name)
                                                                 if cfg.checkpoint_dir else None)})

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..paths import show_progress
 from .audio import clip_or_pad, load_audio, segment
 from .cache import FeatureCache, _plain, file_sha1, make_key, text_sha1
 from .spectral import log_mel, mfcc, stack_deltas
@@ -430,7 +431,7 @@ def _rows(manifest):
 
 
 def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | FeatureCache = True,
-            progress: bool = True, **config) -> FeatureList:
+            progress: bool | None = None, **config) -> FeatureList:
     """Features of every row of ``manifest`` (a DataFrame or a list of dict rows), in order.
 
     ``extractor`` is an :class:`Extractor` or a registry name (then ``config``
@@ -459,7 +460,7 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
     out = FeatureList()
     t0 = time.perf_counter()
     with tqdm(total=len(rows), desc=f"features[{ext.name}]", unit="utt",
-              disable=not progress) as bar:
+              disable=not show_progress(progress)) as bar:
         for row in rows:
             try:
                 arr = None
