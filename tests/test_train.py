@@ -176,3 +176,62 @@ def test_cross_validate_runs_every_fold():
     assert cv.summary["n"] == 3
     assert np.asarray(cv.pooled["confusion"]["matrix"]).sum() == 45
     assert not math.isnan(cv.summary["std"]["wa"])
+
+
+class MeanLinear(torch.nn.Module):
+    """logits = W · mean over time of x: no dropout, no normalisation, so batching is exact."""
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = torch.nn.Linear(6, 3)
+
+    def forward(self, x, lengths):
+        mask = (torch.arange(x.shape[1])[None] < lengths[:, None]).float()[..., None]
+        return self.lin((x * mask).sum(1) / lengths[:, None])
+
+
+def test_gradient_accumulation_equals_a_larger_batch():
+    feats, y = toy_data(n=32)
+    tr = FeatureDataset(feats, y, np.arange(32))
+    big, acc = MeanLinear(), MeanLinear()
+    fit(big, tr, None, small_cfg(epochs=1, optimizer="sgd", momentum=0.0, batch_size=8), LABELS)
+    fit(acc, tr, None, small_cfg(epochs=1, optimizer="sgd", momentum=0.0, batch_size=4, grad_accum=2),
+        LABELS)
+    for p, q in zip(big.parameters(), acc.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_gradient_clipping_bounds_the_update():
+    feats, y = toy_data(n=8)
+    feats = [f * 1e3 for f in feats]                 # huge gradients
+    tr = FeatureDataset(feats, y, np.arange(8))
+    m = MeanLinear()
+    before = [p.detach().clone() for p in m.parameters()]
+    fit(m, tr, None, small_cfg(epochs=1, optimizer="sgd", momentum=0.0, lr=1.0, batch_size=8,
+                               clip_norm=0.5), LABELS)
+    step = torch.sqrt(sum(((p - b) ** 2).sum() for p, b in zip(m.parameters(), before)))
+    assert step <= 0.5 + 1e-5                       # lr 1 x gradient norm at most 0.5
+
+
+@pytest.mark.parametrize("name,expect", [
+    ("step", [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4]),
+    ("cosine", [1e-3 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(5)]),
+])
+def test_step_and_cosine_schedules(name, expect):
+    cfg = TrainConfig(lr=1e-3, scheduler=name, gamma=0.5, step_size=2, epochs=4, lr_min=0.0)
+    opt = build_optimizer(MeanLinear(), cfg)
+    sched = build_scheduler(opt, cfg)
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx(expect)
+
+
+def test_label_smoothing_changes_the_loss():
+    feats, y = toy_data(n=16)
+    tr = FeatureDataset(feats, y, np.arange(16))
+    a = fit(MeanLinear(), tr, None, small_cfg(epochs=1), LABELS).history[0]["train_loss"]
+    b = fit(MeanLinear(), tr, None, small_cfg(epochs=1, label_smoothing=0.3), LABELS).history[0]["train_loss"]
+    assert a != pytest.approx(b)
