@@ -71,7 +71,7 @@ class MLPStatsConfig:
 
 
 class MLPStats(nn.Module):
-    """Masked mean and std over time → MLP.
+    """Masked mean and std over time → batch-normalised (a learned global standardisation) → MLP.
 
     forward(x, lengths): x (B, T, D), lengths (B,) or None → logits (B, n_classes).
     """
@@ -79,8 +79,9 @@ class MLPStats(nn.Module):
     def __init__(self, cfg: MLPStatsConfig):
         super().__init__()
         self.cfg = cfg
-        self.net = nn.Sequential(nn.LayerNorm(2 * cfg.input_dim), nn.Linear(2 * cfg.input_dim, cfg.hidden),
-                                 nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, cfg.n_classes))
+        self.norm = nn.BatchNorm1d(2 * cfg.input_dim)
+        self.net = nn.Sequential(nn.Linear(2 * cfg.input_dim, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout),
+                                 nn.Linear(cfg.hidden, cfg.n_classes))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 3 or x.shape[-1] != self.cfg.input_dim:
@@ -88,7 +89,14 @@ class MLPStats(nn.Module):
         mask = lengths_to_mask(lengths.to(x.device), x.shape[1]) if lengths is not None else None
         mean = masked_mean(x, mask)                                  # (B, D)
         var = masked_mean((x - mean[:, None]) ** 2, mask)            # (B, D)
-        return self.net(torch.cat([mean, var.clamp_min(1e-8).sqrt()], -1))
+        stats = torch.cat([mean, var.clamp_min(1e-8).sqrt()], -1)      # (B, 2D)
+        if self.training and stats.shape[0] == 1:
+            # a batch of one has no batch statistics: use the running ones
+            stats = nn.functional.batch_norm(stats, self.norm.running_mean, self.norm.running_var,
+                                             self.norm.weight, self.norm.bias, training=False)
+        else:
+            stats = self.norm(stats)
+        return self.net(stats)
 
 
 register("bilstm_pool", BiLSTMPool, BiLSTMPoolConfig())

@@ -39,3 +39,9 @@ def test_registry():
         models.create("nope")
     with pytest.raises(TypeError, match="unknown config field"):
         models.create("bilstm_pool", hiddden=3)
+
+
+def test_mlp_stats_trains_on_a_batch_of_one():
+    m = models.create("mlp_stats", input_dim=4, n_classes=2).train()
+    out = m(torch.randn(1, 5, 4), torch.tensor([5]))
+    assert out.shape == (1, 2) and torch.isfinite(out).all()
