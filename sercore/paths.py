@@ -45,3 +45,21 @@ def show_progress(progress: bool | None = None) -> bool:
     if progress is not None:
         return bool(progress)
     return os.environ.get("SERCORE_PROGRESS", "1") not in ("0", "false", "no", "")
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Write a file through ``<path>.<pid>.tmp`` and rename it into place.
+
+    ``write(tmp_path)`` writes the content; readers never see half a file, and a
+    failed write leaves no temporary file behind. Returns the final path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

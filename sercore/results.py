@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .paths import results_dir
+from .paths import atomic_write, results_dir
 
 METRIC_KEYS = ("wa", "ua", "macro_f1", "weighted_f1")
 TOP_KEYS = ("paper", "dataset", "profile", "protocol", "synthetic", "corpus_note", "seed", "git_sha",
@@ -126,12 +126,8 @@ def validate_metrics(data: dict) -> dict:
 def write_metrics(data: dict, path: str | os.PathLike) -> Path:
     """Validate and write ``metrics.json`` atomically; returns the path."""
     data = validate_metrics(_clean(data))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False))
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(data, indent=2, sort_keys=False)
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def read_metrics(path: str | os.PathLike) -> dict:

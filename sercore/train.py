@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .metrics import aggregate, classification_report
-from .paths import show_progress
+from .paths import atomic_write, show_progress
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -408,10 +408,7 @@ def _nll(rep: dict) -> float:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 # ----------------------------------------------------------------------------- protocols

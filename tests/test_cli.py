@@ -1,6 +1,5 @@
 """The run -> metrics.json pipeline: parameters, papermill execution, failure handling, determinism."""
 import json
-import shutil
 import subprocess
 import sys
 

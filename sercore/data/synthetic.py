@@ -48,7 +48,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
-import os
 import threading
 import time
 import warnings
@@ -60,6 +59,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
+from ..paths import atomic_write
 from ..paths import show_progress
 from .errors import SkipLog
 from .manifest import COLUMNS, make_manifest
@@ -744,28 +744,16 @@ def render_face(spk: Speaker, emotion: str, n_frames: int, r: np.random.Generato
 
 # --------------------------------------------------------------------------- files and cache
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``<path>.<pid>.tmp`` and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _write_wav(path: Path, y: np.ndarray) -> None:
     import soundfile as sf
-    _atomic_write(path, lambda p: sf.write(str(p), y, SAMPLE_RATE, subtype="PCM_16", format="WAV"))
+    atomic_write(path, lambda p: sf.write(str(p), y, SAMPLE_RATE, subtype="PCM_16", format="WAV"))
 
 
 def _write_npy(path: Path, a: np.ndarray) -> None:
     def w(p):
         with open(p, "wb") as fh:
             np.save(fh, a, allow_pickle=False)
-    _atomic_write(path, w)
+    atomic_write(path, w)
 
 
 def settings_hash(settings: dict) -> str:
@@ -936,7 +924,7 @@ def _generate(folder: Path, settings: dict, progress: bool) -> None:
                 frame_size=FRAME_SIZE, utterances=len(records),
                 generation_s=round(time.perf_counter() - t0, 2),
                 speakers=[asdict(s) for s in speakers])
-    _atomic_write(folder / "settings.json",
+    atomic_write(folder / "settings.json",
                   lambda p: p.write_text(json.dumps(info, indent=1, ensure_ascii=False), encoding="utf-8"))
     table = pd.DataFrame.from_records(records, columns=list(COLUMNS))
-    _atomic_write(folder / "manifest.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8"))
+    atomic_write(folder / "manifest.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8"))

@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..paths import cache_dir
+from ..paths import atomic_write, cache_dir
 
 __all__ = ["FeatureCache", "file_sha1", "text_sha1", "canonical_json", "make_key"]
 
@@ -118,17 +116,11 @@ class FeatureCache:
 
     def put(self, name: str, key: str, array: np.ndarray) -> Path:
         """Write ``array`` atomically (temporary file + rename); returns its path."""
-        p = self.path(name, key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}-", suffix=".tmp", dir=p.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as f:       # a file object: np.save would add ".npy" to a path
                 np.save(f, np.asarray(array), allow_pickle=False)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return p
+
+        return atomic_write(self.path(name, key), write)
 
     def __contains__(self, name_key: tuple[str, str]) -> bool:
         return self.path(*name_key).is_file()

@@ -1,5 +1,4 @@
 """The manifest schema, label maps and the corpus registry."""
-import pandas as pd
 import pytest
 
 from sercore import data
