@@ -29,6 +29,8 @@ from .paths import project_root, results_dir
 PROFILES = ("smoke", "quick", "paper")
 #: notebooks of the book that are not papers, executed by ``sercore book``
 SPECIAL = ("data", "scoreboard")
+#: notebooks run per dataset like the papers' but about all of them (after the chapters in a book build)
+STUDIES = ("leaderboard",)
 
 
 def load_params(paper: str, dataset: str, profile: str, root: Path | None = None) -> dict:
@@ -146,7 +148,7 @@ def plan_runs(data_root: str | None = None, root: Path | None = None) -> list[tu
 
     root = root or project_root()
     plan = []
-    for paper in PAPERS:
+    for paper in (*PAPERS, *STUDIES):
         if not (root / "book" / f"{paper}.ipynb").exists():
             continue
         for ds in datasets_with_params(paper, root):
@@ -170,7 +172,7 @@ def stage_book(root: Path | None = None, results_root: Path | None = None) -> li
     shutil.rmtree(gen, ignore_errors=True)
     gen.mkdir(parents=True)
     out = []
-    for paper in (*PAPERS, *SPECIAL):
+    for paper in (*PAPERS, *STUDIES, *SPECIAL):
         by_ds: dict[str, Path] = {}
         for nb in sorted((results_root / paper).glob(f"*/*/{paper}.ipynb")):
             ds, prof = nb.parent.parent.name, nb.parent.name
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="execute one paper notebook on one dataset")
-    r.add_argument("paper", choices=PAPERS)
+    r.add_argument("paper", choices=(*PAPERS, *STUDIES))
     r.add_argument("--dataset", required=True, help="a params/PAPER/NAME.yaml name, e.g. synthetic, emodb")
     r.add_argument("--profile", default="smoke", choices=PROFILES)
     r.add_argument("--data-root", default=None, help="folder with one sub-folder per corpus (default $SERCORE_DATA)")

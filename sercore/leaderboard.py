@@ -1,0 +1,256 @@
+"""One leaderboard for every method: the same folds, seeds and label map per corpus.
+
+None of the five papers compares all five methods on identical splits; this module
+does. For one prepared corpus (:func:`sercore.experiment.prepare`) and one list of
+folds, every :class:`sercore.chapters.Method` — the five chapters' models and the
+baselines below — is trained once per seed, and each (method, seed) gives one row:
+
+    method, paper, modalities, seed, wa, ua, macro_f1, weighted_f1,   (percent, mean over folds)
+    n_params, train_s (training + evaluation wall time over all folds),
+    latency_ms (median wall time to classify one test utterance, batch of one, on the device),
+    skipped (None, or why the method could not run on this corpus)
+
+A method that needs a modality the corpus lacks (text on a corpus without
+transcripts, video on an audio-only corpus) is not run; its row says so and
+:func:`summary` counts it. Nothing is dropped silently.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import train
+from .chapters import Method
+from .paths import show_progress
+
+METRICS = ("ua", "wa", "macro_f1", "weighted_f1")
+
+
+# ----------------------------------------------------------------------------- baselines
+
+def _profile_epochs(profile: str, smoke: int, quick: int, paper: int) -> int:
+    return {"smoke": smoke, "quick": quick, "paper": paper}.get(profile, quick)
+
+
+def baseline_methods(profile: str = "quick") -> list[Method]:
+    """The floor every paper model should beat: MFCC statistics + MLP, MFCC BiLSTM, text MLP."""
+    from . import models
+    from .experiment import frame_features
+
+    def mfcc(manifest):
+        return frame_features(manifest, "mfcc", n_mfcc=40, progress=show_progress())
+
+    def minilm(manifest):
+        return [np.asarray(f, dtype=np.float32) for f in
+                frame_features(manifest, "minilm", progress=show_progress())]
+
+    ep = _profile_epochs(profile, 2, 30, 100)
+    cfg = train.TrainConfig(epochs=ep, batch_size=32, lr=1e-3, early_stop_metric="ua", progress=False)
+    return [
+        Method("MFCC stats + MLP", "baseline", ("audio",), mfcc,
+               lambda k: models.create("mlp_stats", input_dim=40, n_classes=k), cfg,
+               note="masked mean and std of 40 MFCCs, batch-normalised, two-layer MLP"),
+        Method("MFCC BiLSTM", "baseline", ("audio",), mfcc,
+               lambda k: models.create("bilstm_pool", input_dim=40, n_classes=k), cfg,
+               note="per-utterance CMVN, one BiLSTM layer (64 per direction), masked mean pooling"),
+        Method("MiniLM tokens + MLP", "baseline", ("text",), minilm,
+               lambda k: models.create("mlp_stats", input_dim=384, n_classes=k), cfg,
+               note="MiniLM token states (the offline RoBERTa stand-in), masked mean and std, MLP"),
+    ]
+
+
+# ----------------------------------------------------------------------------- modalities
+
+def corpus_modalities(manifest: pd.DataFrame) -> tuple[str, ...]:
+    """Which modalities every row of ``manifest`` has: audio (a path), text, video."""
+    def full(col):
+        if col not in manifest:
+            return False
+        s = manifest[col]
+        return bool(len(s)) and bool(s.notna().all()) and bool((s.astype(str).str.strip() != "").all())
+    return tuple(m for m, col in (("audio", "path"), ("text", "text"), ("video", "video")) if full(col))
+
+
+def missing_modalities(method: Method, manifest: pd.DataFrame) -> list[str]:
+    have = corpus_modalities(manifest)
+    return [m for m in method.modalities if m not in have]
+
+
+# ----------------------------------------------------------------------------- running
+
+def _latency_ms(model: torch.nn.Module, method: Method, features, y, rows: Sequence[int],
+                cfg: train.TrainConfig, n_classes: int, n: int = 20) -> float:
+    """Median wall time (ms) to classify one utterance (all its segments), batch of one."""
+    device = train.resolve_device(cfg.device)
+    model.eval()
+    times = []
+    one = replace(cfg, batch_size=1_000_000, progress=False)   # one batch holds every segment of the utterance
+    for i in list(rows)[:n]:
+        ds = train.FeatureDataset(features, y, [i], method.segmented)
+        t0 = time.perf_counter()
+        train.predict_proba(model, ds, one, n_classes)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1000) if times else float("nan")
+
+
+def run_method(method: Method, manifest: pd.DataFrame, labels: Sequence[str], folds: Sequence,
+               seed: int, features=None) -> dict:
+    """Train and test ``method`` on every fold with ``seed``; one leaderboard row."""
+    row = {"method": method.name, "paper": method.paper, "modalities": "+".join(method.modalities),
+           "seed": int(seed), "skipped": None, "note": method.note}
+    missing = missing_modalities(method, manifest)
+    if missing:
+        row["skipped"] = f"corpus has no {' / '.join(missing)}"
+        return row
+    feats = features if features is not None else method.features(manifest)
+    y = manifest["y"].to_numpy()
+    cfg = replace(method.train, seed=int(seed))
+    lat: list[float] = []
+
+    def on_fold_end(item, model):
+        lat.append(_latency_ms(model, method, feats, y, item["report"]["rows"], cfg, len(labels)))
+
+    runner = method.run_cv or train.cross_validate
+    t0 = time.time()
+    cv = runner(lambda: method.build(len(labels)), feats, y, folds, cfg, labels,
+                segmented=method.segmented, on_fold_end=on_fold_end)
+    row["train_s"] = round(time.time() - t0, 2)
+    for k in METRICS:
+        row[k] = cv.summary["mean"].get(k)
+    row["n_params"] = train.count_parameters(method.build(len(labels)))
+    row["latency_ms"] = round(float(np.mean(lat)), 3) if lat else None
+    row["folds"] = len(cv.folds)
+    row["_pooled"] = {"per_class": cv.pooled["per_class"], "confusion": cv.pooled["confusion"]}
+    return row
+
+
+def run(methods: Sequence[Method], manifest: pd.DataFrame, labels: Sequence[str], folds: Sequence,
+        seeds: Sequence[int] = (0, 1, 2), progress: bool | None = None) -> pd.DataFrame:
+    """Every method × seed on the same folds; one row each (see the module docstring)."""
+    rows = []
+    bar = tqdm(total=len(methods) * len(seeds), desc="leaderboard", disable=not show_progress(progress))
+    for m in methods:
+        feats = None
+        if not missing_modalities(m, manifest):
+            feats = m.features(manifest)       # once per method: every seed sees the same features
+        for s in seeds:
+            bar.set_postfix_str(f"{m.name}, seed {s}")
+            rows.append(run_method(m, manifest, labels, folds, s, features=feats))
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- tables
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std over seeds per method, best UA first; skipped methods last, with the reason."""
+    ran = rows[rows["skipped"].isna()]
+    out = []
+    for name, g in ran.groupby("method", sort=False):
+        r = {"method": name, "paper": g["paper"].iloc[0], "modalities": g["modalities"].iloc[0],
+             "seeds": len(g)}
+        for k in METRICS:
+            r[k] = g[k].mean()
+            r[f"{k}_std"] = g[k].std(ddof=1) if len(g) > 1 else float("nan")
+        r.update(n_params=int(g["n_params"].iloc[0]), train_s=g["train_s"].mean(),
+                 latency_ms=g["latency_ms"].mean(), skipped=None)
+        out.append(r)
+    df = pd.DataFrame(out)
+    if len(df):
+        df = df.sort_values("ua", ascending=False)
+    skipped = rows[rows["skipped"].notna()].drop_duplicates("method")
+    for _, s in skipped.iterrows():
+        df = pd.concat([df, pd.DataFrame([{"method": s["method"], "paper": s["paper"],
+                                           "modalities": s["modalities"], "seeds": 0,
+                                           "skipped": s["skipped"]}])], ignore_index=True)
+    return df.reset_index(drop=True)
+
+
+def display_table(summ: pd.DataFrame) -> pd.DataFrame:
+    """The summary as the book prints it: ``mean ± std`` strings, parameter counts with separators."""
+    out = pd.DataFrame(index=summ["method"])
+    out["paper"] = summ["paper"].to_numpy()
+    out["modalities"] = summ["modalities"].to_numpy()
+    for k, label in (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro F1")):
+        vals = []
+        for _, r in summ.iterrows():
+            if r.get("skipped"):
+                vals.append("–")
+            elif np.isnan(r.get(f"{k}_std", np.nan)):
+                vals.append(f"{r[k]:.2f}")
+            else:
+                vals.append(f"{r[k]:.2f} ± {r[f'{k}_std']:.2f}")
+        out[label] = vals
+    out["seeds"] = summ["seeds"].astype(int).to_numpy()
+    out["parameters"] = [("–" if r.get("skipped") else f"{int(r['n_params']):,}") for _, r in summ.iterrows()]
+    out["train s"] = [("–" if r.get("skipped") else f"{r['train_s']:.1f}") for _, r in summ.iterrows()]
+    out["ms / utt"] = [("–" if r.get("skipped") or r["latency_ms"] is None or np.isnan(r["latency_ms"])
+                        else f"{r['latency_ms']:.2f}") for _, r in summ.iterrows()]
+    out["not run because"] = [r.get("skipped") or "" for _, r in summ.iterrows()]
+    return out
+
+
+def plot(summ: pd.DataFrame, ax=None, title: str | None = None):
+    """UA (mean ± std over seeds) per method that ran, a horizontal bar each."""
+    import matplotlib.pyplot as plt
+
+    ran = summ[summ["skipped"].isna()].iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.45 * max(len(ran), 1) + 1))
+    colors = ["tab:gray" if p == "baseline" else "tab:blue" for p in ran["paper"]]
+    ax.barh(ran["method"], ran["ua"], xerr=ran["ua_std"].fillna(0), color=colors, capsize=3)
+    ax.set_xlabel("UA (%)")
+    ax.set_xlim(0, 100)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ----------------------------------------------------------------------------- the method list
+
+def methods(names: Sequence[str] = ("baselines", "ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat"),
+            profile: str = "quick", epochs: int | None = None) -> list[Method]:
+    """Methods by name: ``"baselines"`` (all of :func:`baseline_methods`) or a chapter key.
+
+    epochs: when given, every method trains this many epochs (one shared budget);
+    otherwise each keeps its chapter's setting for ``profile``.
+    """
+    from . import chapters
+
+    out: list[Method] = []
+    for name in names:
+        if name == "baselines":
+            out.extend(baseline_methods(profile))
+        else:
+            out.append(chapters.method(name, profile=profile))
+    if epochs is not None:
+        out = [replace(m, train=replace(m.train, epochs=int(epochs))) for m in out]
+    return out
+
+
+def record(rows: pd.DataFrame, summ: pd.DataFrame) -> dict:
+    """Keyword arguments for :meth:`sercore.results.Run.write`.
+
+    The run's headline ``metrics`` are the top method's (mean over seeds); its
+    per-class table and confusion matrix pool the test predictions of its first
+    seed. ``extra["leaderboard"]`` carries every (method, seed) row and the summary.
+    """
+    ran = summ[summ["skipped"].isna()]
+    if ran.empty:
+        raise ValueError("no method ran on this corpus; see the 'skipped' column")
+    top = ran.iloc[0]
+    first = rows[(rows["method"] == top["method"]) & rows["skipped"].isna()].iloc[0]
+    public = rows.drop(columns=[c for c in rows.columns if c.startswith("_")])
+    return {"metrics": {k: float(top[k]) for k in METRICS},
+            "per_class": first["_pooled"]["per_class"], "confusion": first["_pooled"]["confusion"],
+            "extra": {"leaderboard": public.to_dict("records"), "summary": summ.to_dict("records"),
+                      "headline_method": top["method"]}}
