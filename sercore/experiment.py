@@ -55,6 +55,24 @@ class Corpus:
         t = pd.crosstab(m["label"], m[by].astype(str), margins=True, margins_name="total")
         return t.loc[[*self.labels, "total"] if set(self.labels) <= set(t.index) else t.index]
 
+    def version(self) -> str:
+        """A short fingerprint of the data this run used (sha1 of every kept row's id, label, text and
+        audio file size): two runs with the same version saw the same utterances."""
+        import hashlib
+        import os
+
+        h = hashlib.sha1()
+        for row in self.manifest[["utt_id", "label", "path", "text"]].itertuples(index=False):
+            size = os.path.getsize(row.path) if isinstance(row.path, str) and os.path.exists(row.path) else -1
+            h.update(f"{row.utt_id}|{row.label}|{size}|{row.text if isinstance(row.text, str) else ''}\n".encode())
+        return h.hexdigest()[:12]
+
+    def record(self) -> dict:
+        """What ``metrics.json`` keeps about the data (see :meth:`sercore.results.Run.write`)."""
+        return {"name": self.name, "version": self.version(), "utterances": int(len(self.manifest)),
+                "labels": list(self.labels), "synthetic": bool(self.synthetic), "caveat": self.note,
+                "dropped_labels": dict(self.dropped)}
+
     def banner(self) -> str:
         """Markdown to show above results: the synthetic banner and/or the corpus caveat."""
         parts = [SYNTHETIC_BANNER] if self.synthetic else []
@@ -152,6 +170,11 @@ def provenance(out: dict) -> pd.DataFrame:
             "device": out["device"], "seed": out["seed"], "profile": out["profile"],
             "protocol": out["protocol"].get("name"), "data": out["dataset"] + (" (synthetic)" if out["synthetic"] else ""),
             "corpus caveat": out.get("corpus_note") or "none"}
+    corpus = out.get("extra", {}).get("corpus")
+    if corpus:
+        rows.update({"corpus": corpus["name"], "corpus version (sha1 of rows used)": corpus["version"],
+                     "utterances used": corpus["utterances"], "classes": ", ".join(corpus["labels"]),
+                     "labels dropped by the label map": corpus.get("dropped_labels") or "none"})
     rows.update({f"version: {k}": v for k, v in env.items()})
     rows.update({f"param: {k}": v for k, v in out.get("extra", {}).get("params", {}).items()})
     return pd.DataFrame({"value": {k: str(v) for k, v in rows.items()}})

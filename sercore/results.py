@@ -164,7 +164,7 @@ class Run:
 
     def write(self, *, protocol: dict, metrics: dict, per_class: dict, confusion: dict,
               synthetic: bool, corpus_note: str | None = None, comparisons: Sequence[dict] = (),
-              extra: dict | None = None) -> dict:
+              extra: dict | None = None, corpus=None) -> dict:
         """Write ``metrics.json`` (and ``config.json`` with the parameters) and return the dict."""
         data = {
             "paper": self.paper, "dataset": self.dataset, "profile": self.profile,
@@ -174,7 +174,8 @@ class Run:
             "metrics": {k: metrics.get(k) for k in METRIC_KEYS},
             "per_class": per_class, "confusion": confusion,
             "comparisons": list(comparisons),
-            "extra": {**(extra or {}), "environment": environment(), "params": self.params},
+            "extra": {**(extra or {}), "environment": environment(), "params": self.params,
+                      **({"corpus": corpus.record()} if corpus is not None else {})},
         }
         write_metrics(data, self.metrics_path)
         (self.out_dir / "config.json").write_text(json.dumps(
@@ -352,7 +353,12 @@ def style_scoreboard(board: pd.DataFrame):
 
     return (shown.style.apply(shade, axis=1)
             .format({"reported": "{:.2f}", "measured": "{:.2f}", "deviation": "{:+.2f}"}, na_rep="–")
-            .hide(axis="index"))
+            .hide(axis="index").set_table_attributes('class="sortable"'))
+
+
+def sortable(df: pd.DataFrame, precision: int = 2):
+    """A table the HTML book lets a reader sort by clicking a column header (``_static/sortable.js``)."""
+    return df.style.format(precision=precision, na_rep="–").set_table_attributes('class="sortable"')
 
 
 def scoreboard_notes(board: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,32 @@
+"""Corpus fingerprints and the provenance panel."""
+import pytest
+
+from sercore import experiment, results
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return experiment.prepare("synthetic", label_map="ser4", languages=["en"], n_per_class=5)
+
+
+def test_version_is_stable_and_sees_changes(corpus):
+    v = corpus.version()
+    assert len(v) == 12 and v == corpus.version()
+    other = experiment.prepare("synthetic", label_map="ser4", languages=["en"], n_per_class=6)
+    assert other.version() != v
+    relabelled = experiment.Corpus(corpus.name, corpus.manifest.assign(
+        label=corpus.manifest["label"].iloc[::-1].to_numpy()), corpus.labels, True, None)
+    assert relabelled.version() != v
+
+
+def test_provenance_panel_carries_corpus_and_environment(corpus, tmp_path):
+    run = results.Run("ctmam", "synthetic", "smoke", 3, tmp_path, params={"epochs": 2})
+    cm = {"labels": corpus.labels, "matrix": [[0] * 4 for _ in range(4)]}
+    out = run.write(protocol={"name": "random"}, metrics={"wa": 1.0, "ua": 1.0}, per_class={},
+                    confusion=cm, synthetic=True, corpus=corpus)
+    assert results.read_metrics(tmp_path / "metrics.json")["extra"]["corpus"]["version"] == corpus.version()
+    panel = experiment.provenance(out)["value"]
+    assert panel["corpus version (sha1 of rows used)"] == corpus.version()
+    assert panel["utterances used"] == str(len(corpus.manifest))
+    assert panel["seed"] == "3" and panel["param: epochs"] == "2"
+    assert panel["version: torch"].startswith("2.9")

@@ -1,0 +1,94 @@
+"""The leaderboard: shared folds, one row per (method, seed), skips counted, record for metrics.json."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sercore import experiment, leaderboard, results, train
+from sercore.chapters import Method
+
+
+@pytest.fixture(scope="module")
+def small():
+    c = experiment.prepare("synthetic", label_map="ser4", languages=["en"], n_per_class=8)
+    folds = experiment.folds(c.manifest, {"protocol": "official", "test_sessions": [5], "seed": 0})
+    return c, folds
+
+
+def _mean_feature_method(name="toy", modalities=("audio",), epochs=2):
+    def feats(m):
+        rng = np.random.default_rng(0)
+        # class signal in the first feature, variable lengths so masking is exercised
+        return [(rng.normal(size=(5 + i % 3, 4)) + np.eye(4)[y][None] * 3).astype(np.float32)
+                for i, y in enumerate(m["y"])]
+    from sercore import models
+    return Method(name, "baseline", modalities, feats,
+                  lambda k: models.create("mlp_stats", input_dim=4, n_classes=k),
+                  train.TrainConfig(epochs=epochs, batch_size=8, progress=False))
+
+
+def test_corpus_modalities(small):
+    c, _ = small
+    assert leaderboard.corpus_modalities(c.manifest) == ("audio", "text", "video")
+    m = c.manifest.copy()
+    m.loc[0, "text"] = ""
+    assert leaderboard.corpus_modalities(m) == ("audio", "video")
+
+
+def test_rows_per_method_and_seed_and_skips(small):
+    c, folds = small
+    m = c.manifest.drop(columns=["video"])
+    ms = [_mean_feature_method("a"), _mean_feature_method("needs video", ("audio", "video"))]
+    rows = leaderboard.run(ms, m, c.labels, folds, seeds=(0, 1), progress=False)
+    assert len(rows) == 4
+    ran = rows[rows["skipped"].isna()]
+    assert list(ran["method"]) == ["a", "a"] and list(ran["seed"]) == [0, 1]
+    assert (rows[rows["method"] == "needs video"]["skipped"] == "corpus has no video").all()
+    assert ran["n_params"].iloc[0] == train.count_parameters(ms[0].build(len(c.labels)))
+    assert (ran["latency_ms"] > 0).all() and (ran["train_s"] > 0).all()
+    assert ran["ua"].between(0, 100).all()
+    summ = leaderboard.summary(rows)
+    assert list(summ["method"]) == ["a", "needs video"]
+    assert summ.loc[0, "seeds"] == 2 and summ.loc[1, "seeds"] == 0
+    assert summ.loc[0, "ua"] == pytest.approx(ran["ua"].mean())
+    assert summ.loc[0, "ua_std"] == pytest.approx(ran["ua"].std(ddof=1))
+    table = leaderboard.display_table(summ)
+    assert "±" in table.loc["a", "UA"] and table.loc["needs video", "not run because"] == "corpus has no video"
+
+
+def test_same_seed_same_numbers(small):
+    c, folds = small
+    ms = [_mean_feature_method()]
+    r1 = leaderboard.run(ms, c.manifest, c.labels, folds, seeds=(3,), progress=False)
+    r2 = leaderboard.run(ms, c.manifest, c.labels, folds, seeds=(3,), progress=False)
+    for k in leaderboard.METRICS:
+        assert r1[k].iloc[0] == r2[k].iloc[0]
+
+
+def test_record_is_a_valid_metrics_json(small, tmp_path):
+    c, folds = small
+    rows = leaderboard.run([_mean_feature_method(epochs=3)], c.manifest, c.labels, folds, seeds=(0,),
+                           progress=False)
+    summ = leaderboard.summary(rows)
+    rec = leaderboard.record(rows, summ)
+    out = results.Run("leaderboard", "synthetic", "smoke", 0, tmp_path).write(
+        protocol={"name": "official"}, synthetic=True, **rec)
+    back = results.read_metrics(tmp_path / "metrics.json")
+    assert back["extra"]["headline_method"] == "toy"
+    assert back["metrics"]["ua"] == pytest.approx(summ.loc[0, "ua"])
+    assert len(back["extra"]["leaderboard"]) == 1 and "_pooled" not in back["extra"]["leaderboard"][0]
+    assert sum(map(sum, back["confusion"]["matrix"])) == len(folds[0].test)
+
+
+def test_record_refuses_when_nothing_ran(small):
+    c, folds = small
+    rows = leaderboard.run([_mean_feature_method("v", ("video",))], c.manifest.drop(columns=["video"]),
+                           c.labels, folds, seeds=(0,), progress=False)
+    with pytest.raises(ValueError, match="no method ran"):
+        leaderboard.record(rows, leaderboard.summary(rows))
+
+
+def test_shared_epoch_budget_overrides_every_method():
+    ms = leaderboard.methods(["baselines"], profile="quick", epochs=4)
+    assert len(ms) == 3 and all(m.train.epochs == 4 for m in ms)
+    assert {m.modalities for m in ms} == {("audio",), ("text",)}
