@@ -74,3 +74,14 @@ def test_reference_table_pivots_the_papers_numbers():
 def test_comparison_frame_deviation():
     df = results.comparison_frame([results.comparison("T", "r", "ua", 70.0, 65.5)])
     assert df["deviation"].iloc[0] == pytest.approx(-4.5)
+
+
+def test_sortable_tables_carry_the_class_the_book_script_looks_for():
+    import pandas as pd
+    from sercore import results as r
+    html = r.sortable(pd.DataFrame({"a": [1.234, None]})).to_html()
+    assert 'class="sortable"' in html and "1.23" in html and "–" in html
+    board = pd.DataFrame([{"paper": "p", "dataset": "d", "profile": "smoke", "data used": "d", "synthetic": True,
+                           "table": "T", "row": "r", "metric": "ua", "reported": 1.0, "measured": 2.0,
+                           "deviation": 1.0, "note": "n"}])
+    assert 'class="sortable"' in r.style_scoreboard(board).to_html()
