@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 # CI and tests: notebooks run their smoke defaults; pytest-timeout guards against hangs.
 PYTEST_ARGS ?= -q --timeout=1200
 
-.PHONY: setup test book clean-results
+.PHONY: setup test book clean-results chromium
 
 setup: $(VENV)/.installed
 
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests book/*.ipynb --nbval-lax
 
 book: setup
@@ -24,3 +24,16 @@ book: setup
 
 clean-results:
 	rm -rf results _build book/_generated
+
+# Headless Chromium for tests/test_book_browser.py (Debian's package). Installed when missing and we are
+# root with apt-get; otherwise a message: the browser test then skips locally and FAILS when CI=true.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (apt-get) for the browser test"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "apt-get could not install chromium: tests/test_book_browser.py will skip (fail under CI=true)"; \
+	else \
+		echo "chromium is not installed and cannot be installed here (needs root and apt-get):"; \
+		echo "tests/test_book_browser.py will skip (and fail under CI=true)"; \
+	fi

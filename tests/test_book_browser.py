@@ -1,0 +1,282 @@
+"""The built book, checked as a reader sees it: headless Chromium on the HTML.
+
+One module-scoped build, cheap but honest: a copy of the project (book/, params/,
+_toc.yml, _config.yml) in a temp folder (``SERCORE_HOME``), one chapter run on
+the smoke profile of the synthetic corpus into a temp ``SERCORE_RESULTS`` (the
+data root is an empty folder, so nothing else is found), then ``sercore book``
+(the data chapter and the scoreboard are executed, notebooks staged,
+``jupyter-book build -W``). The temp copy's ``_toc.yml`` drops the ``glob``
+sections of the chapters that were not run (an empty glob is a warning, and
+``-W`` turns it into an error); everything else is the project's own book.
+
+Then: every internal ``href``/``src`` of every built page resolves to a file (and
+``#anchor`` to an id in it); Chromium screenshots of the index, the chapter and
+the scoreboard are PNGs that are not one colour; their rendered DOM has the
+expected headings, tables, figures whose image files decode to a non-zero size,
+and no Python traceback.
+
+Chromium: ``make chromium`` (part of ``make test``) installs Debian's package when
+root with apt. Without it the tests skip locally (the reason is counted by
+pytest) and FAIL under ``CI=true``. Screenshots go to ``$SERCORE_SCREENSHOTS``,
+else ``$SERCORE_RESULTS/screenshots``; their paths are printed.
+
+Knobs: ``SERCORE_BROWSER_CHAPTER`` (default ``ca_ser``) picks the chapter;
+``SERCORE_BROWSER_KEEP=1`` keeps the temp build (its path is printed).
+Budget: < 4 min on 2 cores (chapter smoke <= 90 s, data + scoreboard ~35 s,
+jupyter-book ~30 s, Chromium ~5 s a page).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTER = os.environ.get("SERCORE_BROWSER_CHAPTER", "ca_ser")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _chromium() -> str:
+    for cand in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if cand and shutil.which(cand):
+            return shutil.which(cand)
+    msg = ("headless Chromium not found (looked for $CHROMIUM, chromium, chromium-browser, google-chrome); "
+           "`make chromium` installs Debian's package (apt-get install -y chromium, as root)")
+    if IN_CI:
+        pytest.fail(msg + ". CI=true: the browser test must run in CI.", pytrace=False)
+    pytest.skip(msg)
+
+
+def _tail(text: str, n: int = 60) -> str:
+    return "\n".join(l for l in text.splitlines() if "Kernel is running over TCP" not in l)[-6000:]
+
+
+# ----------------------------------------------------------------------------- the build
+
+@pytest.fixture(scope="module")
+def book(request):
+    """Build the book once; return (html folder, seconds per stage)."""
+    chromium = _chromium()                      # no build at all when the browser is missing
+    # our own temp folder: pytest's numbered tmp dirs are pruned by other pytest sessions on a shared machine
+    tmp = Path(tempfile.mkdtemp(prefix="sercore-browser-test-"))
+    if os.environ.get("SERCORE_BROWSER_KEEP"):
+        print(f"\nbrowser test: keeping the build in {tmp}")
+    else:
+        request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    proj, results, empty = tmp / "proj", tmp / "results", tmp / "no-corpora"
+    proj.mkdir()
+    empty.mkdir()
+    ignore = shutil.ignore_patterns("_generated", ".ipynb_checkpoints", "__pycache__")
+    for name in ("book", "params"):
+        shutil.copytree(ROOT / name, proj / name, ignore=ignore)
+    for name in ("_toc.yml", "_config.yml"):
+        shutil.copy2(ROOT / name, proj / name)
+    env = dict(os.environ, SERCORE_HOME=str(proj), SERCORE_RESULTS=str(results), SERCORE_DATA=str(empty),
+               SERCORE_PROGRESS="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    # tests/conftest.py sets MPLBACKEND=Agg; a kernel that inherits it draws no inline figures
+    env.pop("MPLBACKEND", None)
+    times = {}
+
+    def sercore(*args, what: str) -> None:
+        t0 = time.time()
+        proc = subprocess.run([sys.executable, "-m", "sercore.cli", *args], env=env, cwd=proj,
+                              capture_output=True, text=True, timeout=600)
+        times[what] = time.time() - t0
+        if proc.returncode != 0:
+            pytest.fail(f"`sercore {' '.join(args)}` failed (exit {proc.returncode}) after {times[what]:.0f} s; "
+                        f"output:\n{_tail(proc.stdout + proc.stderr)}", pytrace=False)
+
+    sercore("run", CHAPTER, "--dataset", "synthetic", "--profile", "smoke", what=f"{CHAPTER} smoke")
+
+    # keep only the globs that will have pages: the chapter just run (the others were not)
+    toc = yaml.safe_load((proj / "_toc.yml").read_text())
+    dropped = []
+    for part in toc.get("parts", []):
+        for ch in part.get("chapters", []):
+            globs = [s for s in ch.get("sections", []) if "glob" in s]
+            for s in globs:
+                folder = s["glob"].split("/")[-2]           # book/_generated/<paper>/*
+                if not any((results / folder).glob(f"*/*/{folder}.ipynb")):
+                    ch["sections"].remove(s)
+                    dropped.append(s["glob"])
+            if "sections" in ch and not ch["sections"]:
+                del ch["sections"]
+    (proj / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    print(f"\nbrowser test: built {CHAPTER} (smoke, synthetic); toc sections not built: {dropped}")
+
+    sercore("book", "--data-root", str(empty), what="sercore book (data, scoreboard, jupyter-book -W)")
+    html = proj / "_build" / "html"
+    assert (html / "index.html").is_file(), f"no index.html in {html}"
+    print("browser test stages: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+    return {"html": html, "chromium": chromium, "tmp": tmp}
+
+
+# ----------------------------------------------------------------------------- HTML parsing
+
+class _Page(HTMLParser):
+    """Links, ids, headings, images and tables of one HTML document."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.headings: list[tuple[str, str]] = []
+        self.imgs: list[str] = []
+        self.tables = 0
+        self._heading: str | None = None
+        self._text: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if a.get("name") and tag == "a":
+            self.ids.add(a["name"])
+        for key in ("href", "src"):
+            if a.get(key) and tag in ("a", "link", "script", "img", "source", "iframe"):
+                self.links.append(a[key])
+        if tag == "img":
+            self.imgs.append(a.get("src", ""))
+        if tag == "table":
+            self.tables += 1
+        if tag in ("h1", "h2", "h3"):
+            self._heading, self._text = tag, []
+
+    def handle_endtag(self, tag):
+        if self._heading == tag:
+            self.headings.append((tag, " ".join("".join(self._text).split()).replace("#", "").strip()))
+            self._heading = None
+
+    def handle_data(self, data):
+        if self._heading:
+            self._text.append(data)
+        self.text.append(data)
+
+
+def _parse(html: str) -> _Page:
+    p = _Page()
+    p.feed(html)
+    return p
+
+
+def _is_local(url: str) -> bool:
+    s = urlsplit(url)
+    return not s.scheme and not s.netloc and not url.startswith(("mailto:", "javascript:", "data:"))
+
+
+def test_no_broken_internal_links(book):
+    html = book["html"]
+    # _static/ holds the theme's Jinja templates (*.html with {{ pathto(...) }}), not pages
+    pages = sorted(p for p in html.rglob("*.html") if p.relative_to(html).parts[0] not in ("_static", "_sources"))
+    assert len(pages) >= 5, f"only {len(pages)} pages in {html}"
+    parsed = {p.resolve(): _parse(p.read_text(encoding="utf-8", errors="replace")) for p in pages}
+    broken, checked = [], 0
+    for page, doc in parsed.items():
+        for url in doc.links:
+            if not _is_local(url):
+                continue
+            s = urlsplit(url)
+            target = (page.parent / unquote(s.path)).resolve() if s.path else page
+            checked += 1
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(html.resolve())}: {url} -> missing {target}")
+            elif s.fragment and target in parsed and unquote(s.fragment) not in parsed[target].ids:
+                broken.append(f"{page.relative_to(html.resolve())}: {url} -> no id {s.fragment!r} in "
+                              f"{target.relative_to(html.resolve())}")
+    assert checked > 50, f"only {checked} internal links found: is the parser seeing the pages?"
+    assert not broken, f"{len(broken)} broken internal link(s) of {checked}:\n" + "\n".join(broken[:40])
+
+
+# ----------------------------------------------------------------------------- Chromium
+
+def _shots_dir() -> Path:
+    d = Path(os.environ.get("SERCORE_SCREENSHOTS")
+             or Path(os.environ.get("SERCORE_RESULTS", ROOT / "results")) / "screenshots")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _chromium_run(book, *args: str) -> subprocess.CompletedProcess:
+    cmd = [book["chromium"], "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+           "--no-first-run", "--disable-extensions", "--mute-audio",
+           f"--user-data-dir={book['tmp'] / 'chromium-profile'}", "--window-size=1300,3000",
+           "--virtual-time-budget=8000", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def _decode_image(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG/JPEG/GIF (Pillow) or SVG (its width/height or viewBox)."""
+    if path.suffix.lower() == ".svg":
+        import re
+        head = path.read_text(errors="replace")[:4000]
+        vb = re.search(r'viewBox="[\d.\-]+ [\d.\-]+ ([\d.]+) ([\d.]+)"', head)
+        return (int(float(vb.group(1))), int(float(vb.group(2)))) if vb else (0, 0)
+    from PIL import Image
+    with Image.open(path) as im:
+        im.load()
+        return im.size
+
+
+PAGES = {
+    # name: (path under _build/html, heading that must be the page's h1, needs figures, needs tables)
+    "index": ("book/index.html", "sercore: a study book of speech emotion recognition", False, True),
+    "chapter": (f"book/_generated/{CHAPTER}/synthetic.html", None, True, True),
+    "scoreboard": ("book/_generated/scoreboard.html", "Scoreboard", False, True),
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_renders_in_chromium(book, name):
+    rel, heading, needs_fig, needs_table = PAGES[name]
+    page = book["html"] / rel
+    assert page.is_file(), f"{rel} was not built; pages: {sorted(str(p.relative_to(book['html'])) for p in book['html'].rglob('*.html'))}"
+    url = page.resolve().as_uri()
+
+    shot = _shots_dir() / f"{name}.png"
+    shot.unlink(missing_ok=True)
+    proc = _chromium_run(book, f"--screenshot={shot}", url)
+    assert shot.is_file() and shot.stat().st_size > 10_000, (
+        f"Chromium wrote no usable screenshot of {rel} (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    from PIL import Image
+    with Image.open(shot) as im:
+        assert im.format == "PNG" and im.size == (1300, 3000), (im.format, im.size)
+        px = np.asarray(im.convert("RGB"), dtype=np.int16)
+    colours = len(np.unique(px.reshape(-1, 3)[::7], axis=0))
+    ink = float((px.sum(axis=2) < 600).mean())          # share of clearly non-white pixels
+    print(f"screenshot {name}: {shot} ({colours} colours, {100 * ink:.1f}% ink)")
+    assert colours > 50 and ink > 0.01, f"{shot} looks blank ({colours} colours, {100 * ink:.2f}% ink)"
+
+    proc = _chromium_run(book, "--dump-dom", url)
+    assert proc.returncode == 0 and "<html" in proc.stdout, f"--dump-dom failed:\n{proc.stderr[-3000:]}"
+    dom = _parse(proc.stdout)
+    h1 = [t for tag, t in dom.headings if tag == "h1"]
+    assert h1, f"{rel}: no <h1> in the rendered DOM"
+    if heading:
+        assert any(heading.lower() in t.lower() for t in h1), f"{rel}: h1 {h1} lacks {heading!r}"
+    else:
+        assert any("synthetic" in t.lower() for t in h1), f"{rel}: h1 {h1} does not name the dataset"
+    text = " ".join(dom.text)
+    assert "Traceback (most recent call last)" not in text, f"{rel} shows a Python traceback"
+    if needs_table:
+        assert dom.tables >= 1, f"{rel}: no <table> in the rendered DOM"
+    figures = [s for s in dom.imgs if s and _is_local(s) and "_static" not in s]
+    if needs_fig:
+        assert figures, f"{rel}: no figure (<img>) in the rendered DOM"
+    for src in figures:
+        f = (page.parent / unquote(urlsplit(src).path)).resolve()
+        assert f.is_file() and f.stat().st_size > 0, f"{rel}: figure {src} -> {f} missing or empty"
+        w, h = _decode_image(f)
+        assert w > 0 and h > 0, f"{rel}: figure {f} decodes to {w}x{h}"
