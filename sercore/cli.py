@@ -2,7 +2,10 @@
 
     sercore run PAPER --dataset NAME [--profile smoke|quick|paper] [--data-root DIR] [--seed N]
     sercore data list [--data-root DIR]
+    sercore data fetch NAME [--data-root DIR] [--force]
     sercore book [--run] [--profile quick] [--data-root DIR]
+    sercore fanout PAPER... [--datasets D...] [--profiles P...] [--seeds S...] [--executor local|debug|slurm]
+    sercore predict FILE... --checkpoint DIR [--json] [--embedding]
 
 ``run`` executes ``book/PAPER.ipynb`` with papermill and the parameters of
 ``params/PAPER/NAME.yaml`` (its top-level scalars, overridden by its
@@ -61,8 +64,11 @@ def datasets_with_params(paper: str, root: Path | None = None) -> list[str]:
 
 def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: str | None = None,
                  seed: int = 0, results_root: str | os.PathLike | None = None,
-                 root: Path | None = None, progress: bool = False) -> Path:
+                 root: Path | None = None, progress: bool = False, run_dir: str | None = None) -> Path:
     """Execute one (paper, dataset, profile) notebook; return its results folder.
+
+    run_dir: the results folder under ``results/PAPER/DATASET/`` (default: PROFILE);
+    ``sercore fanout`` puts seeds other than a grid's first in ``seeds/PROFILE/seed-S``.
 
     Raises ``RuntimeError`` naming the failed notebook (kept in ``<PROFILE>.failed/``)
     when execution fails or writes no valid metrics.json.
@@ -76,9 +82,14 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     if not nb.exists():
         raise FileNotFoundError(f"no notebook {nb}")
     results_root = Path(results_root) if results_root else results_dir()
-    final = results_root / paper / dataset / profile
-    stage = final.with_name(f".{profile}.running-{os.getpid()}")
-    failed = final.with_name(f"{profile}.failed")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and os.environ.get("RANK", "0") != "0":
+        # a torchrun worker other than rank 0 (`torchrun --nproc_per_node=N sercore run ...`): its kernel
+        # trains its share of each epoch (sercore.distributed); only rank 0's results are kept
+        import tempfile
+        results_root = Path(tempfile.mkdtemp(prefix=f"sercore-rank{os.environ['RANK']}-"))
+    final = results_root / paper / dataset / (run_dir or profile)
+    stage = final.with_name(f".{final.name}.running-{os.getpid()}")
+    failed = final.with_name(f"{final.name}.failed")
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     params = load_params(paper, dataset, profile, root) if paper not in SPECIAL else {}
@@ -108,7 +119,7 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
             os.environ["SERCORE_PROGRESS"] = env_before
     # the executed notebook should name where its results ended up, not the staging folder
     out_nb.write_text(out_nb.read_text().replace(str(stage), str(final)))
-    old = final.with_name(f".{profile}.old-{os.getpid()}")
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
     if final.exists():
         final.rename(old)
     stage.rename(final)
@@ -246,6 +257,60 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
     return index
 
 
+# ----------------------------------------------------------------------------- predict
+
+def _predict_cmd(args) -> int:
+    """``sercore predict FILE... --checkpoint DIR [--json] [--embedding]``."""
+    import json
+
+    from .features import AudioLoadError
+    from .predict import predict
+
+    try:
+        preds = predict(args.files, checkpoint=args.checkpoint, return_embedding=args.embedding)
+    except (AudioLoadError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.json or args.embedding:
+        print(json.dumps(preds, indent=2))
+        return 0
+    labels = list(preds[0]["probabilities"])
+    print("  ".join([f"{'file':<40}", f"{'label':<10}", *(f"{lab[:8]:>8}" for lab in labels)]))
+    for p in preds:
+        print("  ".join([f"{p['path'][-40:]:<40}", f"{p['label']:<10}",
+                         *(f"{p['probabilities'][lab]:>8.3f}" for lab in labels)]))
+    return 0
+
+
+# ----------------------------------------------------------------------------- fan-out
+
+def _fanout_cmd(args) -> int:
+    """``sercore fanout PAPER... [--datasets D...] [--profiles P...] [--seeds S...] [--executor ...]``."""
+    from . import fanout
+
+    try:
+        jobs = fanout.grid(args.papers, args.datasets, args.profiles, args.seeds, data_root=args.data_root)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    params = {k: v for k, v in {"timeout_min": args.timeout_min, "slurm_partition": args.partition,
+                                "gpus_per_node": args.gpus_per_node, "cpus_per_task": args.cpus_per_task,
+                                "mem_gb": args.mem_gb}.items() if v is not None}
+    if args.executor != "slurm":
+        params.pop("slurm_partition", None)
+    print(f"{len(jobs)} run(s) with the {args.executor} executor: " + ", ".join(j.name for j in jobs), flush=True)
+    rep = fanout.fan_out(jobs, args.executor, max_parallel=args.max_parallel, data_root=args.data_root,
+                         progress=sys.stderr.isatty(), **params)
+    for e in rep.entries:
+        print(f"  {e['name']}: {e['state']} -> {e['results']}" + (f"\n    {e['error']}" if "error" in e else ""))
+    for row in rep.seed_summary():
+        if row["seeds"] > 1:
+            print(f"  {row['paper']}/{row['dataset']}/{row['profile']} over {row['seeds']} seeds: "
+                  + ", ".join(f"{k} {row[k]:.1f} ± {row[k + '_std']:.1f}" for k in ("wa", "ua") if k in row))
+    print(f"submitit folder and jobs.json: {rep.folder}")
+    return 1 if rep.failed else 0
+
+
 # ----------------------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,6 +328,37 @@ def main(argv: list[str] | None = None) -> int:
     dsub = d.add_subparsers(dest="data_cmd", required=True)
     dl = dsub.add_parser("list", help="every corpus: found or not, utterances, labels")
     dl.add_argument("--data-root", default=None)
+    df = dsub.add_parser("fetch", help="download a public corpus into the data root (licensed ones: "
+                                       "print how to obtain them)")
+    df.add_argument("name", help="emodb, emovo, urdu, meld, meld-text; licensed: iemocap, iemocap_text, "
+                                 "msp_improv, mosei")
+    df.add_argument("--data-root", default=None, help="folder with one sub-folder per corpus (default $SERCORE_DATA)")
+    df.add_argument("--force", action="store_true", help="download again and replace the corpus folder")
+    df.add_argument("--keep-archives", action="store_true", help="keep the downloaded archives in .downloads/")
+
+    pr = sub.add_parser("predict", help="emotion of audio files with a trained checkpoint (CA-SER demo tool)")
+    pr.add_argument("files", nargs="+", help="audio files (any sample rate, mono or stereo)")
+    pr.add_argument("--checkpoint", required=True, help="folder written by sercore.predict.save_checkpoint")
+    pr.add_argument("--json", action="store_true", help="print JSON (one object per file) instead of a table")
+    pr.add_argument("--embedding", action="store_true", help="include the utterance representation (JSON)")
+
+    fo = sub.add_parser("fanout", help="run a (paper, dataset, profile, seed) grid with submitit "
+                                       "(local processes, or SLURM)")
+    fo.add_argument("papers", nargs="+", choices=(*PAPERS, *STUDIES))
+    fo.add_argument("--datasets", nargs="+", default=None,
+                    help="default: every params/PAPER/*.yaml whose corpus is found (as sercore book --run)")
+    fo.add_argument("--profiles", nargs="+", default=["quick"], choices=PROFILES)
+    fo.add_argument("--seeds", nargs="+", type=int, default=[0],
+                    help="the first writes results/PAPER/DATASET/PROFILE (the book's run), "
+                         "the others results/PAPER/DATASET/seeds/PROFILE/seed-S")
+    fo.add_argument("--executor", default="local", choices=("local", "debug", "slurm"))
+    fo.add_argument("--max-parallel", type=int, default=1, help="jobs running at once (SLURM: array parallelism)")
+    fo.add_argument("--data-root", default=None)
+    fo.add_argument("--timeout-min", type=int, default=None, help="per-job time limit in minutes")
+    fo.add_argument("--partition", default=None, help="SLURM partition")
+    fo.add_argument("--gpus-per-node", type=int, default=None)
+    fo.add_argument("--cpus-per-task", type=int, default=None)
+    fo.add_argument("--mem-gb", type=int, default=None)
 
     b = sub.add_parser("book", help="build the HTML book from results/")
     b.add_argument("--run", action="store_true", help="first run every (paper, dataset) whose corpus is found")
@@ -280,9 +376,24 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"wrote {out / 'metrics.json'} and {out / (args.paper + '.ipynb')}")
         return 0
+    if args.cmd == "data" and args.data_cmd == "fetch":
+        from .data import fetch as fetch_mod
+        try:
+            fetch_mod.fetch(args.name, args.data_root, force=args.force, keep_archives=args.keep_archives)
+        except fetch_mod.LicensedCorpusError as e:
+            print(e, file=sys.stderr)
+            return 3
+        except fetch_mod.FetchError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
     if args.cmd == "data":
         print(data_list(args.data_root))
         return 0
+    if args.cmd == "predict":
+        return _predict_cmd(args)
+    if args.cmd == "fanout":
+        return _fanout_cmd(args)
     if args.cmd == "book":
         build_book(args.run, args.profile, args.data_root, args.reuse)
         return 0

@@ -30,8 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
+from . import distributed
 from .metrics import aggregate, classification_report
 from .paths import atomic_write, show_progress
 
@@ -84,6 +86,11 @@ class TrainConfig:
     checkpoint_dir: str | None = None    # where last.pt / best.pt go; None = no checkpoints
     resume: bool = True                  # continue from checkpoint_dir/last.pt when present
     progress: bool | None = None         # tqdm bars; None: on unless SERCORE_PROGRESS=0
+    compile: bool = False                # torch.compile the training forward (compiles once per input shape)
+    channels_last: bool = False          # channels-last memory format for the model and 4-d inputs (CNNs on CUDA)
+    pin_memory: bool | None = None       # page-locked batches for fast host-to-GPU copies; None: on with CUDA
+    persistent_workers: bool = True      # num_workers > 0: one DataLoader whose workers live across epochs
+    prefetch_factor: int = 2             # num_workers > 0: batches each worker loads ahead
 
 
 # ----------------------------------------------------------------------------- data
@@ -157,11 +164,50 @@ def pad_collate(items: list[dict]) -> dict:
     return batch
 
 
-def _loader(ds: Dataset, cfg: TrainConfig, shuffle: bool, epoch: int = 0) -> DataLoader:
+def _loader(ds: Dataset, cfg: TrainConfig, shuffle: bool, epoch: int = 0,
+            sampler=None) -> DataLoader:
     g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-    return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, collate_fn=pad_collate,
+    pin = getattr(cfg, "pin_memory", None)
+    workers = {}
+    if cfg.num_workers > 0:
+        workers = {"persistent_workers": bool(getattr(cfg, "persistent_workers", True)),
+                   "prefetch_factor": int(getattr(cfg, "prefetch_factor", 2))}
+    return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None,
+                      sampler=sampler, collate_fn=pad_collate,
                       num_workers=cfg.num_workers, generator=g,
-                      pin_memory=torch.cuda.is_available())
+                      pin_memory=torch.cuda.is_available() if pin is None else bool(pin), **workers)
+
+
+class _TrainLoader:
+    """The training batches of each epoch, shuffled by ``(seed, epoch)``.
+
+    Default: a fresh DataLoader per epoch. With ``num_workers > 0`` and
+    ``persistent_workers``: one DataLoader whose worker processes live across
+    epochs; its generator is re-seeded each epoch, and the one draw a fresh
+    loader makes for its workers' base seed is repeated, so the order of items
+    is the same as with fresh loaders. In a DDP group
+    (:func:`sercore.distributed.is_active`) a :class:`DistributedSampler` seeded
+    by ``(seed, epoch)`` gives each process its share of the epoch.
+    """
+
+    def __init__(self, ds: Dataset, cfg: TrainConfig):
+        self.ds, self.cfg, self.loader = ds, cfg, None
+        self.sampler = (DistributedSampler(ds, num_replicas=distributed.world_size(),
+                                           rank=distributed.rank(), shuffle=True, seed=cfg.seed,
+                                           drop_last=False)
+                        if distributed.is_active() else None)
+        self.persistent = cfg.num_workers > 0 and bool(getattr(cfg, "persistent_workers", True))
+
+    def epoch(self, epoch: int) -> DataLoader:
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+        if not self.persistent or self.loader is None:
+            self.loader = _loader(self.ds, self.cfg, shuffle=True, epoch=epoch, sampler=self.sampler)
+            return self.loader
+        g = self.loader.generator
+        g.manual_seed(self.cfg.seed * 100_003 + epoch)
+        torch.empty((), dtype=torch.int64).random_(generator=g)   # as a fresh loader's base-seed draw
+        return self.loader
 
 
 # ----------------------------------------------------------------------------- optimisation
@@ -237,7 +283,10 @@ def _forward(model: nn.Module, batch: dict, cfg: TrainConfig, device: torch.devi
     missing = [k for k in cfg.inputs if k not in batch]
     if missing:
         raise KeyError(f"batch has no key(s) {missing} named in TrainConfig.inputs; it has {sorted(batch)}")
-    return model(*[batch[k].to(device, non_blocking=True) for k in cfg.inputs])
+    xs = [batch[k].to(device, non_blocking=True) for k in cfg.inputs]
+    if getattr(cfg, "channels_last", False):
+        xs = [x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in xs]
+    return model(*xs)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -289,6 +338,7 @@ class FitResult:
     best_score: float | None # its validation score (None without validation)
     seconds: float           # wall time of this call
     resumed_from: int        # epochs already done when this call started (0 = fresh)
+    optimizer_steps: int = 0 # optimiser steps taken by this call (per process under DDP)
 
 
 def _score(rep: dict, metric: str, loss: float) -> float:
@@ -306,8 +356,13 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
     no validation set).
     """
     t0 = time.time()
-    device = resolve_device(cfg.device)
+    distributed.init()                        # under torchrun: join the process group (no-op otherwise)
+    device = distributed.device_for_rank(resolve_device(cfg.device))
     model.to(device)
+    if getattr(cfg, "channels_last", False):
+        model.to(memory_format=torch.channels_last)
+    net = _train_module(model, cfg, device)   # DDP and/or torch.compile wrappers, else the model itself
+    main = distributed.is_main()              # only rank 0 writes checkpoints and shows progress
     opt = build_optimizer(model, cfg)
     sched = build_scheduler(opt, cfg)
     use_scaler = device.type == "cuda" and cfg.amp == "fp16"
@@ -329,7 +384,8 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
 
     mix_keys = [k for k in cfg.inputs if not k.endswith("_lengths")]
     epochs = range(start, cfg.epochs)
-    bar = tqdm(epochs, desc="epochs", disable=not show_progress(cfg.progress), leave=False)
+    bar = tqdm(epochs, desc="epochs", disable=not show_progress(cfg.progress) or not main, leave=False)
+    train_loader, n_steps = _TrainLoader(train_set, cfg), 0
     for epoch in bar:
         if patience_exhausted(bad_epochs, cfg.patience):
             break
@@ -339,23 +395,26 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
         model.train()
         total, n_items = torch.zeros((), device=device), 0
         opt.zero_grad(set_to_none=True)
-        loader = _loader(train_set, cfg, shuffle=True, epoch=epoch)
+        loader = train_loader.epoch(epoch)
         for step, batch in enumerate(loader):
             if cfg.mixup_alpha > 0:
                 batch, y_a, y_b, lam = mixup(batch, cfg.mixup_alpha, mix_keys, gen)
             else:
                 y_a, y_b, lam = batch["y"], batch["y"], 1.0
-            y_a, y_b = y_a.to(device), y_b.to(device)
-            with _autocast(device, cfg.amp):
-                logits = _forward(model, batch, cfg, device)
-                loss = lam * F.cross_entropy(logits.float(), y_a, label_smoothing=cfg.label_smoothing)
-                if lam < 1.0:
-                    loss = loss + (1 - lam) * F.cross_entropy(logits.float(), y_b,
-                                                              label_smoothing=cfg.label_smoothing)
-            scaler.scale(loss / cfg.grad_accum).backward()
-            total += loss.detach() * y_a.shape[0]
+            y_a, y_b = y_a.to(device, non_blocking=True), y_b.to(device, non_blocking=True)
+            do_step = (step + 1) % cfg.grad_accum == 0 or step + 1 == len(loader)
+            with distributed.no_sync(net, skip=not do_step):    # DDP: no all-reduce on accumulation steps
+                with _autocast(device, cfg.amp):
+                    logits = _forward(net, batch, cfg, device)
+                    loss = lam * F.cross_entropy(logits.float(), y_a, label_smoothing=cfg.label_smoothing)
+                    if lam < 1.0:
+                        loss = loss + (1 - lam) * F.cross_entropy(logits.float(), y_b,
+                                                                  label_smoothing=cfg.label_smoothing)
+                scaler.scale(loss / cfg.grad_accum).backward()
+            total += loss.detach() * y_a.shape[0]       # stays on the device: no sync per step
             n_items += y_a.shape[0]
-            if (step + 1) % cfg.grad_accum == 0 or step + 1 == len(loader):
+            if do_step:
+                n_steps += 1
                 if cfg.clip_norm is not None:
                     scaler.unscale_(opt)
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
@@ -364,6 +423,9 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
                 opt.zero_grad(set_to_none=True)
         lr_now = opt.param_groups[0]["lr"]
         sched.step()
+        if distributed.is_active():                     # the loss over every process's share
+            both = distributed.all_reduce_sum(torch.stack([total.float(), total.new_tensor(float(n_items))]))
+            total, n_items = both[0], int(both[1])
         train_loss = float(total) / max(n_items, 1)
         row = {"epoch": epoch + 1, "lr": lr_now, "train_loss": train_loss}
         if val_set is not None and len(val_set):
@@ -374,7 +436,7 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
             if best_score is None or score > best_score:
                 best_score, best_epoch, bad_epochs = score, epoch + 1, 0
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-                if ckpt:
+                if ckpt and main:
                     _atomic_save(best_state, ckpt / "best.pt")
             else:
                 bad_epochs += 1
@@ -384,14 +446,24 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
         history.append(row)
         bar.set_postfix(loss=f"{train_loss:.3f}", **({"val": f"{row.get('val_' + cfg.early_stop_metric, 0):.1f}"}
                                                     if "val_ua" in row else {}))
-        if ckpt:
+        if ckpt and main:
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                           "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
                           "best_epoch": best_epoch, "best_score": best_score,
                           "bad_epochs": bad_epochs}, ckpt / "last.pt")
     if best_state is not None:
         model.load_state_dict(best_state)
-    return FitResult(history, best_epoch, best_score, time.time() - t0, start)
+    return FitResult(history, best_epoch, best_score, time.time() - t0, start, n_steps)
+
+
+def _train_module(model: nn.Module, cfg: TrainConfig, device: torch.device) -> nn.Module:
+    """What the training step calls: ``model`` in DDP when a process group is active
+    (:mod:`sercore.distributed`), compiled when ``cfg.compile``; both share ``model``'s
+    parameters, so checkpoints and the returned model stay plain."""
+    net = distributed.wrap(model, device)
+    if getattr(cfg, "compile", False):
+        net = torch.compile(net)
+    return net
 
 
 def patience_exhausted(bad_epochs: int, patience: int | None) -> bool:

@@ -1,0 +1,124 @@
+"""Fan-out of the (paper, dataset, profile, seed) grid through submitit: the grid, where seeds
+land, failures reported per job, and one real ``sercore run`` of a smoke notebook in a
+LocalExecutor worker process whose results land in the results tree the book stages from."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from sercore import cli, fanout
+
+
+def test_grid_expands_and_places_seeds():
+    jobs = fanout.grid(["mlcct", "ctmam"], ["synthetic"], ["smoke", "quick"], [3, 1, 3])
+    assert len(jobs) == 2 * 1 * 2 * 2                      # duplicate seed dropped
+    first = [j for j in jobs if j.seed == 3]
+    assert all(j.run_dir is None for j in first)           # the book's folder
+    other = [j for j in jobs if j.seed == 1]
+    assert {j.run_dir for j in other} == {"seeds/smoke/seed-1", "seeds/quick/seed-1"}
+    assert other[0].results_path("/r") == Path("/r/mlcct/synthetic/seeds/smoke/seed-1")
+    every = fanout.grid(["ctmam"])                         # default: what `sercore book --run` runs
+    assert {j.dataset for j in every} == {d for p, d in cli.plan_runs() if p == "ctmam"}
+    assert "synthetic" in {j.dataset for j in every}
+
+
+def test_grid_names_what_is_missing():
+    with pytest.raises(ValueError, match="no params/mlcct/<dataset>.yaml for \\['nope'\\]"):
+        fanout.grid(["mlcct"], ["nope"])
+    with pytest.raises(ValueError, match="unknown paper"):
+        fanout.grid(["bogus"])
+    with pytest.raises(ValueError, match="profile"):
+        fanout.grid(["mlcct"], ["synthetic"], ["fast"])
+
+
+def _fake_execute(fail_seed=None):
+    """Stands in for papermill: writes a valid metrics.json into the run's staging folder."""
+    from sercore.results import Run
+
+    def execute(nb, out_nb, parameters, **kw):
+        if parameters["seed"] == fail_seed:
+            raise RuntimeError("cell 7 raised")
+        Path(out_nb).write_text("{}")
+        run = Run(parameters["paper"], parameters["dataset"], parameters["profile"], parameters["seed"],
+                  parameters["results_dir"])
+        acc = 50.0 + parameters["seed"]
+        run.write(protocol={"name": "official"}, metrics={"wa": acc, "ua": acc, "macro_f1": acc,
+                                                         "weighted_f1": acc},
+                  per_class={}, confusion={"labels": [], "matrix": []}, synthetic=True)
+    return execute
+
+
+def test_debug_executor_seeds_and_failures(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setattr(papermill, "execute_notebook", _fake_execute(fail_seed=2))
+    monkeypatch.setattr("pdb.post_mortem", lambda *a: None)   # DebugExecutor opens pdb on a failure
+    jobs = fanout.grid(["mlcct"], ["synthetic"], ["smoke"], [0, 1, 2])
+    rep = fanout.fan_out(jobs, "debug", results_root=tmp_path, progress=False)
+    states = {e["job"]["seed"]: e["state"] for e in rep.entries}
+    assert states == {0: "done", 1: "done", 2: "failed"}
+    assert "cell 7 raised" in rep.failed[0]["error"]
+    m0 = json.loads((tmp_path / "mlcct/synthetic/smoke/metrics.json").read_text())
+    m1 = json.loads((tmp_path / "mlcct/synthetic/seeds/smoke/seed-1/metrics.json").read_text())
+    assert (m0["seed"], m1["seed"]) == (0, 1)
+    assert (tmp_path / "mlcct/synthetic/seeds/smoke/seed-2.failed").is_dir()   # kept for inspection
+    saved = json.loads((Path(rep.folder) / "jobs.json").read_text())
+    assert [e["state"] for e in saved["entries"]] == ["done", "done", "failed"]
+    (row,) = rep.seed_summary()
+    assert row["seeds"] == 2 and row["wa"] == 50.5 and row["wa_std"] == pytest.approx(0.71, abs=0.01)
+
+
+def test_executor_kinds(tmp_path):
+    import shutil
+
+    import submitit
+
+    with pytest.raises(ValueError, match="executor must be one of"):
+        fanout.make_executor("kubernetes", tmp_path)
+    assert isinstance(fanout.make_executor("local", tmp_path, timeout_min=5), submitit.LocalExecutor)
+    assert isinstance(fanout.make_executor("debug", tmp_path), submitit.DebugExecutor)
+    if shutil.which("srun") is None:                   # not on a SLURM cluster: a clear error
+        with pytest.raises(RuntimeError, match="SLURM login node"):
+            fanout.make_executor("slurm", tmp_path, 4, slurm_partition="gpu")
+    else:
+        ex = fanout.make_executor("slurm", tmp_path, 4, slurm_partition="gpu", gpus_per_node=1)
+        assert ex.cluster == "slurm"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_local_executor_runs_a_real_smoke_notebook(tmp_path, monkeypatch):
+    """A LocalExecutor worker process runs ``sercore run mlcct --dataset synthetic --profile smoke
+    --seed 5`` through the CLI's function; its results are where ``sercore book`` stages from."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("MKL_NUM_THREADS", "1")
+    jobs = fanout.grid(["mlcct"], ["synthetic"], ["smoke"], [5])
+    rep = fanout.fan_out(jobs, "local", results_root=tmp_path / "results", progress=False,
+                         data_root=os.environ.get("SERCORE_DATA"))
+    assert not rep.failed, rep.failed
+    (e,) = rep.entries
+    assert e["job_id"].isdigit()                           # a real submitit local job (its process id)
+    out = tmp_path / "results/mlcct/synthetic/smoke"
+    m = json.loads((out / "metrics.json").read_text())
+    assert (m["paper"], m["profile"], m["seed"]) == ("mlcct", "smoke", 5)
+    assert e["result"]["metrics"]["wa"] == m["metrics"]["wa"]
+    staged = cli.stage_book(tmp_path / "root", tmp_path / "results")   # not the checkout's book/_generated
+    assert any(p.parts[-2:] == ("mlcct", "synthetic.ipynb") for p in staged)
+
+
+def test_cli_fanout_reports_grid_errors(capsys):
+    assert cli.main(["fanout", "mlcct", "--datasets", "nope", "--profiles", "smoke"]) == 1
+    assert "no params/mlcct/<dataset>.yaml for ['nope']" in capsys.readouterr().err
+
+
+def test_cli_fanout_runs_through_submitit(tmp_path, monkeypatch, capsys):
+    import papermill
+
+    monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path))
+    monkeypatch.setattr(papermill, "execute_notebook", _fake_execute())
+    assert cli.main(["fanout", "mlcct", "--datasets", "synthetic", "--profiles", "smoke",
+                     "--seeds", "0", "4", "--executor", "debug"]) == 0
+    out = capsys.readouterr().out
+    assert "2 run(s) with the debug executor" in out and "over 2 seeds: wa 52.0 ± 2.8" in out
+    assert (tmp_path / "mlcct/synthetic/seeds/smoke/seed-4/metrics.json").exists()
