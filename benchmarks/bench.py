@@ -2,7 +2,7 @@
 and CTMAM against a direct, unoptimised implementation. Run ``benchmarks/run --help``.
 
 Writes one JSON file (default ``results/benchmarks/benchmarks.json``) and, from it, the
-book page ``book/benchmarks.md`` (see :mod:`bench_page`). Every number in the JSON is
+book page ``book/_generated/benchmarks.md`` (see :mod:`bench_page`). Every number in the JSON is
 measured by this run on the machine it records, except ``make_book.seconds``,
 which is the wall time of a ``make book`` the caller measured and passed in
 (``--make-book-seconds`` or ``results/benchmarks/make_book.json``).
@@ -396,7 +396,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny settings: checks that every section runs")
     ap.add_argument("--out", default=None, help="JSON path (default results/benchmarks/benchmarks.json; "
                                                 "--quick: benchmarks.quick.json)")
-    ap.add_argument("--page", default=None, help="markdown page to write (default book/benchmarks.md; "
+    ap.add_argument("--page", default=None, help="markdown page to write (default book/_generated/benchmarks.md; "
                                                  "--quick: none); 'none' to skip")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
     ap.add_argument("--models", nargs="*", default=None, help="presets or glob patterns (default: all; "
@@ -415,7 +415,7 @@ def main(argv=None) -> int:
     results_root = results_dir()
     out = Path(args.out) if args.out else results_root / "benchmarks" / (
         "benchmarks.quick.json" if args.quick else "benchmarks.json")
-    page = args.page or (None if args.quick else str(project_root() / "book" / "benchmarks.md"))
+    page = args.page or (None if args.quick else str(project_root() / "book" / "_generated" / "benchmarks.md"))
     t0 = time.time()
     data = {"schema": 1, "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "machine": machine_info(device),

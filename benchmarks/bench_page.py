@@ -1,6 +1,6 @@
-"""Render ``benchmarks.json`` as the book page ``book/benchmarks.md`` (tables + bar figures).
+"""Render ``benchmarks.json`` as the book page ``book/_generated/benchmarks.md`` (tables + bar figures).
 
-    python benchmarks/bench_page.py [results/benchmarks/benchmarks.json] [book/benchmarks.md]
+    python benchmarks/bench_page.py [results/benchmarks/benchmarks.json] [book/_generated/benchmarks.md]
 
 Every number on the page comes from the JSON (measured by ``benchmarks/run``), except the
 targets, which are the issue's. Figures go to ``<page folder>/benchmarks_files/``.
@@ -227,7 +227,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     here = Path(__file__).resolve().parent.parent
     src = Path(argv[0]) if argv else here / "results" / "benchmarks" / "benchmarks.json"
-    dest = Path(argv[1]) if len(argv) > 1 else here / "book" / "benchmarks.md"
+    dest = Path(argv[1]) if len(argv) > 1 else here / "book" / "_generated" / "benchmarks.md"
     if not src.exists():
         print(f"error: no {src}; run benchmarks/run first", file=sys.stderr)
         return 1

@@ -101,6 +101,7 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     t0 = time.time()
     env_before = os.environ.get("SERCORE_PROGRESS")
     os.environ["SERCORE_PROGRESS"] = "0"      # the kernel inherits it: no progress widgets in results
+    mpl_before = os.environ.pop("MPLBACKEND", None)   # a non-inline backend would leave the pages without figures
     try:
         pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(root / "book"),
                             kernel_name="python3", progress_bar=progress, log_output=False)
@@ -117,6 +118,8 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
             os.environ.pop("SERCORE_PROGRESS", None)
         else:
             os.environ["SERCORE_PROGRESS"] = env_before
+        if mpl_before is not None:
+            os.environ["MPLBACKEND"] = mpl_before
     # the executed notebook should name where its results ended up, not the staging folder
     out_nb.write_text(out_nb.read_text().replace(str(stage), str(final)))
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
@@ -197,7 +200,30 @@ def stage_book(root: Path | None = None, results_root: Path | None = None) -> li
             dest.parent.mkdir(parents=True, exist_ok=True)
             _stage_notebook(nb, dest, None if paper in SPECIAL else f"{ds} ({nb.parent.name} profile)")
             out.append(dest)
+    out.append(stage_benchmarks(gen, root, results_root))
     return out
+
+
+def stage_benchmarks(gen: Path, root: Path, results_root: Path) -> Path:
+    """``book/_generated/benchmarks.md`` from ``results/benchmarks/benchmarks.json`` (written by
+    ``benchmarks/run``), or a page saying how to produce it when no benchmark has run."""
+    page = gen / "benchmarks.md"
+    src = results_root / "benchmarks" / "benchmarks.json"
+    if src.exists():
+        import importlib.util
+        import json
+
+        spec = importlib.util.spec_from_file_location("bench_page", root / "benchmarks" / "bench_page.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod.write_page(json.loads(src.read_text()), page, src)
+    page.write_text("# Benchmarks: speed, memory, cache and scale\n\n"
+                    "No benchmark has been run for this build, so this page has no numbers. Run\n\n"
+                    "```bash\nbenchmarks/run            # CPU, or --device cuda on a GPU machine\n```\n\n"
+                    "then `sercore book` again: it renders `results/benchmarks/benchmarks.json` here "
+                    "(training and inference throughput per model, peak memory, feature extraction and the "
+                    "cache, the CTMAM reference point, `make book` wall time).\n")
+    return page
 
 
 def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
@@ -206,6 +232,13 @@ def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
     import nbformat
 
     nb = nbformat.read(src, as_version=4)
+    injected = any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags and injected:
+            tags.append("remove-cell")        # the notebook's defaults; the values that ran follow
+        elif "injected-parameters" in tags:
+            tags.append("hide-input")         # collapsed on the page; every value is also in the provenance panel
     if subtitle:
         for cell in nb.cells:
             if cell.cell_type == "markdown" and cell.source.startswith("# "):
@@ -214,6 +247,53 @@ def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
                 cell.source = f"# {short} on {subtitle}\n\n*{first[2:].strip()}*\n{rest}"
                 break
     nbformat.write(nb, dest)
+
+
+def filtered_toc(root: Path) -> Path:
+    """``_toc.yml`` without the entries that have nothing to show in this build (a chapter whose every
+    run failed, a study no corpus was found for), written to ``_build/_toc.yml``.
+
+    An entry with no page would be a warning, and the build treats warnings as errors: one failed
+    chapter would otherwise take the whole book down. What was left out is printed.
+    """
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    dropped: list[str] = []
+
+    def exists(entry: dict) -> bool:
+        if "file" in entry:
+            f = root / entry["file"]
+            return any(f.with_suffix(ext).exists() for ext in (".md", ".ipynb")) or f.exists()
+        if "glob" in entry:
+            return any(root.glob(entry["glob"] + ".ipynb")) or any(root.glob(entry["glob"] + ".md"))
+        return True
+
+    def keep(entries: list) -> list:
+        out = []
+        for e in entries:
+            if "sections" in e:
+                e = {**e, "sections": keep(e["sections"])}
+                if not e["sections"]:
+                    e.pop("sections")
+                    if e.get("file", "").startswith("book/chapters/"):
+                        dropped.append(e["file"] + " (no executed page)")
+                        continue
+            if exists(e):
+                out.append(e)
+            else:
+                dropped.append(e.get("file") or e.get("glob"))
+        return out
+
+    for part in toc.get("parts", []):
+        part["chapters"] = keep(part["chapters"])
+    toc["parts"] = [p for p in toc.get("parts", []) if p["chapters"]]
+    if dropped:
+        print("left out of this build (nothing to show): " + ", ".join(dropped), flush=True)
+    out = root / "_build" / "_toc.yml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(toc, sort_keys=False))
+    return out
 
 
 def build_book(run: bool = False, profile: str = "quick", data_root: str | None = None,
@@ -246,7 +326,9 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
     staged = stage_book(root)
     print(f"staged {len(staged)} executed notebook(s) into book/_generated", flush=True)
     jb = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "-W", "--keep-going"]
+    toc = filtered_toc(root)
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--toc", str(toc),
+           "-W", "--keep-going"]
     proc = subprocess.run(cmd, cwd=root)
     if proc.returncode != 0:
         raise SystemExit(f"jupyter-book build failed (exit {proc.returncode}); see the warnings above")

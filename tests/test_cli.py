@@ -106,3 +106,43 @@ def test_run_cli_reports_errors_for_people(tmp_path, capsys):
     rc = cli.main(["run", "ctmam", "--dataset", "no_such_dataset"])
     assert rc == 1
     assert "datasets with parameters" in capsys.readouterr().err
+
+
+def test_filtered_toc_leaves_out_chapters_with_no_page(tmp_path, capsys):
+    import yaml
+    (tmp_path / "book" / "chapters").mkdir(parents=True)
+    (tmp_path / "book" / "_generated" / "a").mkdir(parents=True)
+    for f in ("book/index.md", "book/chapters/a.md", "book/chapters/b.md", "book/_generated/a/x.ipynb"):
+        (tmp_path / f).write_text("{}")
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "book/index", "parts": [
+        {"caption": "P", "chapters": [
+            {"file": "book/chapters/a", "sections": [{"glob": "book/_generated/a/*"}]},
+            {"file": "book/chapters/b", "sections": [{"glob": "book/_generated/b/*"}]},
+            {"file": "book/_generated/scoreboard"}]}]}))
+    toc = yaml.safe_load(cli.filtered_toc(tmp_path).read_text())
+    chapters = toc["parts"][0]["chapters"]
+    assert [c["file"] for c in chapters] == ["book/chapters/a"]
+    assert chapters[0]["sections"] == [{"glob": "book/_generated/a/*"}]
+    said = capsys.readouterr().out
+    assert "book/chapters/b" in said and "book/_generated/scoreboard" in said
+
+
+def test_staged_page_hides_the_defaults_and_collapses_the_values_that_ran(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+    nb = new_notebook(cells=[new_markdown_cell("# CTMAM: title\n\ntext"),
+                             new_code_cell("epochs = 2", metadata={"tags": ["parameters"]}),
+                             new_code_cell("epochs = 40", metadata={"tags": ["injected-parameters"]})])
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    cli._stage_notebook(tmp_path / "in.ipynb", tmp_path / "out.ipynb", "emodb (quick profile)")
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[0].source.startswith("# CTMAM on emodb (quick profile)")
+    assert "remove-cell" in out.cells[1].metadata["tags"]
+    assert "hide-input" in out.cells[2].metadata["tags"]
+
+
+def test_benchmarks_page_is_staged_with_or_without_a_run(tmp_path):
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    page = cli.stage_benchmarks(gen, ROOT, tmp_path / "results")
+    assert "No benchmark has been run" in page.read_text()
