@@ -217,21 +217,45 @@ def plot(summ: pd.DataFrame, ax=None, title: str | None = None):
 
 # ----------------------------------------------------------------------------- the method list
 
+def chapter_method(paper: str, profile: str, have: Sequence[str] | None = None,
+                   manifest: pd.DataFrame | None = None) -> Method:
+    """A chapter's method fitted to the modalities a corpus has (``have``), where the paper allows it.
+
+    MLCCT runs on the subset of audio/text present (its unimodal variants), MDAT falls back to its
+    audio-only mode without transcripts, MCWSA-CMHA uses the modalities ``manifest`` has; the
+    audio-only methods are what they are. A method that still lacks a modality is reported as not
+    run by :func:`run_method`.
+    """
+    from . import chapters
+
+    have = tuple(have) if have is not None else ("audio", "text", "video")
+    if paper == "mcwsa_cmha" and manifest is not None:
+        return chapters.method(paper, profile=profile, manifest=manifest)
+    if paper == "mlcct":
+        mods = tuple(m for m in ("audio", "text") if m in have)
+        return chapters.method(paper, profile=profile, **({"modalities": mods} if mods else {}))
+    if paper == "mdat" and "text" not in have and "audio" in have:
+        return chapters.method(paper, profile=profile, use_text=False)
+    return chapters.method(paper, profile=profile)
+
+
 def methods(names: Sequence[str] = ("baselines", "ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat"),
-            profile: str = "quick", epochs: int | None = None) -> list[Method]:
+            profile: str = "quick", epochs: int | None = None,
+            manifest: pd.DataFrame | None = None) -> list[Method]:
     """Methods by name: ``"baselines"`` (all of :func:`baseline_methods`) or a chapter key.
 
     epochs: when given, every method trains this many epochs (one shared budget);
     otherwise each keeps its chapter's setting for ``profile``.
+    manifest: the corpus the methods will run on; chapters that can adapt to its modalities do
+    (see :func:`chapter_method`).
     """
-    from . import chapters
-
+    have = corpus_modalities(manifest) if manifest is not None else None
     out: list[Method] = []
     for name in names:
         if name == "baselines":
             out.extend(baseline_methods(profile))
         else:
-            out.append(chapters.method(name, profile=profile))
+            out.append(chapter_method(name, profile, have, manifest))
     if epochs is not None:
         out = [replace(m, train=replace(m.train, epochs=int(epochs))) for m in out]
     return out
