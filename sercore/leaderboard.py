@@ -113,6 +113,12 @@ def run_method(method: Method, manifest: pd.DataFrame, labels: Sequence[str], fo
     feats = features if features is not None else method.features(manifest)
     y = manifest["y"].to_numpy()
     cfg = replace(method.train, seed=int(seed))
+    # a last training batch of one item cannot pass batch norm in training mode: grow the batch by
+    # one until no fold ends on a single item (the batch size used is in the row)
+    n_train = [len(train.FeatureDataset(feats, y, f.train, method.segmented)) for f in folds]
+    while any(n % cfg.batch_size == 1 for n in n_train):
+        cfg = replace(cfg, batch_size=cfg.batch_size + 1)
+    row["batch_size"] = cfg.batch_size
     lat: list[float] = []
 
     def on_fold_end(item, model):

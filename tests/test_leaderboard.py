@@ -92,3 +92,12 @@ def test_shared_epoch_budget_overrides_every_method():
     ms = leaderboard.methods(["baselines"], profile="quick", epochs=4)
     assert len(ms) == 3 and all(m.train.epochs == 4 for m in ms)
     assert {m.modalities for m in ms} == {("audio",), ("text",)}
+
+
+def test_batch_grows_so_no_fold_ends_on_a_single_item(small):
+    c, folds = small
+    m = _mean_feature_method()
+    n = len(folds[0].train)
+    m.train.batch_size = n - 1 if n > 2 else 1     # n % (n-1) == 1: the last batch would hold one item
+    row = leaderboard.run_method(m, c.manifest, c.labels, folds, seed=0)
+    assert row["batch_size"] == n and row["skipped"] is None

@@ -516,6 +516,8 @@ def deviations(P: dict, modalities, data_label: str) -> pd.DataFrame:
         "video": VIDEO_EXTRACTORS[P.get("video", "randproj")][1] if "video" in modalities
         else "not available in this corpus",
         "normalisation": "each LTPP input standardised per utterance (the paper does not say)",
+        "batch norm": "momentum 0.9, eps 1e-5 as the paper writes them, read in its PyTorch 1.4.0 convention "
+                      "(0.9 = weight of the newest batch in the running statistics)",
         "model size": ("paper preset (latent 32 x 300)" if not sizes else
                        "reduced widths: " + ", ".join(f"{k}={v}" for k, v in sizes.items())),
         "training": f"{P['pretrain_epochs']} reconstruction + {P['epochs']} fine-tuning epochs (paper: up to 200), "

@@ -34,7 +34,7 @@ def test_paper_preset_parameter_count_and_bn_convention():
     m = models.create("mcwsa_cmha")
     assert train.count_parameters(m) == 20_264_931
     bns = [mod for mod in m.modules() if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
-    assert bns and all(b.momentum == pytest.approx(0.1) and b.eps == pytest.approx(1e-5) for b in bns)
+    assert bns and all(b.momentum == pytest.approx(0.9) and b.eps == pytest.approx(1e-5) for b in bns)
     assert m.cfg.dropout == 0.5 and m.cfg.latent_dim == 300 and m.cfg.rows == 32
     # CMHA attention modules project with d x d matrices (the paper's 300 x 300)
     mha = m.fusion.first["MTI"].x_from_y.mha
@@ -159,3 +159,20 @@ def test_presets_registered():
     assert models.preset("mcwsa_mult").fusion == "mult"
     with pytest.raises(ValueError, match="fusion must be one of"):
         MCWSACMHA(MCWSAConfig(fusion="sum"))
+
+
+def test_batch_norm_running_statistics_follow_the_latest_batch():
+    """Regression: with PyTorch momentum 0.1 (the TF reading of the paper's 0.9) the running statistics
+    lagged the weights on small data and eval-mode predictions collapsed to one class (chance UA)."""
+    torch.manual_seed(0)
+    m = models.create("mcwsa_cmha", modalities=("audio",), latent_dim=8, heads=2, audio_channels=2,
+                      audio_blocks=1, head_hidden=4, audio_shape=(3, 8, 64), rows=32)
+    bn = m.encoders["audio"].blocks[0].body[1]
+    seen = {}
+    bn.register_forward_hook(lambda mod, inp, out: seen.setdefault("x", inp[0].detach()))
+    m.train()
+    m(torch.randn(4, 3, 8, 64) + 5.0)
+    batch_mean = seen["x"].mean((0, 2, 3))
+    # running = (1 - 0.9) * 0 + 0.9 * batch mean after one step from the zero initialisation
+    assert torch.allclose(bn.running_mean, 0.9 * batch_mean, atol=1e-5)
+    assert batch_mean.abs().max() > 0.1        # the check is not vacuous
