@@ -243,15 +243,21 @@ def variant_frame(trained: dict, params: pd.DataFrame, table: str) -> pd.DataFra
     return pd.DataFrame(rows).set_index("variant")
 
 
+#: segments per utterance the leaderboard's CTMAM trains on (as the chapter's smoke/quick params; paper: all)
+METHOD_MAX_SEGMENTS = {"smoke": 2, "quick": 3, "paper": None}
+
+
 def method(profile: str = "quick", **overrides) -> Method:
     """CTMAM for the leaderboard: segmented MFCCs, the Emo-DB release's configuration (depth 1, 1 head;
     the cheaper of the two) with the corpus's classes, the paper's recipe with the profile's epochs.
     ``overrides`` go to :class:`TrainConfig`."""
-    cfg = train_config(profile, **overrides)
+    max_segments = overrides.pop("max_segments", METHOD_MAX_SEGMENTS.get(profile))
+    cfg = train_config(profile, **{"batch_size": 32, **overrides} if profile != "paper" else overrides)
     return Method(
         name="CTMAM", paper=PAPER, modalities=("audio",),
-        features=lambda manifest: segment_features(manifest),
+        features=lambda manifest: cap_segments(segment_features(manifest), max_segments),
         build=lambda k: models.create("ctmam_emodb", n_classes=k),
         train=cfg, segmented=True,
         note=f"26 MFCCs of 1.8 s segments (0.2 s hop), utterance = mean of segment probabilities; "
-             f"LCT depth 1, 1 head; Adam 1e-3, mixup 0.2, {cfg.epochs} epochs (paper: 150)")
+             f"LCT depth 1, 1 head; Adam 1e-3, mixup 0.2, batch {cfg.batch_size}, {cfg.epochs} epochs (paper: 150)"
+             + (f"; at most {max_segments} evenly spaced segments per utterance (paper: all)" if max_segments else ""))
