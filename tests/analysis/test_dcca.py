@@ -21,14 +21,6 @@ from sercore.analysis.dcca import canonical_correlations
 FIT = dict(out_dim=2, steps=150, hidden=64, lr=5e-3, batch_size=256, seed=0, progress=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _shared_linear(n, sigma, seed=0):
     rng = np.random.default_rng(seed)
     s = rng.standard_normal((n, 3))

@@ -22,14 +22,6 @@ RHOS = (0.0, 0.5, 0.8)
 DIMS = (1, 2, 5)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _settings(d):
     return dict(steps=400, batch_size=512) if d >= 5 else dict(steps=150, batch_size=256)
 
