@@ -181,6 +181,12 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def _skip_reason(r) -> str:
+    """The row's reason for not running, or "" when it ran (None and NaN both mean it ran)."""
+    v = r.get("skipped")
+    return v if isinstance(v, str) and v else ""
+
+
 def display_table(summ: pd.DataFrame) -> pd.DataFrame:
     """The summary as the book prints it: ``mean ± std`` strings, parameter counts with separators."""
     out = pd.DataFrame(index=summ["method"])
@@ -189,7 +195,7 @@ def display_table(summ: pd.DataFrame) -> pd.DataFrame:
     for k, label in (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro F1")):
         vals = []
         for _, r in summ.iterrows():
-            if r.get("skipped"):
+            if _skip_reason(r):
                 vals.append("–")
             elif np.isnan(r.get(f"{k}_std", np.nan)):
                 vals.append(f"{r[k]:.2f}")
@@ -197,11 +203,11 @@ def display_table(summ: pd.DataFrame) -> pd.DataFrame:
                 vals.append(f"{r[k]:.2f} ± {r[f'{k}_std']:.2f}")
         out[label] = vals
     out["seeds"] = summ["seeds"].astype(int).to_numpy()
-    out["parameters"] = [("–" if r.get("skipped") else f"{int(r['n_params']):,}") for _, r in summ.iterrows()]
-    out["train s"] = [("–" if r.get("skipped") else f"{r['train_s']:.1f}") for _, r in summ.iterrows()]
-    out["ms / utt"] = [("–" if r.get("skipped") or r["latency_ms"] is None or np.isnan(r["latency_ms"])
+    out["parameters"] = [("–" if _skip_reason(r) else f"{int(r['n_params']):,}") for _, r in summ.iterrows()]
+    out["train s"] = [("–" if _skip_reason(r) else f"{r['train_s']:.1f}") for _, r in summ.iterrows()]
+    out["ms / utt"] = [("–" if _skip_reason(r) or r["latency_ms"] is None or np.isnan(r["latency_ms"])
                         else f"{r['latency_ms']:.2f}") for _, r in summ.iterrows()]
-    out["not run because"] = [r.get("skipped") or "" for _, r in summ.iterrows()]
+    out["not run because"] = [_skip_reason(r) for _, r in summ.iterrows()]
     return out
 
 

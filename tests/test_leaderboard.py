@@ -101,3 +101,15 @@ def test_batch_grows_so_no_fold_ends_on_a_single_item(small):
     m.train.batch_size = n - 1 if n > 2 else 1     # n % (n-1) == 1: the last batch would hold one item
     row = leaderboard.run_method(m, c.manifest, c.labels, folds, seed=0)
     assert row["batch_size"] == n and row["skipped"] is None
+
+
+def test_display_reads_a_summary_back_from_metrics_json(small):
+    import json
+    c, folds = small
+    ms = [_mean_feature_method("a"), _mean_feature_method("needs video", ("video",))]
+    rows = leaderboard.run(ms, c.manifest.drop(columns=["video"]), c.labels, folds, seeds=(0, 1), progress=False)
+    back = pd.DataFrame(json.loads(json.dumps(leaderboard.summary(rows).to_dict("records"), default=float)))
+    back["skipped"] = back["skipped"].astype(object).where(back["skipped"].notna(), np.nan)   # as pandas reads nulls
+    table = leaderboard.display_table(back)
+    assert "±" in table.loc["a", "UA"] and table.loc["a", "not run because"] == ""
+    assert table.loc["needs video", "UA"] == "–"
