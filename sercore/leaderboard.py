@@ -115,9 +115,8 @@ def run_method(method: Method, manifest: pd.DataFrame, labels: Sequence[str], fo
     cfg = replace(method.train, seed=int(seed))
     # a last training batch of one item cannot pass batch norm in training mode: grow the batch by
     # one until no fold ends on a single item (the batch size used is in the row)
-    n_train = [len(train.FeatureDataset(feats, y, f.train, method.segmented)) for f in folds]
-    while any(n % cfg.batch_size == 1 for n in n_train):
-        cfg = replace(cfg, batch_size=cfg.batch_size + 1)
+    cfg = train.avoid_single_item_batches(
+        cfg, [len(train.FeatureDataset(feats, y, f.train, method.segmented)) for f in folds])
     row["batch_size"] = cfg.batch_size
     lat: list[float] = []
 

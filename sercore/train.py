@@ -21,7 +21,7 @@ import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -542,6 +542,14 @@ def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: 
 def config_to_json(cfg) -> str:
     """A dataclass config as indented JSON (tuples become lists)."""
     return json.dumps(asdict(cfg), indent=2, default=str)
+
+
+def avoid_single_item_batches(cfg: TrainConfig, n_train: Sequence[int]) -> TrainConfig:
+    """``cfg`` with the batch size grown by one until no training part of ``n_train`` items (one per
+    fold) ends on a batch of one: batch norm cannot normalise a single item in training mode."""
+    while any(n % cfg.batch_size == 1 for n in n_train):
+        cfg = replace(cfg, batch_size=cfg.batch_size + 1)
+    return cfg
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

@@ -232,3 +232,10 @@ def test_label_smoothing_changes_the_loss():
     a = fit(MeanLinear(), tr, None, small_cfg(epochs=1), LABELS).history[0]["train_loss"]
     b = fit(MeanLinear(), tr, None, small_cfg(epochs=1, label_smoothing=0.3), LABELS).history[0]["train_loss"]
     assert a != pytest.approx(b)
+
+
+def test_batch_size_grows_until_no_fold_ends_on_one_item():
+    from sercore.train import TrainConfig, avoid_single_item_batches
+    assert avoid_single_item_batches(TrainConfig(batch_size=4), [9, 8]).batch_size == 5   # 9 % 4 == 1
+    assert avoid_single_item_batches(TrainConfig(batch_size=4), [8, 10]).batch_size == 4
+    assert avoid_single_item_batches(TrainConfig(batch_size=4), [9, 11]).batch_size == 6  # 5: 11 % 5 == 1

@@ -109,9 +109,9 @@ def train_variants(suffixes, base: str, features, y, folds, cfg: TrainConfig, la
     from ..paths import show_progress
 
     # a last training batch of one segment would break the batch norm of the SE gate (pooled to 1x1)
-    n_train = [sum(len(features[i]) for i in f.train) for f in folds]
-    while any(n % cfg.batch_size == 1 for n in n_train):
-        cfg = replace(cfg, batch_size=cfg.batch_size + 1)
+    from ..train import avoid_single_item_batches
+
+    cfg = avoid_single_item_batches(cfg, [sum(len(features[i]) for i in f.train) for f in folds])
     out = {}
     for s in tqdm(list(suffixes), desc="variants", disable=not show_progress(progress)):
         build = lambda s=s: build_variant(base, s, len(labels))
