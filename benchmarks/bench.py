@@ -2,7 +2,7 @@
 and CTMAM against a direct, unoptimised implementation. Run ``benchmarks/run --help``.
 
 Writes one JSON file (default ``results/benchmarks/benchmarks.json``) and, from it, the
-book page ``book/_generated/benchmarks.md`` (see :mod:`bench_page`). Every number in the JSON is
+book page ``book/_generated/benchmarks.md`` (see :mod:`sercore.bench_page`). Every number in the JSON is
 measured by this run on the machine it records, except ``make_book.seconds``,
 which is the wall time of a ``make book`` the caller measured and passed in
 (``--make-book-seconds`` or ``results/benchmarks/make_book.json``).
@@ -168,11 +168,11 @@ def paper_batch_size(paper: str | None) -> tuple[int | None, str | None]:
     """The ``paper`` profile's batch size from ``params/<paper>/`` (IEMOCAP's file first)."""
     if paper is None:
         return None, None
-    from sercore.cli import datasets_with_params, load_params
+    from sercore.runs import datasets_with_params, resolve
 
     dss = datasets_with_params(paper)
     for ds in sorted(dss, key=lambda d: (d != "iemocap", d)):
-        bs = load_params(paper, ds, "paper").get("batch_size")
+        bs = resolve(paper, ds, "paper").get("batch_size")
         if bs:
             return int(bs), f"params/{paper}/{ds}.yaml (paper profile)"
     return None, None
@@ -445,7 +445,7 @@ def main(argv=None) -> int:
     out.write_text(json.dumps(data, indent=2))
     _log(f"wrote {out} ({data['seconds']} s)")
     if page and page != "none":
-        import bench_page as page_mod
+        from sercore import bench_page as page_mod
         p = page_mod.write_page(data, Path(page), json_path=out)
         _log(f"wrote {p}")
     return 0

@@ -2,12 +2,11 @@
 
 A chapter notebook reads like::
 
-    P = experiment.collect_params(globals())          # the injected parameters, recorded
-    corpus = experiment.prepare(P["corpus"], ...)      # manifest + label map + subset
-    feats = experiment.frame_features(corpus.manifest, "mfcc", n_mfcc=40)
-    folds = protocols.make_folds(corpus.manifest, "loso", seed=seed)
-    cv = train.cross_validate(...)
-    run.write(...)
+    P = runs.notebook_params(globals())       # the injected parameters, validated
+    run = results.Run(P)
+    corpus = experiment.load_corpus(P)        # manifest + label map + subset
+    result = chapter.run(P, corpus)           # sercore.chapters.<paper>.run -> ChapterResult
+    out = run.write(result, corpus=corpus)
 """
 from __future__ import annotations
 
@@ -18,24 +17,6 @@ import pandas as pd
 
 from . import data as sdata
 from .results import SYNTHETIC_BANNER
-
-_SIMPLE = (bool, int, float, str, type(None))
-
-
-def collect_params(namespace: dict) -> dict:
-    """The notebook's parameters: every public global that is a scalar or a list of scalars.
-
-    Call it right after the parameters cell, before any other variable is defined.
-    """
-    skip = {"In", "Out", "exit", "quit", "get_ipython"}
-    out = {}
-    for k, v in namespace.items():
-        if k.startswith("_") or k in skip:
-            continue
-        if isinstance(v, _SIMPLE) or (isinstance(v, (list, tuple)) and all(isinstance(i, _SIMPLE) for i in v)):
-            out[k] = list(v) if isinstance(v, tuple) else v
-    return out
-
 
 @dataclass
 class Corpus:
@@ -105,6 +86,14 @@ def prepare(corpus: str, *, label_map: str, data_root: str | None = None, langua
                   mapped.attrs.get("dropped", {}))
 
 
+def load_corpus(P: dict, **load_kwargs) -> Corpus:
+    """:func:`prepare` with a run's resolved parameters (corpus, label_map, data_root, languages,
+    n_per_class, seed)."""
+    return prepare(P["corpus"], label_map=P["label_map"], data_root=P.get("data_root"),
+                   languages=P.get("languages"), n_per_class=P.get("n_per_class"), seed=int(P.get("seed", 0)),
+                   **load_kwargs)
+
+
 def frame_features(manifest: pd.DataFrame, extractor: str, *, progress: bool = True,
                    **config) -> list[np.ndarray]:
     """Frame-level features ``(T, D)`` per manifest row through the shared feature cache.
@@ -146,7 +135,7 @@ def describe_folds(fold_list: list, params: dict) -> dict:
 def _protocol_options(name: str, params: dict) -> dict:
     from .protocols import DEFAULTS
 
-    return {k: params[k] for k in DEFAULTS[name] if k in params}
+    return {k: params[k] for k in DEFAULTS[name] if params.get(k) is not None}
 
 
 def headline(out: dict) -> pd.DataFrame:

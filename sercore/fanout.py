@@ -1,7 +1,7 @@
 """Fan the (paper, dataset, profile, seed) grid out to a cluster or to local processes with ``submitit``.
 
 Every job is one ``sercore run PAPER --dataset D --profile P --seed S``: it calls the
-same function as the command line (:func:`sercore.cli.run_notebook`), so its
+same function as the command line (:func:`sercore.runs.run_notebook`), so its
 executed notebook and ``metrics.json`` land in the usual ``results/`` tree and
 ``sercore book`` builds from them. Scheduling is ``submitit``'s:
 
@@ -76,8 +76,8 @@ def grid(papers: Sequence[str], datasets: Sequence[str] | None = None,
     The first seed of ``seeds`` writes to the book's folder, the others to
     :func:`seed_dir`.
     """
-    from . import PAPERS
-    from .cli import PROFILES, STUDIES, datasets_with_params, plan_runs
+    from .runs import RUNNABLE, datasets_with_params, plan_runs, resolve
+    from .schemas.common import PROFILES
 
     if not papers:
         raise ValueError("no paper given")
@@ -86,8 +86,8 @@ def grid(papers: Sequence[str], datasets: Sequence[str] | None = None,
         raise ValueError("no seed given")
     jobs = []
     for paper in papers:
-        if paper not in (*PAPERS, *STUDIES):
-            raise ValueError(f"unknown paper {paper!r}; known: {[*PAPERS, *STUDIES]}")
+        if paper not in RUNNABLE:
+            raise ValueError(f"unknown paper {paper!r}; known: {list(RUNNABLE)}")
         have = datasets_with_params(paper, root)
         wanted = list(datasets) if datasets else [d for p, d in plan_runs(data_root, root) if p == paper]
         missing = [d for d in wanted if d not in have]
@@ -97,6 +97,7 @@ def grid(papers: Sequence[str], datasets: Sequence[str] | None = None,
             for prof in profiles:
                 if prof not in PROFILES:
                     raise ValueError(f"profile must be one of {PROFILES}, got {prof!r}")
+                resolve(paper, ds, prof, root=root)      # bad parameters fail here, before any job is submitted
                 for i, s in enumerate(seeds):
                     jobs.append(Job(paper, ds, prof, s, None if i == 0 else seed_dir(prof, s)))
     return jobs
@@ -105,9 +106,9 @@ def grid(papers: Sequence[str], datasets: Sequence[str] | None = None,
 def run_job(job: Job, data_root: str | None = None, results_root: str | None = None,
             root: str | None = None) -> dict:
     """Run one job (what every worker executes): ``sercore run`` through
-    :func:`sercore.cli.run_notebook`; returns where it wrote and its headline metrics."""
-    from .cli import run_notebook
+    :func:`sercore.runs.run_notebook`; returns where it wrote and its headline metrics."""
     from .results import read_metrics
+    from .runs import run_notebook
 
     t0 = time.time()
     out = run_notebook(job.paper, job.dataset, job.profile, data_root=data_root, seed=job.seed,

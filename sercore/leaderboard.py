@@ -27,19 +27,18 @@ from tqdm.auto import tqdm
 
 from . import train
 from .chapters import Method
+from .data import modalities
 from .paths import show_progress
+from .results import ChapterResult
 
 METRICS = ("ua", "wa", "macro_f1", "weighted_f1")
 
 
 # ----------------------------------------------------------------------------- baselines
 
-def _profile_epochs(profile: str, smoke: int, quick: int, paper: int) -> int:
-    return {"smoke": smoke, "quick": quick, "paper": paper}.get(profile, quick)
-
-
-def baseline_methods(profile: str = "quick") -> list[Method]:
-    """The floor every paper model should beat: MFCC statistics + MLP, MFCC BiLSTM, text MLP."""
+def baseline_methods(P: dict) -> list[Method]:
+    """The floor every paper model should beat: MFCC statistics + MLP, MFCC BiLSTM, text MLP,
+    trained for the board's shared ``epochs`` (or ``baseline_epochs`` when each method keeps its own)."""
     from . import models
     from .experiment import frame_features
 
@@ -50,8 +49,7 @@ def baseline_methods(profile: str = "quick") -> list[Method]:
         return [np.asarray(f, dtype=np.float32) for f in
                 frame_features(manifest, "minilm", progress=show_progress())]
 
-    ep = _profile_epochs(profile, 2, 30, 100)
-    cfg = train.TrainConfig(epochs=ep, batch_size=32, lr=1e-3, early_stop_metric="ua", progress=False)
+    cfg = train.TrainConfig(epochs=P["epochs"] or P["baseline_epochs"], batch_size=32, lr=1e-3, early_stop_metric="ua", progress=False)
     return [
         Method("MFCC stats + MLP", "baseline", ("audio",), mfcc,
                lambda k: models.create("mlp_stats", input_dim=40, n_classes=k), cfg,
@@ -67,18 +65,8 @@ def baseline_methods(profile: str = "quick") -> list[Method]:
 
 # ----------------------------------------------------------------------------- modalities
 
-def corpus_modalities(manifest: pd.DataFrame) -> tuple[str, ...]:
-    """Which modalities every row of ``manifest`` has: audio (a path), text, video."""
-    def full(col):
-        if col not in manifest:
-            return False
-        s = manifest[col]
-        return bool(len(s)) and bool(s.notna().all()) and bool((s.astype(str).str.strip() != "").all())
-    return tuple(m for m, col in (("audio", "path"), ("text", "text"), ("video", "video")) if full(col))
-
-
 def missing_modalities(method: Method, manifest: pd.DataFrame) -> list[str]:
-    have = corpus_modalities(manifest)
+    have = modalities(manifest)
     return [m for m in method.modalities if m not in have]
 
 
@@ -137,8 +125,8 @@ def run_method(method: Method, manifest: pd.DataFrame, labels: Sequence[str], fo
     return row
 
 
-def run(methods: Sequence[Method], manifest: pd.DataFrame, labels: Sequence[str], folds: Sequence,
-        seeds: Sequence[int] = (0, 1, 2), progress: bool | None = None) -> pd.DataFrame:
+def train_all(methods: Sequence[Method], manifest: pd.DataFrame, labels: Sequence[str], folds: Sequence,
+              seeds: Sequence[int] = (0, 1, 2), progress: bool | None = None) -> pd.DataFrame:
     """Every method × seed on the same folds; one row each (see the module docstring)."""
     rows = []
     bar = tqdm(total=len(methods) * len(seeds), desc="leaderboard", disable=not show_progress(progress))
@@ -228,48 +216,52 @@ def plot(summ: pd.DataFrame, ax=None, title: str | None = None):
 
 # ----------------------------------------------------------------------------- the method list
 
-def chapter_method(paper: str, profile: str, have: Sequence[str] | None = None,
-                   manifest: pd.DataFrame | None = None) -> Method:
-    """A chapter's method fitted to the modalities a corpus has (``have``), where the paper allows it.
+def chapter_params(paper: str, P: dict) -> tuple[dict, str]:
+    """A chapter's resolved parameters as the board trains it: ``params/<paper>/<dataset>.yaml`` of the
+    board's dataset, or the chapter's ``synthetic.yaml`` when it has none for this dataset, on the
+    board's profile, with the board's seed, data root and shared ``epochs`` (when set) on top.
+    Returns the dict and the file it came from."""
+    from .runs import datasets_with_params, resolve
 
-    MLCCT runs on the subset of audio/text present (its unimodal variants), MDAT falls back to its
-    audio-only mode without transcripts, MCWSA-CMHA uses the modalities ``manifest`` has; the
-    audio-only methods are what they are. A method that still lacks a modality is reported as not
-    run by :func:`run_method`.
-    """
+    ds = P["dataset"] if P["dataset"] in datasets_with_params(paper) else "synthetic"
+    over = {"seed": P["seed"], "data_root": P["data_root"], **({"epochs": P["epochs"]} if P["epochs"] else {})}
+    return resolve(paper, ds, P["profile"], over), f"params/{paper}/{ds}.yaml ({P['profile']})"
+
+
+def methods(P: dict, have: Sequence[str]) -> list[Method]:
+    """The board's methods (``P["methods"]``: ``"baselines"`` or chapter keys), each built by its chapter
+    from :func:`chapter_params` and adapted by the chapter to the corpus's modalities ``have``."""
     from . import chapters
 
-    have = tuple(have) if have is not None else ("audio", "text", "video")
-    if paper == "mcwsa_cmha" and manifest is not None:
-        return chapters.method(paper, profile=profile, manifest=manifest)
-    if paper == "mlcct":
-        mods = tuple(m for m in ("audio", "text") if m in have)
-        return chapters.method(paper, profile=profile, **({"modalities": mods} if mods else {}))
-    if paper == "mdat" and "text" not in have and "audio" in have:
-        return chapters.method(paper, profile=profile, use_text=False)
-    return chapters.method(paper, profile=profile)
-
-
-def methods(names: Sequence[str] = ("baselines", "ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat"),
-            profile: str = "quick", epochs: int | None = None,
-            manifest: pd.DataFrame | None = None) -> list[Method]:
-    """Methods by name: ``"baselines"`` (all of :func:`baseline_methods`) or a chapter key.
-
-    epochs: when given, every method trains this many epochs (one shared budget);
-    otherwise each keeps its chapter's setting for ``profile``.
-    manifest: the corpus the methods will run on; chapters that can adapt to its modalities do
-    (see :func:`chapter_method`).
-    """
-    have = corpus_modalities(manifest) if manifest is not None else None
     out: list[Method] = []
-    for name in names:
+    for name in P["methods"]:
         if name == "baselines":
-            out.extend(baseline_methods(profile))
-        else:
-            out.append(chapter_method(name, profile, have, manifest))
-    if epochs is not None:
-        out = [replace(m, train=replace(m.train, epochs=int(epochs))) for m in out]
+            out.extend(baseline_methods(P))
+            continue
+        cp, source = chapter_params(name, P)
+        m = chapters.method(name, cp, have)
+        out.append(replace(m, note=f"{m.note} [settings: {source}]"))
     return out
+
+
+def run(P: dict, corpus) -> ChapterResult:
+    """Every method of ``P["methods"]`` × every seed of ``P["seeds"]`` on the same folds of ``corpus``.
+
+    The headline ``metrics`` are the top method's (mean over seeds); its per-class table and confusion
+    matrix pool the test predictions of its first seed. ``extra`` carries every (method, seed) row
+    and the summary; ``figures`` the frames the notebook shows and the methods' notes.
+    """
+    from .experiment import describe_folds, folds as make_folds
+
+    fold_list = make_folds(corpus.manifest, P)
+    method_list = methods(P, modalities(corpus.manifest))
+    rows = train_all(method_list, corpus.manifest, corpus.labels, fold_list, seeds=P["seeds"])
+    summ = summary(rows)
+    rec = record(rows, summ)
+    sizes = pd.DataFrame([f.sizes() for f in fold_list], index=[f.name for f in fold_list])
+    return ChapterResult(protocol=describe_folds(fold_list, P), comparisons=[], **rec,
+                         figures={"rows": rows, "summary": summ, "folds": sizes,
+                                  "notes": pd.DataFrame({"note": {m.name: m.note for m in method_list}})})
 
 
 def record(rows: pd.DataFrame, summ: pd.DataFrame) -> dict:
@@ -289,3 +281,12 @@ def record(rows: pd.DataFrame, summ: pd.DataFrame) -> dict:
             "per_class": first["_pooled"]["per_class"], "confusion": first["_pooled"]["confusion"],
             "extra": {"leaderboard": public.to_dict("records"), "summary": summ.to_dict("records"),
                       "headline_method": top["method"]}}
+
+
+def setting_note(P: dict) -> str:
+    """One line saying what this board trained: corpus, profile, seeds and the epoch budget."""
+    budget = (f"every method trains the same {P['epochs']} epoch(s)" if P["epochs"] else
+              f"each method trains its own chapter's epochs for the {P['profile']} profile "
+              f"(baselines: {P['baseline_epochs']})")
+    return (f"**Run:** leaderboard on `{P['dataset']}` (corpus `{P['corpus']}`), profile `{P['profile']}`, "
+            f"training seeds {P['seeds']}; {budget}.")

@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -143,18 +144,37 @@ def read_metrics(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: {e}") from e
 
 
+@dataclass
+class ChapterResult:
+    """What a chapter's ``run(P, corpus)`` measured: the headline, and everything its notebook shows.
+
+    ``metrics``/``per_class``/``confusion``/``comparisons``/``extra`` go into ``metrics.json``
+    (DESIGN.md's schema) through :meth:`Run.write`; ``figures`` holds the data the notebook's figures
+    and tables are drawn from (histories, embeddings, frames) and is not written.
+    """
+
+    protocol: dict                              # sercore.protocols.describe(...) of the headline folds
+    metrics: dict                               # wa, ua, macro_f1, weighted_f1 in percent
+    per_class: dict                             # label -> precision, recall, f1, support
+    confusion: dict                             # {"labels": [...], "matrix": [[...]]}
+    comparisons: list = field(default_factory=list)   # results.comparison(...) rows beside the paper
+    extra: dict = field(default_factory=dict)   # ablations, curves, parameter counts: metrics.json["extra"]
+    figures: dict = field(default_factory=dict)  # data for the notebook's figures and tables (not written)
+
+
 class Run:
     """One (paper, dataset, profile) run: knows where its results go and what to record.
 
-    Create it at the top of a notebook (it notes the start time), then call
-    :meth:`write` once at the end with what was measured.
+    Create it at the top of a notebook from the resolved parameters (it notes the start time),
+    then call :meth:`write` once at the end with the chapter's :class:`ChapterResult`.
     """
 
-    def __init__(self, paper: str, dataset: str, profile: str, seed: int,
-                 out_dir: str | os.PathLike | None = None, params: dict | None = None):
-        self.paper, self.dataset, self.profile, self.seed = paper, dataset, profile, int(seed)
-        self.out_dir = Path(out_dir) if out_dir else results_dir() / paper / dataset / profile
-        self.params = dict(params or {})
+    def __init__(self, params: dict):
+        self.params = dict(params)
+        self.paper, self.dataset = params["paper"], params["dataset"]
+        self.profile, self.seed = params["profile"], int(params.get("seed", 0))
+        out_dir = params.get("results_dir")
+        self.out_dir = Path(out_dir) if out_dir else results_dir() / self.paper / self.dataset / self.profile
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._t0 = time.time()
 
@@ -162,20 +182,22 @@ class Run:
     def metrics_path(self) -> Path:
         return self.out_dir / "metrics.json"
 
-    def write(self, *, protocol: dict, metrics: dict, per_class: dict, confusion: dict,
-              synthetic: bool, corpus_note: str | None = None, comparisons: Sequence[dict] = (),
-              extra: dict | None = None, corpus=None) -> dict:
-        """Write ``metrics.json`` (and ``config.json`` with the parameters) and return the dict."""
+    def write(self, result: ChapterResult, *, corpus) -> dict:
+        """Write ``metrics.json`` (and ``config.json`` with the parameters) and return the dict.
+
+        ``corpus`` (:class:`sercore.experiment.Corpus`) is the data the headline was measured on:
+        it says whether the run is synthetic, carries the corpus caveat and is fingerprinted.
+        """
         data = {
             "paper": self.paper, "dataset": self.dataset, "profile": self.profile,
-            "protocol": protocol, "synthetic": bool(synthetic), "corpus_note": corpus_note,
+            "protocol": result.protocol, "synthetic": bool(corpus.synthetic), "corpus_note": corpus.note,
             "seed": self.seed, "git_sha": git_sha(), "started": self.started,
             "runtime_s": round(time.time() - self._t0, 2), "device": device_name(),
-            "metrics": {k: metrics.get(k) for k in METRIC_KEYS},
-            "per_class": per_class, "confusion": confusion,
-            "comparisons": list(comparisons),
-            "extra": {**(extra or {}), "environment": environment(), "params": self.params,
-                      **({"corpus": corpus.record()} if corpus is not None else {})},
+            "metrics": {k: result.metrics.get(k) for k in METRIC_KEYS},
+            "per_class": result.per_class, "confusion": result.confusion,
+            "comparisons": list(result.comparisons),
+            "extra": {**result.extra, "environment": environment(), "params": self.params,
+                      "corpus": corpus.record()},
         }
         write_metrics(data, self.metrics_path)
         (self.out_dir / "config.json").write_text(json.dumps(
@@ -197,19 +219,14 @@ def compare_with_paper(paper: str, table: str, row: str, measured: dict, *, colu
                        dataset: str | None = None, note: str = "") -> list[dict]:
     """Comparison rows for each metric in ``measured`` against the paper's reference cell.
 
-    A metric the paper does not report gets ``reported=None`` (it is still shown).
+    A metric the paper does not report gets ``reported=None`` (it is still shown); a question that
+    matches several cells is an error (:func:`sercore.reference.get`).
     """
     from . import reference
 
-    ref = reference.load(paper)
     out = []
     for metric, value in measured.items():
-        sel = ref[(ref.table == table) & (ref.row == row) & (ref.metric == metric)]
-        if column is not None:
-            sel = sel[sel.column.fillna("") == column]
-        if dataset is not None:
-            sel = sel[sel.dataset == dataset]
-        rep = float(sel.value.iloc[0]) if len(sel) == 1 else None
+        rep = reference.get(paper, table, row, metric, column=column, dataset=dataset, default=None)
         out.append(comparison(table, row if column is None else f"{row} [{column}]", metric, rep, value,
                               note))
     return out

@@ -67,15 +67,12 @@ class TrainConfig:
     weight_decay: float = 0.0            # L2 / decoupled weight decay (AdamW)
     optimizer: str = "adam"              # adam | adamw | sgd
     momentum: float = 0.9                # SGD momentum
-    param_lrs: dict = field(default_factory=dict)  # parameter-name prefix -> own lr (e.g. {"encoder.": 4e-5})
-    scheduler: str = "none"              # none | exp (x gamma per epoch, floor lr_min) | step | cosine
-    gamma: float = 0.95                  # exp/step decay factor
-    step_size: int = 10                  # step scheduler: epochs between decays
+    scheduler: str = "none"              # none | exp (x gamma per epoch, floor lr_min) | cosine
+    gamma: float = 0.95                  # exp decay factor per epoch
     lr_min: float = 0.0                  # floor of exp, eta_min of cosine
     grad_accum: int = 1                  # micro-batches per optimiser step
     clip_norm: float | None = None       # max global gradient norm, None = no clipping
     mixup_alpha: float = 0.0             # Beta(alpha, alpha) mixup of float inputs; 0 = off
-    label_smoothing: float = 0.0         # cross-entropy label smoothing
     early_stop_metric: str = "ua"        # validation metric to select on: ua | wa | macro_f1 | weighted_f1 | loss
     patience: int | None = None          # epochs without improvement before stopping; None = never stop early
     amp: str = "auto"                    # auto (bf16 on CUDA if supported, else fp16) | bf16 | fp16 | off
@@ -167,11 +164,11 @@ def pad_collate(items: list[dict]) -> dict:
 def _loader(ds: Dataset, cfg: TrainConfig, shuffle: bool, epoch: int = 0,
             sampler=None) -> DataLoader:
     g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-    pin = getattr(cfg, "pin_memory", None)
+    pin = cfg.pin_memory
     workers = {}
     if cfg.num_workers > 0:
-        workers = {"persistent_workers": bool(getattr(cfg, "persistent_workers", True)),
-                   "prefetch_factor": int(getattr(cfg, "prefetch_factor", 2))}
+        workers = {"persistent_workers": cfg.persistent_workers,
+                   "prefetch_factor": cfg.prefetch_factor}
     return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None,
                       sampler=sampler, collate_fn=pad_collate,
                       num_workers=cfg.num_workers, generator=g,
@@ -196,7 +193,7 @@ class _TrainLoader:
                                            rank=distributed.rank(), shuffle=True, seed=cfg.seed,
                                            drop_last=False)
                         if distributed.is_active() else None)
-        self.persistent = cfg.num_workers > 0 and bool(getattr(cfg, "persistent_workers", True))
+        self.persistent = cfg.num_workers > 0 and cfg.persistent_workers
 
     def epoch(self, epoch: int) -> DataLoader:
         if self.sampler is not None:
@@ -213,17 +210,8 @@ class _TrainLoader:
 # ----------------------------------------------------------------------------- optimisation
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Parameter groups: one per ``param_lrs`` prefix (own lr), the rest at ``cfg.lr``."""
-    groups: dict[str, list] = {p: [] for p in cfg.param_lrs}
-    rest = []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        prefix = next((pre for pre in cfg.param_lrs if name.startswith(pre)), None)
-        (groups[prefix] if prefix is not None else rest).append(p)
-    param_groups = [{"params": rest, "lr": cfg.lr, "name": "default"}]
-    param_groups += [{"params": ps, "lr": float(cfg.param_lrs[pre]), "name": pre}
-                     for pre, ps in groups.items() if ps]
+    """The optimiser of ``cfg.optimizer`` over the trainable parameters, at ``cfg.lr``."""
+    param_groups = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
         return torch.optim.Adam(param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
@@ -235,19 +223,17 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
 
 
 def build_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig):
-    """Per-epoch scheduler: exp (x gamma, floored at lr_min), step, cosine, or none."""
+    """Per-epoch scheduler: exp (x gamma, floored at lr_min), cosine, or none."""
     if cfg.scheduler == "none":
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
     if cfg.scheduler == "exp":
         floors = [cfg.lr_min / g["lr"] if g["lr"] > 0 else 0.0 for g in opt.param_groups]
         return torch.optim.lr_scheduler.LambdaLR(
             opt, [lambda e, f=f: max(cfg.gamma ** e, f) for f in floors])
-    if cfg.scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
     if cfg.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1),
                                                           eta_min=cfg.lr_min)
-    raise ValueError(f"scheduler must be none, exp, step or cosine, got {cfg.scheduler!r}")
+    raise ValueError(f"scheduler must be none, exp or cosine, got {cfg.scheduler!r}")
 
 
 def _autocast(device: torch.device, amp: str):
@@ -284,7 +270,7 @@ def _forward(model: nn.Module, batch: dict, cfg: TrainConfig, device: torch.devi
     if missing:
         raise KeyError(f"batch has no key(s) {missing} named in TrainConfig.inputs; it has {sorted(batch)}")
     xs = [batch[k].to(device, non_blocking=True) for k in cfg.inputs]
-    if getattr(cfg, "channels_last", False):
+    if cfg.channels_last:
         xs = [x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in xs]
     return model(*xs)
 
@@ -359,7 +345,7 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
     distributed.init()                        # under torchrun: join the process group (no-op otherwise)
     device = distributed.device_for_rank(resolve_device(cfg.device))
     model.to(device)
-    if getattr(cfg, "channels_last", False):
+    if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     net = _train_module(model, cfg, device)   # DDP and/or torch.compile wrappers, else the model itself
     main = distributed.is_main()              # only rank 0 writes checkpoints and shows progress
@@ -406,10 +392,9 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
             with distributed.no_sync(net, skip=not do_step):    # DDP: no all-reduce on accumulation steps
                 with _autocast(device, cfg.amp):
                     logits = _forward(net, batch, cfg, device)
-                    loss = lam * F.cross_entropy(logits.float(), y_a, label_smoothing=cfg.label_smoothing)
+                    loss = lam * F.cross_entropy(logits.float(), y_a)
                     if lam < 1.0:
-                        loss = loss + (1 - lam) * F.cross_entropy(logits.float(), y_b,
-                                                                  label_smoothing=cfg.label_smoothing)
+                        loss = loss + (1 - lam) * F.cross_entropy(logits.float(), y_b)
                 scaler.scale(loss / cfg.grad_accum).backward()
             total += loss.detach() * y_a.shape[0]       # stays on the device: no sync per step
             n_items += y_a.shape[0]
@@ -461,7 +446,7 @@ def _train_module(model: nn.Module, cfg: TrainConfig, device: torch.device) -> n
     (:mod:`sercore.distributed`), compiled when ``cfg.compile``; both share ``model``'s
     parameters, so checkpoints and the returned model stay plain."""
     net = distributed.wrap(model, device)
-    if getattr(cfg, "compile", False):
+    if cfg.compile:
         net = torch.compile(net)
     return net
 
@@ -537,11 +522,6 @@ def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: 
     summary = aggregate([f["report"] for f in out])
     pooled = classification_report(all_true, all_pred, labels)
     return CVResult(out, summary, pooled, time.time() - t0)
-
-
-def config_to_json(cfg) -> str:
-    """A dataclass config as indented JSON (tuples become lists)."""
-    return json.dumps(asdict(cfg), indent=2, default=str)
 
 
 def avoid_single_item_batches(cfg: TrainConfig, n_train: Sequence[int]) -> TrainConfig:

@@ -20,10 +20,12 @@ def test_version_is_stable_and_sees_changes(corpus):
 
 
 def test_provenance_panel_carries_corpus_and_environment(corpus, tmp_path):
-    run = results.Run("ctmam", "synthetic", "smoke", 3, tmp_path, params={"epochs": 2})
+    run = results.Run({"paper": "ctmam", "dataset": "synthetic", "profile": "smoke", "seed": 3,
+                       "results_dir": str(tmp_path), "epochs": 2})
     cm = {"labels": corpus.labels, "matrix": [[0] * 4 for _ in range(4)]}
-    out = run.write(protocol={"name": "random"}, metrics={"wa": 1.0, "ua": 1.0}, per_class={},
-                    confusion=cm, synthetic=True, corpus=corpus)
+    out = run.write(results.ChapterResult(protocol={"name": "random"}, metrics={"wa": 1.0, "ua": 1.0},
+                                          per_class={}, confusion=cm), corpus=corpus)
+    assert out["synthetic"] is True and out["corpus_note"] == corpus.note
     assert results.read_metrics(tmp_path / "metrics.json")["extra"]["corpus"]["version"] == corpus.version()
     panel = experiment.provenance(out)["value"]
     assert panel["corpus version (sha1 of rows used)"] == corpus.version()

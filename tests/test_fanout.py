@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sercore import cli, fanout
+from sercore import book, cli, fanout, runs
 
 
 def test_grid_expands_and_places_seeds():
@@ -19,7 +19,7 @@ def test_grid_expands_and_places_seeds():
     assert {j.run_dir for j in other} == {"seeds/smoke/seed-1", "seeds/quick/seed-1"}
     assert other[0].results_path("/r") == Path("/r/mlcct/synthetic/seeds/smoke/seed-1")
     every = fanout.grid(["ctmam"])                         # default: what `sercore book --run` runs
-    assert {j.dataset for j in every} == {d for p, d in cli.plan_runs() if p == "ctmam"}
+    assert {j.dataset for j in every} == {d for p, d in runs.plan_runs() if p == "ctmam"}
     assert "synthetic" in {j.dataset for j in every}
 
 
@@ -34,18 +34,23 @@ def test_grid_names_what_is_missing():
 
 def _fake_execute(fail_seed=None):
     """Stands in for papermill: writes a valid metrics.json into the run's staging folder."""
-    from sercore.results import Run
+    from sercore.results import ChapterResult, Run
+
+    class Synthetic:
+        synthetic, note = True, None
+
+        def record(self):
+            return {"name": "synthetic"}
 
     def execute(nb, out_nb, parameters, **kw):
         if parameters["seed"] == fail_seed:
             raise RuntimeError("cell 7 raised")
         Path(out_nb).write_text("{}")
-        run = Run(parameters["paper"], parameters["dataset"], parameters["profile"], parameters["seed"],
-                  parameters["results_dir"])
         acc = 50.0 + parameters["seed"]
-        run.write(protocol={"name": "official"}, metrics={"wa": acc, "ua": acc, "macro_f1": acc,
-                                                         "weighted_f1": acc},
-                  per_class={}, confusion={"labels": [], "matrix": []}, synthetic=True)
+        Run(parameters).write(ChapterResult(protocol={"name": "official"},
+                                            metrics={"wa": acc, "ua": acc, "macro_f1": acc, "weighted_f1": acc},
+                                            per_class={}, confusion={"labels": [], "matrix": []}),
+                              corpus=Synthetic())
     return execute
 
 
@@ -103,7 +108,7 @@ def test_local_executor_runs_a_real_smoke_notebook(tmp_path, monkeypatch):
     m = json.loads((out / "metrics.json").read_text())
     assert (m["paper"], m["profile"], m["seed"]) == ("mlcct", "smoke", 5)
     assert e["result"]["metrics"]["wa"] == m["metrics"]["wa"]
-    staged = cli.stage_book(tmp_path / "root", tmp_path / "results")   # not the checkout's book/_generated
+    staged = book.stage_book(tmp_path / "root", tmp_path / "results")   # not the checkout's book/_generated
     assert any(p.parts[-2:] == ("mlcct", "synthetic.ipynb") for p in staged)
 
 

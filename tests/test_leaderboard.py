@@ -28,18 +28,19 @@ def _mean_feature_method(name="toy", modalities=("audio",), epochs=2):
 
 
 def test_corpus_modalities(small):
+    from sercore import data
     c, _ = small
-    assert leaderboard.corpus_modalities(c.manifest) == ("audio", "text", "video")
+    assert data.modalities(c.manifest) == ("audio", "text", "video")
     m = c.manifest.copy()
     m.loc[0, "text"] = ""
-    assert leaderboard.corpus_modalities(m) == ("audio", "video")
+    assert data.modalities(m) == ("audio", "video")
 
 
 def test_rows_per_method_and_seed_and_skips(small):
     c, folds = small
     m = c.manifest.drop(columns=["video"])
     ms = [_mean_feature_method("a"), _mean_feature_method("needs video", ("audio", "video"))]
-    rows = leaderboard.run(ms, m, c.labels, folds, seeds=(0, 1), progress=False)
+    rows = leaderboard.train_all(ms, m, c.labels, folds, seeds=(0, 1), progress=False)
     assert len(rows) == 4
     ran = rows[rows["skipped"].isna()]
     assert list(ran["method"]) == ["a", "a"] and list(ran["seed"]) == [0, 1]
@@ -59,20 +60,22 @@ def test_rows_per_method_and_seed_and_skips(small):
 def test_same_seed_same_numbers(small):
     c, folds = small
     ms = [_mean_feature_method()]
-    r1 = leaderboard.run(ms, c.manifest, c.labels, folds, seeds=(3,), progress=False)
-    r2 = leaderboard.run(ms, c.manifest, c.labels, folds, seeds=(3,), progress=False)
+    r1 = leaderboard.train_all(ms, c.manifest, c.labels, folds, seeds=(3,), progress=False)
+    r2 = leaderboard.train_all(ms, c.manifest, c.labels, folds, seeds=(3,), progress=False)
     for k in leaderboard.METRICS:
         assert r1[k].iloc[0] == r2[k].iloc[0]
 
 
 def test_record_is_a_valid_metrics_json(small, tmp_path):
     c, folds = small
-    rows = leaderboard.run([_mean_feature_method(epochs=3)], c.manifest, c.labels, folds, seeds=(0,),
+    rows = leaderboard.train_all([_mean_feature_method(epochs=3)], c.manifest, c.labels, folds, seeds=(0,),
                            progress=False)
     summ = leaderboard.summary(rows)
     rec = leaderboard.record(rows, summ)
-    out = results.Run("leaderboard", "synthetic", "smoke", 0, tmp_path).write(
-        protocol={"name": "official"}, synthetic=True, **rec)
+    run = results.Run({"paper": "leaderboard", "dataset": "synthetic", "profile": "smoke", "seed": 0,
+                       "results_dir": str(tmp_path)})
+    out = run.write(results.ChapterResult(protocol={"name": "official"}, **rec), corpus=c)
+    assert out["synthetic"] is True
     back = results.read_metrics(tmp_path / "metrics.json")
     assert back["extra"]["headline_method"] == "toy"
     assert back["metrics"]["ua"] == pytest.approx(summ.loc[0, "ua"])
@@ -82,16 +85,32 @@ def test_record_is_a_valid_metrics_json(small, tmp_path):
 
 def test_record_refuses_when_nothing_ran(small):
     c, folds = small
-    rows = leaderboard.run([_mean_feature_method("v", ("video",))], c.manifest.drop(columns=["video"]),
+    rows = leaderboard.train_all([_mean_feature_method("v", ("video",))], c.manifest.drop(columns=["video"]),
                            c.labels, folds, seeds=(0,), progress=False)
     with pytest.raises(ValueError, match="no method ran"):
         leaderboard.record(rows, leaderboard.summary(rows))
 
 
 def test_shared_epoch_budget_overrides_every_method():
-    ms = leaderboard.methods(["baselines"], profile="quick", epochs=4)
-    assert len(ms) == 3 and all(m.train.epochs == 4 for m in ms)
-    assert {m.modalities for m in ms} == {("audio",), ("text",)}
+    from sercore import runs
+    P = runs.resolve("leaderboard", "emodb", "quick", {"epochs": 4})
+    ms = leaderboard.methods(P, ("audio",))
+    assert len(ms) == 8 and all(m.train.epochs == 4 for m in ms)
+    assert {m.modalities for m in ms[:3]} == {("audio",), ("text",)}
+    # each chapter's settings come from its own params file for this dataset, else its synthetic.yaml
+    notes = {m.paper: m.note for m in ms}
+    assert "params/ctmam/emodb.yaml (quick)" in notes["ctmam"]
+    assert "params/mlcct/synthetic.yaml (quick)" in notes["mlcct"]
+    P = runs.resolve("leaderboard", "emodb", "paper")
+    assert P["epochs"] is None and all(m.train.epochs == 100 for m in leaderboard.baseline_methods(P))
+
+
+def test_chapter_params_are_the_chapters_resolved_params():
+    from sercore import runs
+    P = runs.resolve("leaderboard", "emodb", "quick")
+    cp, source = leaderboard.chapter_params("ca_ser", P)
+    assert cp == runs.resolve("ca_ser", "emodb", "quick", {"epochs": P["epochs"], "seed": 0, "data_root": None})
+    assert source == "params/ca_ser/emodb.yaml (quick)"
 
 
 def test_batch_grows_so_no_fold_ends_on_a_single_item(small):
@@ -107,7 +126,7 @@ def test_display_reads_a_summary_back_from_metrics_json(small):
     import json
     c, folds = small
     ms = [_mean_feature_method("a"), _mean_feature_method("needs video", ("video",))]
-    rows = leaderboard.run(ms, c.manifest.drop(columns=["video"]), c.labels, folds, seeds=(0, 1), progress=False)
+    rows = leaderboard.train_all(ms, c.manifest.drop(columns=["video"]), c.labels, folds, seeds=(0, 1), progress=False)
     back = pd.DataFrame(json.loads(json.dumps(leaderboard.summary(rows).to_dict("records"), default=float)))
     back["skipped"] = back["skipped"].astype(object).where(back["skipped"].notna(), np.nan)   # as pandas reads nulls
     table = leaderboard.display_table(back)

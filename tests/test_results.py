@@ -9,13 +9,24 @@ from sercore.metrics import classification_report
 
 def _run(tmp_path, **kw):
     rep = classification_report([0, 1, 1, 0], [0, 1, 0, 0], ["neutral", "angry"])
-    run = results.Run("ctmam", "emodb", "smoke", 3, tmp_path / "out", params={"epochs": 2})
-    data = run.write(protocol={"name": "random"}, metrics=rep["metrics"], per_class=rep["per_class"],
-                     confusion=rep["confusion"], synthetic=False, corpus_note="copy cut to 2 s",
-                     comparisons=results.compare_with_paper("ctmam", "Table II", "Proposed",
-                                                            {"wa": rep["metrics"]["wa"]}, dataset="emodb"),
-                     **kw)
+    run = results.Run({"paper": "ctmam", "dataset": "emodb", "profile": "smoke", "seed": 3,
+                       "results_dir": str(tmp_path / "out"), "epochs": 2})
+    result = results.ChapterResult(
+        protocol={"name": "random"}, metrics=rep["metrics"], per_class=rep["per_class"],
+        confusion=rep["confusion"],
+        comparisons=results.compare_with_paper("ctmam", "Table II", "Proposed", {"wa": rep["metrics"]["wa"]},
+                                               dataset="emodb"), **kw)
+    data = run.write(result, corpus=_Corpus())
     return run, data
+
+
+class _Corpus:
+    """What Run.write asks of a corpus: whether it is synthetic, its caveat, its record."""
+    synthetic = False
+    note = "copy cut to 2 s"
+
+    def record(self):
+        return {"name": "emodb", "version": "0" * 12}
 
 
 def test_run_writes_a_valid_metrics_json(tmp_path):
@@ -24,7 +35,7 @@ def test_run_writes_a_valid_metrics_json(tmp_path):
     assert back["metrics"]["wa"] == pytest.approx(75.0)
     assert back["seed"] == 3 and back["profile"] == "smoke"
     assert back["git_sha"] and back["device"].startswith(("cpu", "cuda"))
-    assert back["extra"]["params"] == {"epochs": 2}
+    assert back["extra"]["params"]["epochs"] == 2 and back["corpus_note"] == "copy cut to 2 s"
     assert json.loads((run.out_dir / "config.json").read_text())["seed"] == 3
     # the reported number is copied from the paper's Table II (Emo-DB, proposed model)
     c = back["comparisons"][0]

@@ -116,15 +116,6 @@ def test_mixup_training_runs_and_differs_from_plain():
     assert any(not torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
-def test_param_groups_get_their_own_learning_rates():
-    m = make_model()
-    opt = build_optimizer(m, TrainConfig(lr=1e-3, param_lrs={"lstm.": 4e-5}, optimizer="adamw"))
-    lrs = {g["name"]: g["lr"] for g in opt.param_groups}
-    assert lrs == {"default": 1e-3, "lstm.": 4e-5}
-    n_lstm = sum(p.numel() for n, p in m.named_parameters() if n.startswith("lstm."))
-    assert sum(p.numel() for p in opt.param_groups[1]["params"]) == n_lstm
-
-
 def lr_trace(model, cfg, epochs=5):
     """The learning rate of the first group at the start of each epoch."""
     opt = build_optimizer(model, cfg)
@@ -217,21 +208,10 @@ def test_gradient_clipping_bounds_the_update():
     assert step <= 0.5 + 1e-5                       # lr 1 x gradient norm at most 0.5
 
 
-@pytest.mark.parametrize("name,expect", [
-    ("step", [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4]),
-    ("cosine", [1e-3 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(5)]),
-])
-def test_step_and_cosine_schedules(name, expect):
-    cfg = TrainConfig(lr=1e-3, scheduler=name, gamma=0.5, step_size=2, epochs=4, lr_min=0.0)
-    assert lr_trace(MeanLinear(), cfg) == pytest.approx(expect)
-
-
-def test_label_smoothing_changes_the_loss():
-    feats, y = toy_data(n=16)
-    tr = FeatureDataset(feats, y, np.arange(16))
-    a = fit(MeanLinear(), tr, None, small_cfg(epochs=1), LABELS).history[0]["train_loss"]
-    b = fit(MeanLinear(), tr, None, small_cfg(epochs=1, label_smoothing=0.3), LABELS).history[0]["train_loss"]
-    assert a != pytest.approx(b)
+def test_cosine_schedule():
+    cfg = TrainConfig(lr=1e-3, scheduler="cosine", epochs=4, lr_min=0.0)
+    assert lr_trace(MeanLinear(), cfg) == pytest.approx([1e-3 * (1 + math.cos(math.pi * e / 4)) / 2
+                                                         for e in range(5)])
 
 
 def test_batch_size_grows_until_no_fold_ends_on_one_item():

@@ -3,12 +3,14 @@
 Used by the MCWSA-CMHA chapter (Fig. 5: fused features per fusion method; Fig. 7:
 original, unsupervised-fused and supervised-fused features). A t-SNE picture is a
 qualitative view; :func:`silhouette` gives a number to print beside it.
+:func:`standardised_pca` is the reduction t-SNE runs first; the chapter also uses it to bring
+views of very different sizes to one size before MINE and DCCA.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["embed", "plot_tsne", "silhouette"]
+__all__ = ["embed", "plot_tsne", "silhouette", "standardised_pca"]
 
 
 def _matrix(features, where: str) -> np.ndarray:
@@ -33,12 +35,12 @@ def embed(features, *, seed: int = 0, perplexity: float = 30.0, pca_dim: int | N
             (t-SNE starts from the PCA layout, so in practice the seed changes little).
         perplexity: clipped to ``(N - 1) / 3`` for small N (t-SNE needs perplexity < N).
         pca_dim: features are standardised per column, then reduced with PCA to
-            ``min(pca_dim, N)`` components when D is larger (None: no PCA).
+            ``min(pca_dim, N - 1)`` components when D is larger (None: no PCA); see
+            :func:`standardised_pca`.
 
     Returns:
         (N, 2) float64 array.
     """
-    from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
     x = _matrix(features, "embed")
@@ -47,13 +49,36 @@ def embed(features, *, seed: int = 0, perplexity: float = 30.0, pca_dim: int | N
         raise ValueError(f"embed: t-SNE needs at least 4 samples, got {n}")
     if perplexity <= 0:
         raise ValueError(f"embed: expected perplexity > 0, got {perplexity}")
-    std = x.std(0)
-    x = (x - x.mean(0)) / np.where(std > 1e-12, std, 1.0)                     # (N, D), constant columns -> 0
-    if pca_dim is not None and x.shape[1] > pca_dim:
-        x = PCA(n_components=min(int(pca_dim), n), random_state=seed).fit_transform(x)  # (N, pca_dim)
+    x = standardised_pca(x, pca_dim if pca_dim is not None and x.shape[1] > pca_dim else None, seed=seed)
     perp = float(min(perplexity, (n - 1) / 3.0))
     tsne = TSNE(n_components=2, perplexity=perp, init="pca", learning_rate="auto", random_state=seed)
     return tsne.fit_transform(x).astype(np.float64)                           # (N, 2)
+
+
+def standardised_pca(features, k: int | None, *, seed: int = 0) -> np.ndarray:
+    """Every column standardised (constant columns become 0), then the first ``min(k, N - 1, D)``
+    principal components (``k`` None: standardised only).
+
+    Args:
+        features: (N, D) array or tensor (trailing axes of (N, ...) are flattened), finite.
+        k: number of components wanted; fewer when N - 1 or D is smaller (N rows, centred,
+            span at most N - 1 directions).
+        seed: ``random_state`` of PCA (matters for the randomised solver sklearn picks on large inputs).
+
+    Returns:
+        (N, min(k, N - 1, D)) float64 array, or (N, D) when ``k`` is None.
+    """
+    from sklearn.decomposition import PCA
+
+    x = _matrix(features, "standardised_pca")
+    std = x.std(0)
+    x = (x - x.mean(0)) / np.where(std > 1e-12, std, 1.0)                     # (N, D), constant columns -> 0
+    if k is None:
+        return x
+    k = min(int(k), x.shape[0] - 1, x.shape[1])
+    if k < 1:
+        raise ValueError(f"standardised_pca: need at least 2 rows and 1 column, got {x.shape}")
+    return PCA(n_components=k, random_state=seed).fit_transform(x)           # (N, k)
 
 
 def plot_tsne(emb, labels, *, ax=None, title: str | None = None, label_names=None, s: float = 8.0):

@@ -5,9 +5,12 @@ specific to one paper — its ablation grid, its efficiency table, its k-shot cu
 live in ``sercore/chapters/<paper>.py`` so they are importable, tested and reused
 by the leaderboard.
 
-Every chapter module also exposes ``method(profile="quick", **overrides) -> Method``:
-the paper's model as the leaderboard trains it on a shared split. :class:`Method`
-is the contract between a chapter and :mod:`sercore.leaderboard`.
+Every chapter module exposes the same two entry points:
+
+- ``run(P, corpus) -> sercore.results.ChapterResult``: everything its notebook measures, from
+  the run's resolved parameters ``P`` (:func:`sercore.runs.resolve`) and the prepared corpus;
+- ``method(P, have) -> Method``: the paper's model as the leaderboard trains it on a shared
+  split. :class:`Method` is the contract between a chapter and :mod:`sercore.leaderboard`.
 """
 from __future__ import annotations
 
@@ -51,24 +54,11 @@ class Method:
             raise ValueError(f"{self.name}: modalities must be a non-empty subset of {MODALITIES}, got {self.modalities}")
 
 
-def method(paper: str, profile: str = "quick", **overrides) -> Method:
-    """The leaderboard :class:`Method` of chapter ``paper`` (``sercore.chapters.<paper>.method``)."""
-    mod = importlib.import_module(f"{__name__}.{paper}")
-    if not hasattr(mod, "method"):
-        raise AttributeError(f"sercore.chapters.{paper} has no method(); every chapter module must define one")
-    return mod.method(profile=profile, **overrides)
+def method(paper: str, P: dict, have: Sequence[str] = MODALITIES) -> Method:
+    """The leaderboard :class:`Method` of chapter ``paper``: ``sercore.chapters.<paper>.method(P, have)``.
 
-
-def available() -> Sequence[str]:
-    """Chapter modules that exist and define ``method``."""
-    out = []
-    for paper in ("ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat"):
-        try:
-            mod = importlib.import_module(f"{__name__}.{paper}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{paper}":
-                raise
-            continue
-        if hasattr(mod, "method"):
-            out.append(paper)
-    return out
+    ``P`` is the chapter's resolved parameters (:func:`sercore.runs.resolve`) with the leaderboard's
+    shared settings applied; ``have`` the modalities the corpus offers (:func:`sercore.data.modalities`),
+    which a chapter adapts to where its paper allows (unimodal variants, audio-only mode).
+    """
+    return importlib.import_module(f"{__name__}.{paper}").method(P, have=tuple(have))

@@ -1,55 +1,44 @@
-"""CA-SER chapter: features of both branches, the model per profile, the paper's tables, the demo checkpoint.
+"""CA-SER chapter: features of both branches, the model, the paper's tables, the demo checkpoint.
 
-The notebook ``book/ca_ser.ipynb`` calls, in order::
+The notebook ``book/ca_ser.ipynb`` calls ``result = ca_ser.run(P, corpus)`` and draws its tables
+from ``result.figures``; the stages below are importable on their own (tests, the leaderboard)::
 
-    fc = ca_ser.feature_config(P)                     # which encoder/layer, MFCC and waveform settings
-    feats = ca_ser.features(corpus.manifest, fc)      # per row {"ssl": (T_w, D), "mfcc": (T_m, 40)}
-    runs = ca_ser.run_protocols(corpus, feats, fc, P) # CV-5 (sessions) / CV-10 (speakers), first fold saved
-    ca_ser.paper_tables(runs, corpus)                 # Table 1 / Table 2 with our rows beside the paper's
+    fc = feature_config(P)                       # which encoder/layer, MFCC and waveform settings
+    feats = features(corpus.manifest, fc)        # per row {"ssl": (T_w, D), "mfcc": (T_m, n_mfcc)}
+    runs = run_protocols(corpus, feats, fc, P)   # CV-5 (sessions) / CV-10 (speakers), first fold saved
+    paper_tables(runs, corpus)                   # Table 1 / Table 2 with our rows beside the paper's
 
-Waveform protocol (all profiles): 16 kHz, longer than ``max_s`` = 8 s clipped, shorter than
-``min_s`` = 3 s extended by repeating the utterance (the paper's "concatenating the audio until it
-reaches 3 seconds"); both branches see the same prepared waveform.
-
-SSL branch: with ``encoder`` set (a Hugging Face wav2vec 2.0 name or folder) the frozen mode reads
-``hidden_states[ssl_layer]`` (9) through the ``ssl`` extractor, and the finetune mode trains the
-encoder; with ``encoder=None`` (offline) the frozen mode uses the GE2E speaker-encoder stand-in's
-LSTM layer ``ge2e_layer`` (frames of 256 at 100/s) — not wav2vec 2.0, and labelled so everywhere.
+Every setting comes from the resolved ``params/ca_ser/<dataset>.yaml`` (:func:`sercore.runs.resolve`);
+the readings of what the paper leaves open are in :mod:`sercore.models.ca_ser` (``Readings``).
 """
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..schemas.ca_ser import Params
 from ..train import TrainConfig
 from . import Method
 
 PAPER = "ca_ser"
 
-#: the paper's waveform protocol
-WAVE = dict(sr=16000, max_s=8.0, min_s=3.0, pad="loop")
+#: the paper's sample rate and how short utterances are extended (by repeating them)
+WAVE = dict(sr=16000, pad="loop")
 
 #: table -> (protocol, what it is called in the paper)
 TABLES = {"Table 1": ("loso", "CV-5: leave-one-session-out"),
           "Table 2": ("loso_speaker", "CV-10: leave-one-speaker-out")}
 
-#: model config fields a parameter set may override
+#: parameters that are fields of :class:`~sercore.models.ca_ser.CASERConfig`
 MODEL_KEYS = ("lstm_hidden", "lstm_layers", "d_model", "sa_layers", "sa_heads", "sa_ff", "ca_heads",
-              "ca_dim", "ffn_dim", "dropout", "ssl_layer", "freeze_feature_encoder", "mfcc_norm")
+              "ca_dim", "ffn_dim", "dropout", "ssl_layer")
 
-#: per profile, for method() (the leaderboard); the notebook reads params/ca_ser/*.yaml instead
-PROFILES = {
-    "smoke": dict(lstm_hidden=32, lstm_layers=1, d_model=32, sa_layers=1, sa_heads=2, sa_ff=64,
-                  ca_heads=2, ca_dim=32, ffn_dim=64, epochs=2, batch_size=16, lr=1e-3, grad_accum=1),
-    "quick": dict(lstm_hidden=64, lstm_layers=1, d_model=64, sa_layers=1, sa_heads=2, sa_ff=128,
-                  ca_heads=2, ca_dim=64, ffn_dim=128, epochs=8, batch_size=16, lr=1e-3, grad_accum=1),
-    "paper": dict(lstm_hidden=256, lstm_layers=2, d_model=512, sa_layers=3, sa_heads=4, sa_ff=1024,
-                  ca_heads=8, ca_dim=256, ffn_dim=1024, epochs=20, batch_size=2, lr=4e-5, grad_accum=4),
-}
+#: the schema's defaults (ssl_layer 9, ge2e_layer 2, n_mfcc 40, ...), for callers that pass a partial dict
+_DEFAULTS = {f.name: f.default for f in fields(Params) if f.default is not MISSING}
 
 
 # ----------------------------------------------------------------------------- features
@@ -58,47 +47,42 @@ def feature_config(P: dict) -> dict:
     """Feature settings of a run (stored in the checkpoint, so the demo tool recomputes them).
 
     P keys used: ``mode`` (frozen | finetune), ``encoder`` (HF name/folder or None = GE2E
-    stand-in), ``ssl_layer`` (9), ``ge2e_layer`` (2), ``n_mfcc`` (40), ``max_s``, ``min_s``.
+    stand-in), ``ssl_layer``, ``ge2e_layer``, ``n_mfcc``, ``max_s``, ``min_s``; keys with a
+    schema default may be left out.
     """
-    mode = P.get("mode", "frozen")
-    wave = dict(WAVE, max_s=P.get("max_s", WAVE["max_s"]), min_s=P.get("min_s", WAVE["min_s"]))
-    mfcc = dict(wave, n_mfcc=int(P.get("n_mfcc", 40)), n_fft=400, hop_length=160, n_mels=40)
-    encoder = P.get("encoder")
+    P = {**_DEFAULTS, **P}
+    mode, encoder, layer = P["mode"], P["encoder"], int(P["ssl_layer"])
+    wave = dict(WAVE, max_s=float(P["max_s"]), min_s=float(P["min_s"]))
+    mfcc = dict(wave, n_mfcc=int(P["n_mfcc"]), n_fft=400, hop_length=160, n_mels=40)
     if mode == "finetune":
         if not encoder:
             raise ValueError("mode='finetune' needs encoder= a Hugging Face wav2vec 2.0 name or folder "
                              "(e.g. facebook/wav2vec2-base); offline, use mode='frozen' with the GE2E stand-in")
         ssl = None
-        desc = f"{encoder}, hidden_states[{int(P.get('ssl_layer', 9))}], fine-tuned with the head"
+        desc = f"{encoder}, hidden_states[{layer}], fine-tuned with the head"
     elif encoder:
-        ssl = {"name": "ssl", "config": dict(wave, model=str(encoder), layer=int(P.get("ssl_layer", 9)))}
-        desc = f"{encoder}, hidden_states[{int(P.get('ssl_layer', 9))}], frozen (features from the cache)"
+        ssl = {"name": "ssl", "config": dict(wave, model=str(encoder), layer=layer)}
+        desc = f"{encoder}, hidden_states[{layer}], frozen (features from the cache)"
     else:
-        layer = int(P.get("ge2e_layer", 2))
-        ssl = {"name": "ge2e", "config": dict(wave, layer=layer)}
-        desc = (f"GE2E speaker encoder (Resemblyzer weights), LSTM layer {layer} of 3, frozen — the offline "
-                "stand-in for wav2vec 2.0 base layer 9 (not a self-supervised model)")
-    return {"mode": mode, "mfcc": mfcc, "ssl": ssl, "encoder": desc, "stand_in": ssl is not None and ssl["name"] == "ge2e"}
+        g = int(P["ge2e_layer"])
+        ssl = {"name": "ge2e", "config": dict(wave, layer=g)}
+        desc = (f"GE2E speaker encoder (Resemblyzer weights), LSTM layer {g} of 3, frozen — the offline "
+                f"stand-in for wav2vec 2.0 base layer {layer} (not a self-supervised model)")
+    return {"mode": mode, "mfcc": mfcc, "ssl": ssl, "encoder": desc,
+            "stand_in": ssl is not None and ssl["name"] == "ge2e"}
 
 
-def load_waveforms(manifest: pd.DataFrame, fc: dict) -> list[np.ndarray]:
-    """Prepared 16 kHz waveforms ``(T,)`` per row (finetune mode), clipped/extended as in training."""
-    from ..features import get_extractor
-
-    ex = get_extractor("mfcc", **fc["mfcc"])
-    return [ex.wave(row) for _, row in manifest.iterrows()]
-
-
-def features(manifest: pd.DataFrame, fc: dict, progress: bool = True) -> list[dict]:
+def features(manifest: pd.DataFrame, fc: dict, progress: bool | None = None) -> list[dict]:
     """Per manifest row the model inputs: ``{"ssl": (T_w, D), "mfcc": (T_m, n_mfcc)}`` in frozen mode,
-    ``{"wave": (T,), "mfcc": ...}`` in finetune mode. Everything but raw waveforms goes through the cache."""
+    ``{"wave": (T,), "mfcc": ...}`` in finetune mode. Everything but raw waveforms goes through the cache;
+    ``progress`` None: progress bars as ``SERCORE_PROGRESS`` says."""
     from ..features import extract, get_extractor
 
-    mf = extract(manifest, get_extractor("mfcc", **fc["mfcc"]), cache=True, progress=progress)
+    mfcc_ex = get_extractor("mfcc", **fc["mfcc"])
+    mf = extract(manifest, mfcc_ex, cache=True, progress=progress)
     mf = [np.ascontiguousarray(f.T, dtype=np.float32) for f in mf]                 # (T_m, n_mfcc)
-    if fc["mode"] == "finetune":
-        waves = load_waveforms(manifest, fc)
-        return [{"wave": w, "mfcc": m} for w, m in zip(waves, mf)]
+    if fc["mode"] == "finetune":                # prepared 16 kHz waveforms, clipped/extended as in training
+        return [{"wave": mfcc_ex.wave(row), "mfcc": m} for (_, row), m in zip(manifest.iterrows(), mf)]
     ssl = extract(manifest, get_extractor(fc["ssl"]["name"], **fc["ssl"]["config"]), cache=True,
                   progress=progress)
     return [{"ssl": np.asarray(s, dtype=np.float32), "mfcc": m} for s, m in zip(ssl, mf)]
@@ -119,19 +103,18 @@ def feature_summary(feats: Sequence[dict], fc: dict) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- model and training
 
 def model_config(P: dict, fc: dict, n_classes: int, feats: Sequence[dict] | None = None):
-    """The :class:`~sercore.models.ca_ser.CASERConfig` of a run."""
+    """The :class:`~sercore.models.ca_ser.CASERConfig` of a run (SSL width from ``feats`` when given)."""
     from ..models.ca_ser import CASERConfig
 
-    kw = {k: P[k] for k in MODEL_KEYS if k in P and P[k] is not None}
+    kw = {k: P[k] for k in MODEL_KEYS}
     kw.update(n_classes=n_classes, n_mfcc=fc["mfcc"]["n_mfcc"], mode=fc["mode"])
     if fc["mode"] == "finetune":
-        kw["encoder"] = P.get("encoder")
+        kw["encoder"] = P["encoder"]
     elif feats is not None:
         kw["ssl_dim"] = int(feats[0]["ssl"].shape[1])
-    elif fc["ssl"]["name"] == "ge2e":
+    elif fc["stand_in"]:
         kw["ssl_dim"] = 256
-    known = {f.name for f in fields(CASERConfig)}
-    return CASERConfig(**{k: v for k, v in kw.items() if k in known})
+    return CASERConfig(**kw)
 
 
 def builder(cfg):
@@ -142,14 +125,20 @@ def builder(cfg):
 
 
 def train_config(P: dict, fc: dict) -> TrainConfig:
-    """AdamW, early stopping (best epoch) on WA as in the paper; lr / batch / epochs from the profile."""
+    """AdamW, the best epoch on validation WA as in the paper; lr / batch / epochs from ``P``."""
     first = "wave" if fc["mode"] == "finetune" else "ssl"
-    return TrainConfig(epochs=int(P.get("epochs", 20)), batch_size=int(P.get("batch_size", 2)),
-                       lr=float(P.get("lr", 4e-5)), optimizer="adamw",
-                       weight_decay=float(P.get("weight_decay", 0.01)),
-                       grad_accum=int(P.get("grad_accum", 1)), early_stop_metric="wa",
-                       patience=P.get("patience"), seed=int(P.get("seed", 0)),
+    return TrainConfig(epochs=int(P["epochs"]), batch_size=int(P["batch_size"]), lr=float(P["lr"]),
+                       optimizer="adamw", weight_decay=float(P["weight_decay"]),
+                       grad_accum=int(P["grad_accum"]), early_stop_metric="wa",
+                       patience=P["patience"], seed=int(P["seed"]),
                        inputs=(first, f"{first}_lengths", "mfcc", "mfcc_lengths"))
+
+
+def cannot_run(protocol: str, corpus) -> str | None:
+    """Why ``corpus`` cannot run ``protocol`` (leave-one-session-out needs sessions), or None."""
+    if protocol == "loso" and not corpus.manifest["session"].notna().any():
+        return f"{corpus.name} has no sessions, so leave-one-session-out (CV-5) cannot run"
+    return None
 
 
 def run_protocols(corpus, feats: Sequence[dict], fc: dict, P: dict, checkpoint_dir=None) -> dict:
@@ -167,11 +156,11 @@ def run_protocols(corpus, feats: Sequence[dict], fc: dict, P: dict, checkpoint_d
     cfg = model_config(P, fc, len(corpus.labels), feats)
     tcfg = train_config(P, fc)
     out = {}
-    primary = P.get("protocol")
-    for proto in P.get("protocols") or [primary]:
+    primary = P["protocol"]
+    for proto in P["protocols"]:
         m = corpus.manifest
-        if proto == "loso" and not m["session"].notna().any():
-            out[proto] = {"skipped": f"{corpus.name} has no sessions, so leave-one-session-out (CV-5) cannot run"}
+        if cannot_run(proto, corpus):
+            out[proto] = {"skipped": cannot_run(proto, corpus)}
             continue
         Pp = {**P, "protocol": proto}
         folds = experiment.folds(m, Pp)
@@ -222,7 +211,7 @@ def paper_tables(runs: dict, corpus) -> dict[str, pd.DataFrame]:
     return out
 
 
-def weighted_f1_table(runs: dict, corpus) -> pd.DataFrame:
+def weighted_f1_table(runs: dict) -> pd.DataFrame:
     """Weighted F1 per protocol we ran (the paper compares with the IEMOCAP benchmark on it but prints
     no CA-SER weighted-F1 value, so there is no reported number beside ours)."""
     rows = []
@@ -237,7 +226,7 @@ def weighted_f1_table(runs: dict, corpus) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("protocol")
 
 
-def comparisons(runs: dict, corpus, note: str, param_counts: pd.DataFrame | None = None) -> list[dict]:
+def comparisons(runs: dict, note: str, param_counts: pd.DataFrame | None = None) -> list[dict]:
     """Every reported-vs-measured row the chapter shows (for metrics.json): Table 1 and Table 2
     WA/UA and, given :func:`parameter_counts`' table, the paper's "108 M parameters"."""
     from ..results import compare_with_paper
@@ -246,7 +235,6 @@ def comparisons(runs: dict, corpus, note: str, param_counts: pd.DataFrame | None
     for table, (proto, name) in TABLES.items():
         run = runs.get(proto)
         measured = {"wa": None, "ua": None}
-        extra = note
         if run is not None and "skipped" not in run:
             s = run["cv"].summary["mean"]
             measured = {"wa": s["wa"], "ua": s["ua"]}
@@ -270,10 +258,11 @@ def deviations(P: dict, fc: dict, corpus, runs: dict) -> pd.DataFrame:
                      f"{len(corpus.manifest)} utterances, labels {corpus.labels}", "IEMOCAP, 5,531 utterances, 4 classes"),
             ("SSL encoder", fc["encoder"], "wav2vec 2.0 base, 9th transformer layer, fine-tuned"),
             ("mode", fc["mode"], "finetune"),
-            ("head size", f"LSTM {P.get('lstm_hidden')}, d {P.get('d_model')}, {P.get('sa_layers')} SA block(s), "
-                          f"{P.get('ca_heads')} CA heads", "LSTM 256 (release: 2 layers), d 512 (release)"),
-            ("optimiser", f"AdamW lr {P.get('lr')}, batch {P.get('batch_size')} × accumulation "
-                          f"{P.get('grad_accum', 1)}, {P.get('epochs')} epochs", "AdamW lr 4e-5, batch 2 × 4, 20 epochs"),
+            ("head size", f"LSTM {P['lstm_hidden']} × {P['lstm_layers']} layer(s), d {P['d_model']}, "
+                          f"{P['sa_layers']} SA block(s), {P['ca_heads']} CA heads",
+             "LSTM 256 (release: 2 layers), d 512, 3 SA blocks, 8 CA heads (release)"),
+            ("optimiser", f"AdamW lr {P['lr']}, batch {P['batch_size']} × accumulation "
+                          f"{P['grad_accum']}, {P['epochs']} epochs", "AdamW lr 4e-5, batch 2 × 4, 20 epochs"),
             ("waveform", f"16 kHz, clip > {fc['mfcc']['max_s']} s, repeat < {fc['mfcc']['min_s']} s",
              "16 kHz, clip > 8 s, repeat < 3 s")]
     for proto, run in runs.items():
@@ -289,6 +278,7 @@ def parameter_counts(cfg, fc: dict) -> pd.DataFrame:
     """Parameters of this run's model, of the paper-size head on the stand-in, and of the paper's
     model with a randomly initialised wav2vec 2.0 base (built from its config, nothing downloaded)."""
     import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
 
     from ..models.ca_ser import CASER, CASERConfig
 
@@ -297,15 +287,10 @@ def parameter_counts(cfg, fc: dict) -> pd.DataFrame:
     with torch.device("meta"):                                        # counts only: nothing allocated
         rows.append(("paper-size head, GE2E stand-in input (256-d)", "GE2E (frozen, not counted)",
                      sum(p.numel() for p in CASER(CASERConfig(ssl_dim=256)).parameters())))
-    try:
-        from transformers import Wav2Vec2Config, Wav2Vec2Model
-        with torch.device("meta"):
-            full = CASER(CASERConfig(mode="finetune"), encoder=Wav2Vec2Model(Wav2Vec2Config()))
-        rows.append(("paper-size head (768-d input)", "wav2vec 2.0 base layer 9 (frozen)", full.head_parameters()))
-        rows.append(("paper-size CA-SER incl. wav2vec 2.0 base (random init, from config)", "wav2vec 2.0 base",
-                     sum(p.numel() for p in full.parameters())))
-    except Exception as e:                                            # pragma: no cover - transformers missing
-        rows.append((f"wav2vec 2.0 base not built: {type(e).__name__}", "", None))
+        full = CASER(CASERConfig(mode="finetune"), encoder=Wav2Vec2Model(Wav2Vec2Config()))
+    rows.append(("paper-size head (768-d input)", "wav2vec 2.0 base layer 9 (frozen)", full.head_parameters()))
+    rows.append(("paper-size CA-SER incl. wav2vec 2.0 base (random init, from config)", "wav2vec 2.0 base",
+                 sum(p.numel() for p in full.parameters())))
     df = pd.DataFrame(rows, columns=["model", "SSL encoder", "parameters"]).set_index("model")
     df["millions"] = (df["parameters"] / 1e6).round(2)
     return df
@@ -333,13 +318,70 @@ def demo_frame(preds: list[dict], corpus) -> pd.DataFrame:
     return df
 
 
+def about(P: dict, fc: dict) -> str:
+    """What the numbers of a run hold, in one paragraph computed from its parameters."""
+    folds = "every fold" if P["max_folds"] is None else f"the first {P['max_folds']} fold(s)"
+    subset = "all utterances" if P["n_per_class"] is None else f"at most {P['n_per_class']} utterances per class"
+    return (f"This page shows a **{P['profile']}-profile** run on `{P['dataset']}`: {subset}, {folds} of "
+            f"each protocol ({', '.join(P['protocols'])}; headline: {P['protocol']}), {P['epochs']} epochs of "
+            f"AdamW (lr {P['lr']}, batch {P['batch_size']} × {P['grad_accum']}), head with BiLSTM "
+            f"{P['lstm_hidden']} × {P['lstm_layers']}, d {P['d_model']}, {P['sa_layers']} self-attention "
+            f"block(s), {P['ca_heads']} cross-attention heads; waveforms clipped after {P['max_s']} s. "
+            f"SSL branch ({fc['mode']} mode): {fc['encoder']}.")
+
+
+# ----------------------------------------------------------------------------- the chapter
+
+def run(P: dict, corpus):
+    """Everything ``book/ca_ser.ipynb`` shows: features, both protocols, Tables 1 and 2, weighted F1,
+    parameter counts and the demo tool on the held-out files of the checkpoint saved under the run's
+    results folder (``checkpoint/``). Headline: the primary protocol ``P['protocol']``."""
+    from .. import predict as predict_mod
+    from ..results import ChapterResult, Run
+
+    primary = P["protocol"]
+    if cannot_run(primary, corpus):
+        raise ValueError(f"the primary protocol {primary!r} cannot run: {cannot_run(primary, corpus)}; "
+                         f"set protocol to one of {[p for p in P['protocols'] if not cannot_run(p, corpus)]}")
+    fc = feature_config(P)
+    feats = features(corpus.manifest, fc)
+    cfg = model_config(P, fc, len(corpus.labels), feats)
+    n_params = parameter_counts(cfg, fc)
+    checkpoint_dir = Run(P).out_dir / "checkpoint"
+    runs = run_protocols(corpus, feats, fc, P, checkpoint_dir=checkpoint_dir)
+    main = runs[primary]["cv"]
+    note = (f"SSL branch: {fc['encoder']}; {'synthetic corpus, ' if corpus.synthetic else ''}"
+            f"{corpus.name}, profile {P['profile']}")
+    files = demo_files(corpus, checkpoint_dir, n=P["demo_files"])
+    preds = predict_mod.predict(files, checkpoint=checkpoint_dir, return_embedding=True)
+    figures = {
+        "about": about(P, fc), "encoder": fc["encoder"], "feature_summary": feature_summary(feats, fc),
+        "param_counts": n_params,
+        "protocols": pd.DataFrame([{"protocol": p, "folds": len(r.get("folds", [])), "of": r.get("n_total", "–"),
+                                    "seconds": round(r["cv"].seconds, 1) if "cv" in r else "–",
+                                    "note": r.get("skipped", "")} for p, r in runs.items()]).set_index("protocol"),
+        "tables": paper_tables(runs, corpus), "deviations": deviations(P, fc, corpus, runs),
+        "weighted_f1": weighted_f1_table(runs),
+        "history": main.folds[0]["fit"]["history"], "history_fold": main.folds[0]["name"],
+        "checkpoint_dir": checkpoint_dir, "checkpoint_files": sorted(p.name for p in checkpoint_dir.iterdir()),
+        "embedding_size": len(preds[0]["embedding"]), "demo": demo_frame(preds, corpus),
+    }
+    extra = {"model": "ca_ser", "mode": fc["mode"], "encoder": fc["encoder"],
+             "n_params": int(n_params["parameters"].iloc[0]), "param_counts": n_params["parameters"].to_dict(),
+             "features": fc, "model_config": cfg.__dict__, "cv": main.to_json(),
+             "protocols": {p: (r["cv"].to_json() | {"description": r["description"]})
+                           if "cv" in r else {"skipped": r["skipped"]} for p, r in runs.items()},
+             "checkpoint": "checkpoint/"}
+    return ChapterResult(protocol=runs[primary]["description"], metrics=main.summary["mean"],
+                         per_class=main.pooled["per_class"], confusion=main.pooled["confusion"],
+                         comparisons=comparisons(runs, note, n_params), extra=extra, figures=figures)
+
+
 # ----------------------------------------------------------------------------- leaderboard
 
-def method(profile: str = "quick", **overrides) -> Method:
-    """CA-SER for the leaderboard: frozen mode, offline GE2E stand-in states + 40 MFCCs."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
-    P = {**PROFILES[profile], "mode": "frozen", "encoder": None, **overrides}
+def method(P: dict, have: tuple = ("audio",)) -> Method:
+    """CA-SER for the leaderboard, built from the resolved chapter parameters ``P`` as given (mode,
+    encoder, head sizes, optimiser). Audio only: a corpus without audio is the leaderboard's to skip."""
     fc = feature_config(P)
 
     def feats(manifest):
@@ -351,4 +393,5 @@ def method(profile: str = "quick", **overrides) -> Method:
 
     return Method(name="CA-SER", paper=PAPER, modalities=("audio",), features=feats, build=build,
                   train=train_config(P, fc),
-                  note=f"frozen SSL branch: {fc['encoder']}; head size of the {profile} profile")
+                  note=f"{fc['mode']} SSL branch: {fc['encoder']}; head of params/ca_ser/{P['dataset']}.yaml "
+                       f"({P['profile']})")

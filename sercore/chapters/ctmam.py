@@ -1,20 +1,19 @@
 """CTMAM chapter (Tang et al.): segmented MFCC features, the paper's training recipe, the ablation
 (Table V) and efficiency (Table VI) grids, and every reported-vs-measured comparison row.
 
-The notebook ``book/ctmam.ipynb`` calls these, one per stage; :func:`method` gives the
-leaderboard the same model and recipe.
+:func:`run` does every stage ``book/ctmam.ipynb`` shows, from the run's resolved parameters;
+:func:`method` gives the leaderboard the same model and recipe. The readings of the paper's
+ambiguities are in :mod:`sercore.models.ctmam` (``models.readings("ctmam")``).
 """
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from .. import models, reference
+from .. import experiment, models, reference
 from ..metrics import per_class as _per_class
-from ..results import compare_with_paper, comparison
-from ..train import TrainConfig, count_parameters, cross_validate
+from ..results import ChapterResult, compare_with_paper, comparison
+from ..train import TrainConfig, avoid_single_item_batches, count_parameters, cross_validate
 from . import Method
 
 PAPER = "ctmam"
@@ -23,9 +22,6 @@ PAPER = "ctmam"
 #: 128 mel bands) of 1.8 s segments every 0.2 s (1.6 s overlap) at 16 kHz, short utterances looped.
 FEATURES = dict(sr=16000, n_mfcc=26, n_fft=2048, hop_length=512, n_mels=128, seg_s=1.8, seg_hop_s=0.2,
                 pad="loop")
-
-#: epochs of the main model per profile (the paper trains 150)
-EPOCHS = {"smoke": 1, "quick": 12, "paper": 150}
 
 #: reference table of the headline (Tables I/II) and per-class (III/IV) numbers per dataset
 HEADLINE = {"iemocap": ("Table I", "Table III"), "emodb": ("Table II", "Table IV")}
@@ -50,21 +46,14 @@ def segment_features(manifest: pd.DataFrame, progress: bool | None = None, **ove
     return [np.asarray(f, dtype=np.float32) for f in extract(manifest, "mfcc", cache=True, progress=progress, **cfg)]
 
 
-def train_config(profile: str = "quick", **overrides) -> TrainConfig:
-    """The paper's recipe (Sec. IV-B): Adam, lr 1e-3, weight decay 1e-6, batch 128, lr x0.95 per epoch
-    down to 1e-6, mixup alpha 0.2, 150 epochs; ``profile`` sets the epochs (smoke 1, quick 12, paper 150).
-    No validation split exists in the paper's protocol, so the last epoch's weights are tested."""
-    if profile not in EPOCHS:
-        raise ValueError(f"profile must be one of {sorted(EPOCHS)}, got {profile!r}")
-    cfg = TrainConfig(epochs=EPOCHS[profile], batch_size=128, lr=1e-3, weight_decay=1e-6, optimizer="adam",
-                      scheduler="exp", gamma=0.95, lr_min=1e-6, mixup_alpha=0.2, inputs=("x",))
-    return replace(cfg, **overrides)
-
-
-def base_preset(dataset: str) -> str:
-    """The release's configuration for a corpus: ``ctmam_emodb`` (depth 1, 1 head) for Emo-DB,
-    ``ctmam`` (depth 3, 2 heads) otherwise."""
-    return "ctmam_emodb" if dataset == "emodb" else "ctmam"
+def train_config(P: dict) -> TrainConfig:
+    """The paper's recipe (Sec. IV-B: Adam, lr x ``lr_gamma`` per epoch down to ``lr_min``, mixup,
+    cross-entropy) with the run's numbers (``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+    ``mixup_alpha``, ``lr_gamma``, ``lr_min``, ``seed`` of ``P``). No validation split exists in the
+    paper's protocol, so the last epoch's weights are tested."""
+    return TrainConfig(epochs=P["epochs"], batch_size=P["batch_size"], lr=P["lr"], weight_decay=P["weight_decay"],
+                       optimizer="adam", scheduler="exp", gamma=P["lr_gamma"], lr_min=P["lr_min"],
+                       mixup_alpha=P["mixup_alpha"], inputs=("x",), seed=int(P["seed"]))
 
 
 def build_variant(base: str, suffix: str, n_classes: int):
@@ -85,15 +74,12 @@ def parameter_table(base: str = "ctmam", n_classes: int = 4) -> pd.DataFrame:
     """
     from ..models.ctmam import VARIANTS
 
-    ref = reference.load(PAPER)
-    ref = ref[(ref.table == "Table VI") & (ref.metric == "params")]
-    reported = dict(zip(ref.row, ref.value))
     rows = []
     for suffix, (row, over) in VARIANTS.items():
         ours = count_parameters(build_variant(base, suffix, n_classes))
-        rep = reported.get(row)
+        rep = reference.get(PAPER, "Table VI", row, "params", default=None)
         rows.append({"variant": suffix or "proposed", "paper row": row,
-                     "table": "Table VI" if row in reported else "Table V",
+                     "table": "Table V" if rep is None else "Table VI",
                      "params (ours)": ours, "params (paper)": None if rep is None else int(rep),
                      "difference": None if rep is None else int(ours - rep)})
     df = pd.DataFrame(rows).drop_duplicates("variant").set_index("variant")
@@ -109,8 +95,6 @@ def train_variants(suffixes, base: str, features, y, folds, cfg: TrainConfig, la
     from ..paths import show_progress
 
     # a last training batch of one segment would break the batch norm of the SE gate (pooled to 1x1)
-    from ..train import avoid_single_item_batches
-
     cfg = avoid_single_item_batches(cfg, [sum(len(features[i]) for i in f.train) for f in folds])
     out = {}
     for s in tqdm(list(suffixes), desc="variants", disable=not show_progress(progress)):
@@ -124,8 +108,8 @@ def train_variants(suffixes, base: str, features, y, folds, cfg: TrainConfig, la
 
 
 def cap_segments(features, max_segments: int | None):
-    """Keep at most ``max_segments`` evenly spaced segments per utterance (smoke profile only; the paper
-    uses every segment). ``None`` returns the features unchanged."""
+    """Keep at most ``max_segments`` evenly spaced segments per utterance (the paper uses every
+    segment). ``None`` returns the features unchanged."""
     if not max_segments:
         return features
     out = []
@@ -183,15 +167,12 @@ def headline_frame(dataset: str, metrics: dict, eq25: dict | None = None) -> pd.
 def per_class_frame(dataset: str, per_class: dict) -> pd.DataFrame:
     """Tables III/IV: per-class precision, recall, F1 reported beside measured."""
     ref_ds = reference_dataset(dataset)
-    ref = reference.load(PAPER)
-    ref = ref[(ref.table == HEADLINE[ref_ds][1]) & ref.metric.isin(["precision", "recall", "f1"])]
     rows = []
     for lab, v in per_class.items():
         row = CLASS_ROWS.get(lab, lab)
         for m in ("precision", "recall", "f1"):
-            sel = ref[(ref.row == row) & (ref.metric == m)]
-            rows.append({"class": row, "metric": m, "reported": float(sel.value.iloc[0]) if len(sel) else None,
-                         "measured": v[m]})
+            rows.append({"class": row, "metric": m, "measured": v[m],
+                         "reported": reference.get(PAPER, HEADLINE[ref_ds][1], row, m, default=None)})
     df = pd.DataFrame(rows).pivot(index="class", columns="metric", values=["reported", "measured"])
     return df.loc[[CLASS_ROWS.get(lab, lab) for lab in per_class]].round(2)
 
@@ -226,14 +207,11 @@ def variant_frame(trained: dict, params: pd.DataFrame, table: str) -> pd.DataFra
     from ..models.ctmam import ABLATIONS, EFFICIENCY
 
     grid = {"": ("Proposed", {}), **(ABLATIONS if table == "Table V" else EFFICIENCY)}
-    ref = reference.load(PAPER)
-    ref = ref[ref.table == table]
     rows = []
     for s, (row, _) in grid.items():
         r = {"variant": s or "proposed", "paper row": row}
         for m in ("wa", "ua"):
-            sel = ref[(ref.row == row) & (ref.metric == m)]
-            r[f"{m.upper()} reported"] = float(sel.value.iloc[0]) if len(sel) else None
+            r[f"{m.upper()} reported"] = reference.get(PAPER, table, row, m, default=None)
             r[f"{m.upper()} measured"] = trained[s]["metrics"][m] if s in trained else None
         if table == "Table VI":
             p = params.loc[s or "proposed"]
@@ -243,21 +221,86 @@ def variant_frame(trained: dict, params: pd.DataFrame, table: str) -> pd.DataFra
     return pd.DataFrame(rows).set_index("variant")
 
 
-#: segments per utterance the leaderboard's CTMAM trains on (as the chapter's smoke/quick params; paper: all)
-METHOD_MAX_SEGMENTS = {"smoke": 2, "quick": 3, "paper": None}
+def data_note(P: dict, corpus) -> str:
+    """The note every comparison row of a run carries: what was trained, on what."""
+    if corpus.synthetic:
+        return "synthetic corpus: pipeline check, not comparable with the paper"
+    return f"{P['dataset']}, {P['profile']} profile, {P['epochs']} epoch(s)" + (f"; {corpus.note}" if corpus.note else "")
 
 
-def method(profile: str = "quick", **overrides) -> Method:
-    """CTMAM for the leaderboard: segmented MFCCs, the Emo-DB release's configuration (depth 1, 1 head;
-    the cheaper of the two) with the corpus's classes, the paper's recipe with the profile's epochs.
-    ``overrides`` go to :class:`TrainConfig`."""
-    max_segments = overrides.pop("max_segments", METHOD_MAX_SEGMENTS.get(profile))
-    cfg = train_config(profile, **{"batch_size": 32, **overrides} if profile != "paper" else overrides)
+def profile_note(P: dict) -> str:
+    """One line saying what this run trained, beside the paper's protocol (for the notebook)."""
+    seg = f"at most {P['max_segments']} segments per utterance" if P["max_segments"] else "every segment"
+    sub = f", at most {P['n_per_class']} utterances per class" if P["n_per_class"] else ""
+    variants = ", ".join([*P["ablations"], *P["efficiency"]]) or "none"
+    short = (" Numbers from a run this short check the pipeline and show trends at best; they are not "
+             "reproductions of the paper's." if P["epochs"] < 150 else "")
+    return (f"This page shows a `{P['profile']}`-profile run: {P['epochs']} epoch(s), batch {P['batch_size']}, "
+            f"{seg}{sub}; variants trained beside the proposed model: {variants}. The paper trains 150 epochs "
+            f"with batch 128 on every segment (the `paper` profile, with every ablation and efficiency "
+            f"variant).{short}")
+
+
+def run(P: dict, corpus) -> ChapterResult:
+    """Everything ``book/ctmam.ipynb`` shows: segmented features, the folds, the proposed model and
+    the requested variants trained on them, Eq. (25), the comparison rows of Tables I-VI.
+
+    ``figures``: ``split`` (fold sizes), ``trained`` (WA/UA/params/time per trained variant), ``history``
+    (the proposed model's first fold), ``headline`` / ``per_class`` (Tables I-IV), ``table_v`` /
+    ``table_vi``, ``params_iemocap`` (every variant in the paper's IEMOCAP configuration) and
+    ``params_run`` (in this run's configuration).
+    """
+    feats = cap_segments(segment_features(corpus.manifest), P["max_segments"])
+    folds = experiment.folds(corpus.manifest, P)
+    split = pd.DataFrame([f.sizes() for f in folds], index=[f.name for f in folds])
+    split["train segments"] = [sum(len(feats[i]) for i in f.train) for f in folds]
+    split["segment shape"] = str(feats[0].shape[1:])
+
+    params_iemocap = parameter_table("ctmam", 4)
+    params_run = parameter_table(P["model"], len(corpus.labels))
+    cfg = train_config(P)
+    trained = train_variants(["", *P["ablations"], *P["efficiency"]], P["model"], feats, corpus.manifest["y"],
+                             folds, cfg, corpus.labels)
+    main = trained[""]
+    eq25 = paper_eq25(main["confusion"])
+    note = data_note(P, corpus)
+    comparisons = (headline_comparisons(P["dataset"], main["metrics"], main["per_class"], note=note)
+                   + variant_comparisons(trained, params_run, note=note))
+    summary = pd.DataFrame.from_dict({s or "proposed": {"WA": t["metrics"]["wa"], "UA": t["metrics"]["ua"],
+                                                        "params": t["n_params"], "epochs": t["epochs"],
+                                                        "seconds": t["seconds"]} for s, t in trained.items()},
+                                     orient="index")
+    return ChapterResult(
+        protocol=experiment.describe_folds(folds, P), metrics=main["metrics"], per_class=main["per_class"],
+        confusion=main["confusion"], comparisons=comparisons,
+        extra={"model": P["model"], "n_params": main["n_params"], "cv": main["cv"], "paper_eq25": eq25,
+               "train_config": {k: str(v) for k, v in vars(cfg).items()},
+               "variants": {s or "proposed": {k: t[k] for k in ("metrics", "n_params", "seconds", "epochs")}
+                            for s, t in trained.items()},
+               "params_iemocap_config": params_iemocap.reset_index().astype(str).to_dict("records"),
+               "dropped_labels": corpus.dropped},
+        figures={"split": split, "trained": summary, "history": main["history"],
+                 "headline": headline_frame(P["dataset"], main["metrics"], eq25),
+                 "per_class": per_class_frame(P["dataset"], main["per_class"]),
+                 "table_v": variant_frame(trained, params_run, "Table V"),
+                 "table_vi": variant_frame(trained, params_run, "Table VI"),
+                 "params_iemocap": params_iemocap, "params_run": params_run})
+
+
+def method(P: dict, have: tuple = ("audio",)) -> Method:
+    """CTMAM for the leaderboard: segmented MFCCs, the model ``P["model"]`` with the corpus's classes,
+    the paper's recipe with ``P``'s numbers (epochs, batch size, ...), at most ``P["max_segments"]``
+    segments per utterance. Audio only: ``have`` changes nothing (a corpus without audio is
+    reported as not run by the leaderboard)."""
+    cfg = train_config(P)
+    model, max_segments = P["model"], P["max_segments"]
+    config = "LCT depth 3, 2 heads" if model == "ctmam" else "LCT depth 1, 1 head"
     return Method(
         name="CTMAM", paper=PAPER, modalities=("audio",),
         features=lambda manifest: cap_segments(segment_features(manifest), max_segments),
-        build=lambda k: models.create("ctmam_emodb", n_classes=k),
+        build=lambda k: models.create(model, n_classes=k),
         train=cfg, segmented=True,
         note=f"26 MFCCs of 1.8 s segments (0.2 s hop), utterance = mean of segment probabilities; "
-             f"LCT depth 1, 1 head; Adam 1e-3, mixup 0.2, batch {cfg.batch_size}, {cfg.epochs} epochs (paper: 150)"
+             f"{model} ({config}); Adam {cfg.lr:g}, mixup {cfg.mixup_alpha:g}, batch {cfg.batch_size}, "
+             f"{cfg.epochs} epochs (paper: 150)"
              + (f"; at most {max_segments} evenly spaced segments per utterance (paper: all)" if max_segments else ""))

@@ -1,35 +1,22 @@
 """MDAT chapter: within-corpus, cross-language, k-shot and ablation stages.
 
 Zaidi, Latif and Qadir, "Cross-Language Speech Emotion Recognition Using Multimodal
-Dual Attention Transformers". The notebook ``book/mdat.ipynb`` calls one function
-per stage; every number it shows comes from these functions or from
-``sercore/reference/mdat.csv``.
+Dual Attention Transformers". :func:`run` does every stage ``book/mdat.ipynb`` shows and
+returns one :class:`~sercore.results.ChapterResult`; every reported number beside it comes
+from ``sercore/reference/mdat.csv``. :func:`method` is MDAT as the leaderboard trains it.
 
 **Corpora.** ``corpora`` (a list of specs) names the "corpora" of one run:
 ``"emodb"``, ``"emovo"``, ``"urdu"``, ``"iemocap"`` or ``"synthetic:<lang>"``; the
 synthetic corpus's four languages stand in for the paper's four corpora by
 language (en → IEMOCAP, de → EMODB, it → EMOVO, ur → URDU), which gives the
 12 source → target pairs of Table IV. Every corpus is mapped to the paper's four
-classes (neutral, happy, sad, angry) with its own label map
-(:data:`LABEL_MAPS`; Emo-DB: ``emodb4_mdat``, boredom merged into sad, the only
-reading under which the paper's 420-utterance subset with 143 "sad" adds up).
+classes (neutral, happy, sad, angry) with its own label map (:data:`LABEL_MAPS`).
+The main corpus (``corpus``, and ``languages`` for the synthetic one) is the one the
+notebook loads; its within-corpus MDAT is the headline.
 
-**Readings (stated in the chapter).**
-
-* Within-corpus: the paper says "standard train-test splits" and no more; we use
-  ``protocol`` of the params (Emo-DB: leave-one-speaker-out; synthetic: session 5
-  held out, validation speakers drawn from sessions 1-4).
-* Cross-language: a source model is trained on the source corpus (validation
-  speakers carved from it) and tested on *every* utterance of the target.
-  ``cross_source="within"`` (quick) reuses the model of the first within-corpus
-  fold (trained on most, not all, of the source); ``"full"`` trains on all of it.
-* k-shot: ``k`` labelled target utterances *per class* (the paper says "k samples";
-  per class is our reading) fine-tune a copy of the source model; the test set is
-  every other target utterance (:func:`sercore.protocols.make_kshot`); repeated
-  over ``kshot_seeds``; k = 0 is the source model on the whole target.
-* Ablations (Table VI): the seven module sets, cross-language from ``ablation_source``
-  (the paper: IEMOCAP) to every other corpus; with a single corpus they run
-  within-corpus and are labelled so.
+Where the paper is ambiguous (graph attention, co-attention, Emo-DB's classes, k-shot,
+splits), the reading implemented is written once, in the *Readings* section of
+:mod:`sercore.models.mdat`.
 """
 from __future__ import annotations
 
@@ -40,26 +27,21 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .. import experiment, models, protocols, results, train
-from ..models.mdat import ABLATIONS, ablation_flags
+from .. import experiment, models, protocols, reference, results, train
+from ..data import get_label_map, modalities
+from ..models.mdat import ABLATIONS, STANDIN
 from ..paths import show_progress
+from ..schemas.mdat import LABEL_MAPS, SYNTHETIC_STANDS_FOR, main_spec
 from . import Method
 
 PAPER = "mdat"
 
-#: per corpus, the label map onto the paper's four classes (all share class order)
-LABEL_MAPS = {"emodb": "emodb4_mdat", "iemocap": "iemocap4", "emovo": "ser4", "urdu": "ser4",
-              "synthetic": "ser4"}
-#: the paper's corpus a synthetic language stands in for
-SYNTHETIC_STANDS_FOR = {"en": "iemocap", "de": "emodb", "it": "emovo", "ur": "urdu"}
 #: the paper's spelling of each corpus (reference rows use it)
 PAPER_NAMES = {"iemocap": "IEMOCAP", "emodb": "EMODB", "emovo": "EMOVO", "urdu": "URDU"}
 #: model kinds: the paper's two rows plus the seven Table VI configurations
 KINDS = ("baseline", "mdat") + tuple(f"m{k}" for k in ABLATIONS)
 KIND_NAMES = {"baseline": "Baseline (BiLSTM)", "mdat": "MDAT",
               **{f"m{k}": f"Model {k} ({' + '.join(v)})" for k, v in ABLATIONS.items()}}
-#: epochs per profile when the params do not say
-PROFILE_EPOCHS = {"smoke": 1, "quick": 12, "paper": 50}
 
 
 # ----------------------------------------------------------------------------- corpora and features
@@ -69,7 +51,7 @@ class Domain:
     """One "corpus" of the chapter (a real corpus, or one language of the synthetic one)."""
 
     name: str                  # spec, e.g. "emodb" or "synthetic:en"
-    paper_key: str | None      # the paper corpus it is (or stands in for): iemocap | emodb | emovo | urdu
+    paper_key: str             # the paper corpus it is (or stands in for): iemocap | emodb | emovo | urdu
     corpus: experiment.Corpus  # manifest (with y), labels, banner
     features: list = field(default_factory=list)   # per row {"audio": (T, 256), ["text": (tok, 384)]}
     has_text: bool = False     # every row has a transcript
@@ -79,27 +61,28 @@ class Domain:
         """How tables name it: ``EMODB`` or ``synthetic:de (for EMODB)``."""
         if self.name.startswith("synthetic:"):
             return f"{self.name} (for {PAPER_NAMES[self.paper_key]})"
-        return PAPER_NAMES.get(self.paper_key, self.name)
+        return PAPER_NAMES[self.paper_key]
 
 
-def load_domains(specs, *, data_root=None, n_per_class=None, seed=0, progress=None) -> dict:
-    """``{spec: Domain}`` with features, for every spec in ``specs`` (see the module docstring)."""
+def load_domains(P: dict, main: experiment.Corpus) -> dict:
+    """``{spec: Domain}`` with features, for every spec of ``P["corpora"]`` (validated by the schema).
+
+    ``main``: the main corpus already prepared (:func:`sercore.experiment.load_corpus`), used for its
+    spec; the others are prepared here the same way, each with its label map from :data:`LABEL_MAPS`.
+    """
     out = {}
-    for spec in specs:
-        name, _, lang = str(spec).partition(":")
-        if name not in LABEL_MAPS:
-            raise ValueError(f"unknown corpus {name!r} in {spec!r}; the chapter knows {sorted(LABEL_MAPS)}")
-        if name == "synthetic" and lang not in SYNTHETIC_STANDS_FOR:
-            raise ValueError(f"synthetic corpora are given as synthetic:<lang> with lang in "
-                             f"{sorted(SYNTHETIC_STANDS_FOR)}, got {spec!r}")
-        corpus = experiment.prepare(name, label_map=LABEL_MAPS[name], data_root=data_root,
-                                    languages=[lang] if lang else None, n_per_class=n_per_class,
-                                    seed=seed)
-        m = corpus.manifest
-        has_text = "text" in m and m["text"].notna().all() and bool((m["text"].astype(str).str.strip() != "").all())
-        d = Domain(str(spec), SYNTHETIC_STANDS_FOR[lang] if lang else name, corpus, has_text=bool(has_text))
-        d.features = features(m, text=d.has_text, progress=progress)
-        out[str(spec)] = d
+    for spec in P["corpora"]:
+        name, _, lang = spec.partition(":")
+        if spec == main_spec(P["corpus"], P["languages"]):
+            corpus = main
+        else:
+            corpus = experiment.prepare(name, label_map=LABEL_MAPS[name], data_root=P["data_root"],
+                                        languages=[lang] if lang else None, n_per_class=P["n_per_class"],
+                                        seed=int(P["seed"]))
+        d = Domain(spec, SYNTHETIC_STANDS_FOR[lang] if lang else name, corpus,
+                   has_text="text" in modalities(corpus.manifest))
+        d.features = features(corpus.manifest, text=d.has_text)
+        out[spec] = d
     return out
 
 
@@ -116,36 +99,33 @@ def features(manifest: pd.DataFrame, text: bool = True, progress=None) -> list[d
 
 # ----------------------------------------------------------------------------- models and training
 
-def model_overrides(P: dict) -> dict:
-    """MDAT config fields the params may set (``max_len``, ``audio_stride``, ``graph_dim``...)."""
-    keys = ("max_len", "audio_stride", "graph_dim", "ff_dim", "heads", "hidden", "dropout")
-    return {k: P[k] for k in keys if P.get(k) is not None}
-
-
-def build(kind: str, n_classes: int, *, use_text: bool = True, **overrides):
-    """A fresh model: ``kind`` in :data:`KINDS` on the stand-in widths (GE2E 256, MiniLM 384)."""
+def build(kind: str, n_classes: int, *, use_text: bool = True):
+    """A fresh model: ``kind`` in :data:`KINDS` on the stand-in widths (preset ``mdat_standin[_mK]``)."""
     if kind not in KINDS:
         raise ValueError(f"model kind must be one of {KINDS}, got {kind!r}")
-    if kind == "baseline":
-        keep = {k: v for k, v in overrides.items() if k in ("max_len", "audio_stride", "dropout")}
-        return models.create("mdat_baseline_standin", n_classes=n_classes, use_text=use_text, **keep)
-    flags = ablation_flags(int(kind[1:])) if kind[1:].isdigit() else {}
-    return models.create("mdat_standin", n_classes=n_classes, use_text=use_text, **flags, **overrides)
+    name = {"baseline": "mdat_baseline_standin", "mdat": "mdat_standin"}.get(kind, f"mdat_standin_{kind}")
+    return models.create(name, n_classes=n_classes, use_text=use_text)
 
 
 def train_config(P: dict, use_text: bool = True, **changes) -> train.TrainConfig:
-    """The chapter's :class:`TrainConfig` from params (epochs, batch size, lr, weight decay, seed)."""
+    """The chapter's :class:`TrainConfig` from the resolved params (epochs, batch size, lr, weight decay, seed)."""
     inputs = ("audio", "audio_lengths") + (("text", "text_lengths") if use_text else ())
-    cfg = train.TrainConfig(epochs=int(P.get("epochs") or PROFILE_EPOCHS.get(P.get("profile"), 12)),
-                            batch_size=int(P.get("batch_size", 32)), lr=float(P.get("lr", 1e-3)),
-                            weight_decay=float(P.get("weight_decay", 1e-4)), seed=int(P.get("seed", 0)),
-                            clip_norm=1.0, patience=P.get("patience"), inputs=inputs,
-                            progress=P.get("progress", False))
+    cfg = train.TrainConfig(epochs=int(P["epochs"]), batch_size=int(P["batch_size"]), lr=float(P["lr"]),
+                            weight_decay=float(P["weight_decay"]), seed=int(P["seed"]), clip_norm=1.0,
+                            inputs=inputs, progress=False)
     return replace(cfg, **changes)
 
 
 def modality_label(use_text: bool) -> str:
     return "audio + text" if use_text else "audio only (no transcripts)"
+
+
+def _compare(table: str, row: str, ua: float, *, column: str | None = None, dataset: str | None = None,
+             note: str = "") -> dict:
+    """One comparison row: measured UA beside the paper's cell (None where the paper has none)."""
+    rep = reference.get(PAPER, table, row, "ua", column=column, dataset=dataset, default=None)
+    return results.comparison(table, row if column is None else f"{row} [{column}]", "ua", rep,
+                              round(float(ua), 2), note)
 
 
 # ----------------------------------------------------------------------------- stage 1: within-corpus
@@ -172,10 +152,9 @@ def within_corpus(domains: dict, P: dict, kinds=("baseline", "mdat")) -> WithinR
                 if not kept:
                     kept["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
-            cfg = train_config(P, d.has_text)
-            cv = train.cross_validate(lambda: build(kind, len(d.corpus.labels), use_text=d.has_text,
-                                                    **model_overrides(P)),
-                                      d.features, y, fl, cfg, d.corpus.labels, on_fold_end=keep_first)
+            cv = train.cross_validate(lambda: build(kind, len(d.corpus.labels), use_text=d.has_text),
+                                      d.features, y, fl, train_config(P, d.has_text), d.corpus.labels,
+                                      on_fold_end=keep_first)
             cvs[(spec, kind)], states[(spec, kind)] = cv, kept["state"]
             mean, std = cv.summary["mean"], cv.summary.get("std", {})
             rows.append({"corpus": d.label, "model": KIND_NAMES[kind], "modalities": modality_label(d.has_text),
@@ -191,15 +170,14 @@ def within_comparisons(domains: dict, within: WithinResult) -> list[dict]:
     for _, r in within.table.iterrows():
         d = domains[r["spec"]]
         row = {"baseline": "Baseline", "mdat": "MDAT"}.get(r["kind"])
-        if row is None or d.paper_key not in PAPER_NAMES:
+        if row is None:
             continue
         note = (f"measured on {d.label}, 4 classes, {r['modalities']}, {r['folds']} fold(s)"
                 + ("; synthetic stand-in, not comparable" if d.corpus.synthetic else "")
                 + ("; paper printed 7 classes for EMODB, we use its 4-class 420-utterance subset"
                    if d.paper_key == "emodb" else "")
                 + ("; paper printed 6 classes for EMOVO, we use its 4-class subset" if d.paper_key == "emovo" else ""))
-        out += results.compare_with_paper(PAPER, "Table II", row, {"ua": round(float(r["UA"]), 2)},
-                                          dataset=d.paper_key, note=note)
+        out.append(_compare("Table II", row, r["UA"], dataset=d.paper_key, note=note))
     return out
 
 
@@ -214,8 +192,6 @@ class CrossResult:
 
 def _shared(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Copies of two manifests under one label-map name (their maps share the 4 classes in order)."""
-    from ..data import get_label_map
-
     ca = get_label_map(a.attrs["label_map"]).classes
     cb = get_label_map(b.attrs["label_map"]).classes
     if ca != cb:
@@ -237,10 +213,9 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
 
     Text is used only when every domain has transcripts (else every model is audio-only).
     ``P["cross_source"]``: "within" reuses the first within-corpus fold's model, "full"
-    trains on the whole source (validation speakers carved from it).
+    trains on the whole source (``val_fraction`` of its speakers held out for validation).
     """
     use_text = all(d.has_text for d in domains.values())
-    mode = P.get("cross_source", "full")
     specs = list(domains)
     rows, trained = [], {}
     for s in (sources or specs):
@@ -252,11 +227,10 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
         for kind in kinds:
             cfg = train_config(P, use_text)
             train.seed_everything(cfg.seed)
-            model = build(kind, len(src.corpus.labels), use_text=use_text, **model_overrides(P))
+            model = build(kind, len(src.corpus.labels), use_text=use_text)
             a, b = _shared(src.corpus.manifest, domains[targets[0]].corpus.manifest)
-            _, fold = protocols.cross_corpus_split(a, b, val_fraction=float(P.get("val_fraction", 0.1)),
-                                                   seed=cfg.seed)
-            if mode == "within" and within is not None and (s, kind) in within.source_models \
+            _, fold = protocols.cross_corpus_split(a, b, val_fraction=float(P["val_fraction"]), seed=cfg.seed)
+            if P["cross_source"] == "within" and within is not None and (s, kind) in within.source_models \
                     and use_text == src.has_text:
                 model.load_state_dict(within.source_models[(s, kind)])
                 how = "first within-corpus fold's model"
@@ -282,9 +256,7 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
 
 def _pair(domains, s, t) -> str | None:
     ks, kt = domains[s].paper_key, domains[t].paper_key
-    if ks in PAPER_NAMES and kt in PAPER_NAMES and ks != kt:
-        return f"{PAPER_NAMES[ks]}->{PAPER_NAMES[kt]}"
-    return None
+    return f"{PAPER_NAMES[ks]}->{PAPER_NAMES[kt]}" if ks != kt else None
 
 
 def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
@@ -297,28 +269,28 @@ def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
             continue
         note = (f"measured {r['source']} -> {r['target']}, {r['modalities']}"
                 + ("; synthetic stand-ins, not comparable" if domains[r["s"]].corpus.synthetic else ""))
-        out += results.compare_with_paper(PAPER, "Table IV", row, {"ua": round(float(r["UA"]), 2)},
-                                          column=pair, dataset=domains[r["t"]].paper_key, note=note)
+        out.append(_compare("Table IV", row, r["UA"], column=pair, dataset=domains[r["t"]].paper_key, note=note))
     return out
 
 
 # ----------------------------------------------------------------------------- stage 3: k-shot
 
-def kshot(domains: dict, cross: CrossResult, P: dict, ks=(0, 5, 10, 15), seeds=(0, 1),
-          sources=None, kinds=("baseline", "mdat")) -> pd.DataFrame:
+def kshot(domains: dict, cross: CrossResult, P: dict, kinds=("baseline", "mdat")) -> pd.DataFrame:
     """Fine-tune a copy of each source model on ``k`` target utterances per class, test on the rest.
 
-    One row per (source, target, model, k, seed). The k-shot fold comes from
+    One row per (source, target, model, k, seed) over ``kshot_ks`` x ``kshot_seeds``, for the
+    sources in ``kshot_sources`` (None: all). The k-shot fold comes from
     :func:`sercore.protocols.make_kshot` (adaptation and test never share an utterance;
     checked again here). Fine-tuning: ``ft_epochs`` epochs at ``ft_lr``, no validation.
     """
+    from tqdm.auto import tqdm
+
     rows = []
     use_text = cross.use_text
+    ks, seeds, sources = P["kshot_ks"], P["kshot_seeds"], P["kshot_sources"]
     pairs = [(s, t) for (s, kind) in cross.models for t in domains
              if kind == kinds[0] and t != s and (sources is None or s in sources)]
-    bar_total = len(pairs) * len(kinds) * len(ks) * len(seeds)
-    from tqdm.auto import tqdm
-    bar = tqdm(total=bar_total, desc="k-shot", disable=not show_progress(P.get("progress")))
+    bar = tqdm(total=len(pairs) * len(kinds) * len(ks) * len(seeds), desc="k-shot", disable=not show_progress())
     for s, t in pairs:
         tgt = domains[t]
         tfeats = tgt.features if use_text else _strip_text(tgt.features)
@@ -330,9 +302,8 @@ def kshot(domains: dict, cross: CrossResult, P: dict, ks=(0, 5, 10, 15), seeds=(
                     fold = protocols.make_kshot(tgt.corpus.manifest, int(k), seed=int(seed))
                     if np.intersect1d(fold.train, fold.test).size:
                         raise AssertionError("k-shot: an utterance is in both adaptation and test")
-                    cfg = train_config(P, use_text, epochs=int(P.get("ft_epochs", 10)),
-                                       lr=float(P.get("ft_lr", 5e-4)), seed=int(seed),
-                                       batch_size=min(int(P.get("batch_size", 32)), max(len(fold.train), 1)))
+                    cfg = train_config(P, use_text, epochs=int(P["ft_epochs"]), lr=float(P["ft_lr"]),
+                                       seed=int(seed), batch_size=min(int(P["batch_size"]), max(len(fold.train), 1)))
                     model = copy.deepcopy(base)
                     if k > 0:
                         train.seed_everything(int(seed))
@@ -367,50 +338,53 @@ def kshot_comparisons(domains: dict, kshot_rows: pd.DataFrame) -> list[dict]:
             continue
         note = (f"measured {domains[s].label} -> {domains[t].label}, mean of {len(g)} seed(s), "
                 f"k={k} per class" + ("; synthetic stand-ins, not comparable" if domains[s].corpus.synthetic else ""))
-        out += results.compare_with_paper(PAPER, "Table V", row, {"ua": round(float(g["UA"].mean()), 2)},
-                                          column=f"{pair}, k={k}", dataset=domains[t].paper_key, note=note)
+        out.append(_compare("Table V", row, g["UA"].mean(), column=f"{pair}, k={k}",
+                            dataset=domains[t].paper_key, note=note))
     return out
 
 
-def plot_kshot(kshot_rows: pd.DataFrame, within: WithinResult | None, source: str, target: str,
-               domains: dict, ax=None):
-    """Figs. 2-3: UA over k, MDAT solid, baseline dotted, the target's same-corpus UA as dotted lines."""
+def plot_kshot(figures: dict, max_pairs: int = 3):
+    """Figs. 2-3 from :func:`run`'s ``figures``: UA over k per (source, target) pair, MDAT solid, baseline
+    dotted, the target's same-corpus UA as dashed lines. Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
-    ax = ax or plt.gca()
-    sel = kshot_rows[(kshot_rows.s == source) & (kshot_rows.t == target)]
-    for kind, style in (("mdat", "-o"), ("baseline", ":s")):
-        g = sel[sel.kind == kind].groupby("k")["UA"]
-        if len(g):
-            m, sd = g.mean(), g.std().fillna(0)
-            ax.errorbar(m.index, m.values, yerr=sd.values, fmt=style, capsize=3, label=KIND_NAMES[kind])
-    if within is not None:
+    rows, within, labels = figures["kshot"], figures["within"], figures["labels"]
+    pairs = list(dict.fromkeys(zip(rows.s, rows.t)))[:max_pairs]
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.3), squeeze=False)
+    for ax, (source, target) in zip(axes[0], pairs):
+        sel = rows[(rows.s == source) & (rows.t == target)]
+        for kind, style in (("mdat", "-o"), ("baseline", ":s")):
+            g = sel[sel.kind == kind].groupby("k")["UA"]
+            if len(g):
+                m, sd = g.mean(), g.std().fillna(0)
+                ax.errorbar(m.index, m.values, yerr=sd.values, fmt=style, capsize=3, label=KIND_NAMES[kind])
         for kind, color in (("mdat", "tab:green"), ("baseline", "tab:gray")):
-            r = within.table[(within.table.spec == target) & (within.table.kind == kind)]
+            r = within[(within.spec == target) & (within.kind == kind)]
             if len(r):
                 ax.axhline(float(r["UA"].iloc[0]), ls="--", color=color,
-                           label=f"{domains[target].label} same-corpus ({KIND_NAMES[kind]})")
-    ax.set_xlabel("k (target utterances per class)")
-    ax.set_ylabel("UA (%)")
-    ax.set_title(f"{domains[source].label} → {domains[target].label}", fontsize=9)
-    ax.legend(fontsize=7)
-    return ax
+                           label=f"{labels[target]} same-corpus ({KIND_NAMES[kind]})")
+        ax.set_xlabel("k (target utterances per class)")
+        ax.set_ylabel("UA (%)")
+        ax.set_title(f"{labels[source]} → {labels[target]}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 # ----------------------------------------------------------------------------- stage 4: ablations
 
-def ablations(domains: dict, P: dict, source: str | None = None, cross: CrossResult | None = None,
+def ablations(domains: dict, P: dict, cross: CrossResult | None = None,
               within: WithinResult | None = None) -> pd.DataFrame:
     """Table VI: the seven module sets.
 
-    With two or more domains: trained on ``source`` and tested on every other
+    With two or more domains: trained on ``ablation_source`` and tested on every other
     domain (cross-language, as in the paper; Model 1 reuses the cross-language
     MDAT when given). With one domain: within-corpus on its first fold (labelled so).
     """
     specs = list(domains)
     rows = []
     if len(specs) >= 2:
-        source = source if source in domains else specs[0]
+        source = P["ablation_source"]
         for k in ABLATIONS:
             kind = f"m{k}"
             if kind == "m1" and cross is not None and (source, "mdat") in cross.models:
@@ -426,11 +400,9 @@ def ablations(domains: dict, P: dict, source: str | None = None, cross: CrossRes
         P1 = {**P, "max_folds": 1}
         for k in ABLATIONS:
             if k == 1 and within is not None and (spec, "mdat") in within.cv:
-                cv = within.cv[(spec, "mdat")]
-                ua = cv.folds[0]["report"]["metrics"]["ua"]
+                ua = within.cv[(spec, "mdat")].folds[0]["report"]["metrics"]["ua"]
             else:
-                res = within_corpus({spec: d}, P1, kinds=(f"m{k}",))
-                ua = res.table["UA"].iloc[0]
+                ua = within_corpus({spec: d}, P1, kinds=(f"m{k}",)).table["UA"].iloc[0]
             rows.append({"model": KIND_NAMES[f"m{k}"], "setting": "within-corpus (first fold)",
                          "source": d.label, "target": d.label, "UA": ua, "s": spec, "t": spec, "k": k})
     return pd.DataFrame(rows)
@@ -447,18 +419,18 @@ def ablation_comparisons(domains: dict, abl: pd.DataFrame) -> list[dict]:
     for _, r in abl.iterrows():
         if r["setting"] != "cross-language":
             # the paper's Table VI is cross-language; a within-corpus number is not beside it
-            out += results.compare_with_paper(PAPER, "Table VI", f"Model {r['k']}", {"ua": round(float(r["UA"]), 2)},
-                                              column="(within-corpus; paper is cross-language)",
-                                              note=f"measured within-corpus on {r['target']}, first fold; "
-                                                   "the paper's cells are IEMOCAP -> target, not comparable")
+            out.append(_compare("Table VI", f"Model {r['k']}", r["UA"],
+                                column="(within-corpus; paper is cross-language)",
+                                note=f"measured within-corpus on {r['target']}, first fold; "
+                                     "the paper's cells are IEMOCAP -> target, not comparable"))
             continue
         pair = _pair(domains, r["s"], r["t"])
         if pair is None or not pair.startswith("IEMOCAP->"):
             continue
         note = (f"measured {r['source']} -> {r['target']}"
                 + ("; synthetic stand-ins, not comparable" if domains[r["s"]].corpus.synthetic else ""))
-        out += results.compare_with_paper(PAPER, "Table VI", f"Model {r['k']}", {"ua": round(float(r["UA"]), 2)},
-                                          column=pair, dataset=domains[r["t"]].paper_key, note=note)
+        out.append(_compare("Table VI", f"Model {r['k']}", r["UA"], column=pair,
+                            dataset=domains[r["t"]].paper_key, note=note))
     return out
 
 
@@ -466,8 +438,6 @@ def ablation_comparisons(domains: dict, abl: pd.DataFrame) -> list[dict]:
 
 def reported_within() -> pd.DataFrame:
     """Table II as printed (Baseline, SAFRLM, HCAM, MDAT UA per corpus), reported only."""
-    from .. import reference
-
     ref = reference.load(PAPER)
     t = ref[(ref.table == "Table II")]
     return t.pivot_table(index="dataset", columns="row", values="value", aggfunc="first",
@@ -475,46 +445,105 @@ def reported_within() -> pd.DataFrame:
 
 
 def reported_cross(table: str = "Table IV") -> pd.DataFrame:
-    """Table IV as printed: rows = source->target, columns = model."""
-    from .. import reference
-
+    """Table IV (or V) as printed: rows = source->target, columns = model."""
     ref = reference.load(PAPER)
     t = ref[ref.table == table]
     return t.pivot_table(index="column", columns="row", values="value", aggfunc="first", sort=False)
 
 
+# ----------------------------------------------------------------------------- the chapter
+
+def describe_run(P: dict) -> str:
+    """What this run holds, from its parameters (Markdown for the top of the page)."""
+    folds = "all folds" if P["max_folds"] is None else f"the first {P['max_folds']} fold(s)"
+    per_class = "every utterance" if P["n_per_class"] is None else f"at most {P['n_per_class']} utterances per class"
+    if len(P["corpora"]) >= 2:
+        stages = (f"within-corpus, cross-language (every ordered pair; source models: `{P['cross_source']}`), "
+                  f"k-shot (k in {P['kshot_ks']} per class, seeds {P['kshot_seeds']}, {P['ft_epochs']} fine-tuning "
+                  f"epoch(s) at lr {P['ft_lr']}) and the ablations from {P['ablation_source']}")
+    else:
+        stages = "within-corpus and the ablations (within-corpus: one corpus only)"
+    return (f"**This page shows a `{P['profile']}`-profile run** of `{P['dataset']}` (seed {P['seed']}): corpora "
+            f"{', '.join(P['corpora'])}, {per_class}; {stages}. Training: {P['epochs']} epoch(s), batch "
+            f"{P['batch_size']}, lr {P['lr']}, weight decay {P['weight_decay']}; protocol `{P['protocol']}`, "
+            f"{folds}.")
+
+
+def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
+    """Every stage of the chapter on ``P["corpora"]``; the headline is within-corpus MDAT on ``corpus``
+    (the main corpus, :func:`sercore.experiment.load_corpus`).
+
+    ``figures`` holds the notebook's tables: ``data``, ``class_counts``, ``banner``, ``within``, ``cross``,
+    ``kshot`` (rows) and ``kshot_summary``, ``ablations`` and ``ablation_table``, ``labels`` (spec -> name).
+    """
+    seconds, t0 = {}, time.time()
+
+    def lap(stage):
+        nonlocal t0
+        seconds[stage] = round(time.time() - t0, 1)
+        t0 = time.time()
+
+    if corpus.name != P["corpus"]:
+        raise ValueError(f"run(): the corpus passed is {corpus.name!r}, the parameters name {P['corpus']!r}")
+    domains = load_domains(P, main=corpus)
+    lap("data")
+    W = within_corpus(domains, P)
+    comparisons = within_comparisons(domains, W)
+    lap("within")
+    C = K = None
+    if len(domains) >= 2:
+        C = cross_language(domains, P, W)
+        comparisons += cross_comparisons(domains, C)
+        lap("cross")
+        K = kshot(domains, C, P)
+        comparisons += kshot_comparisons(domains, K)
+        lap("kshot")
+    A = ablations(domains, P, cross=C, within=W)
+    comparisons += ablation_comparisons(domains, A)
+    lap("ablations")
+
+    main = main_spec(P["corpus"], P["languages"])
+    cv = W.cv[(main, "mdat")]
+    data = pd.DataFrame([{"corpus": d.label, "utterances": len(d.corpus.manifest),
+                          "modalities": modality_label(d.has_text),
+                          "dropped by the label map": d.corpus.dropped or "none"} for d in domains.values()])
+    figures = {
+        "data": data,
+        "class_counts": pd.concat({d.label: d.corpus.manifest["label"].value_counts() for d in domains.values()},
+                                  axis=1).fillna(0).astype(int),
+        "banner": "\n\n".join(dict.fromkeys(d.corpus.banner() for d in domains.values() if d.corpus.banner())),
+        "within": W.table, "cross": None if C is None else C.table, "kshot": K,
+        "kshot_summary": None if K is None else kshot_summary(K),
+        "ablations": A, "ablation_table": ablation_table(A),
+        "labels": {s: d.label for s, d in domains.items()}, "main": main,
+    }
+    return results.ChapterResult(
+        protocol=experiment.describe_folds(W.folds[main], P), metrics=cv.summary["mean"],
+        per_class=cv.pooled["per_class"], confusion=cv.pooled["confusion"], comparisons=comparisons,
+        extra={"model": "mdat_standin", "n_params": train.count_parameters(build("mdat", 4)),
+               "n_params_baseline": train.count_parameters(build("baseline", 4)),
+               "headline": f"within-corpus MDAT on {domains[main].label}", "cv": cv.to_json(),
+               "within": W.table.to_dict("records"), "cross": None if C is None else C.table.to_dict("records"),
+               "kshot": None if K is None else K.to_dict("records"), "ablations": A.to_dict("records"),
+               "stage_seconds": seconds},
+        figures=figures)
+
+
 # ----------------------------------------------------------------------------- leaderboard method
 
-def method(profile: str = "quick", **overrides) -> Method:
-    """MDAT for the leaderboard: GE2E frame states + MiniLM token states, or audio-only.
-
-    overrides: ``use_text=False`` (audio-only fallback for corpora without transcripts),
-    ``kind`` ("mdat", "baseline", "m1".."m7"), ``epochs``, ``batch_size``, ``lr`` and the
-    model fields of :func:`model_overrides`.
-    """
-    use_text = bool(overrides.pop("use_text", True))
-    kind = overrides.pop("kind", "mdat")
-    P = {"profile": profile, "epochs": overrides.pop("epochs", PROFILE_EPOCHS.get(profile, 12)),
-         **{k: overrides.pop(k) for k in ("batch_size", "lr", "weight_decay", "seed") if k in overrides},
-         **overrides}
-    mo = model_overrides(P)
-    unknown = sorted(set(overrides) - set(mo))
-    if unknown:
-        raise TypeError(f"mdat.method: unknown override(s) {unknown}")
-    cfg = train_config(P, use_text)
+def method(P: dict, have: tuple = ("audio", "text")) -> Method:
+    """MDAT for the leaderboard: GE2E frame states + MiniLM token states, trained with the resolved
+    params ``P`` (epochs, batch size, lr, weight decay, seed); audio-only (no co-attention) when the
+    corpus has no transcripts (``"text"`` not in ``have``)."""
+    use_text = "text" in have
     return Method(
-        name=KIND_NAMES[kind] + ("" if use_text else " (audio only)"), paper=PAPER,
+        name="MDAT" + ("" if use_text else " (audio only)"), paper=PAPER,
         modalities=("audio", "text") if use_text else ("audio",),
         features=lambda manifest: features(manifest, text=use_text),
-        build=lambda n_classes: build(kind, n_classes, use_text=use_text, **mo),
-        train=cfg,
-        note="GE2E frame states (for XLS-R) and MiniLM token states (for RoBERTa); audio mean-pooled "
-             "x8 in time, common length 48, small widths (see the MDAT chapter)" if use_text else
-             "audio only: GE2E frame states (for XLS-R); no co-attention without text",
+        build=lambda n_classes: build("mdat", n_classes, use_text=use_text),
+        train=train_config(P, use_text),
+        note=(f"GE2E frame states (for XLS-R) and MiniLM token states (for RoBERTa); audio mean-pooled "
+              f"x{STANDIN['audio_stride']} in time, common length {STANDIN['max_len']}, small widths (see the "
+              "MDAT chapter)" if use_text else
+              "audio only: GE2E frame states (for XLS-R); no co-attention without text"),
     )
-
-
-def timer():
-    """``elapsed()`` seconds since the call, for the notebook's stage timings."""
-    t0 = time.time()
-    return lambda: round(time.time() - t0, 1)

@@ -88,3 +88,37 @@ def load(name: str, root: str | os.PathLike | None = None, on_error: str = "rais
 def available(root: str | os.PathLike | None = None) -> list[str]:
     """Names of the corpora found under the data root (synthetic always)."""
     return [n for n in CORPORA if is_available(n, root)]
+
+
+#: modalities a corpus can offer, and the manifest column that holds each
+MODALITY_COLUMNS = {"audio": "path", "text": "text", "video": "video"}
+
+
+def modalities(manifest: pd.DataFrame) -> tuple[str, ...]:
+    """The modalities every row of ``manifest`` has, in the order audio, text, video: a column counts
+    only when no row of it is missing or blank (one blank transcript means the corpus has no full text
+    modality; choose the rows first if some lack it)."""
+    def full(col: str) -> bool:
+        if col not in manifest:
+            return False
+        s = manifest[col]
+        return bool(len(s)) and bool(s.notna().all()) and bool((s.astype(str).str.strip() != "").all())
+    return tuple(m for m, col in MODALITY_COLUMNS.items() if full(col))
+
+
+def listing(root: str | None = None) -> str:
+    """A table of every registered corpus: found or not, utterances, labels."""
+    lines = [f"data root: {data_root(root)}", f"{'corpus':<14}{'found':<7}{'utterances':>11}  {'speakers':>8}  labels"]
+    for name in CORPORA:
+        if not is_available(name, root):
+            lines.append(f"{name:<14}{'no':<7}{'-':>11}  {'-':>8}  expected at {corpus_dir(name, root)}")
+            continue
+        try:
+            s = summary(load(name, root))
+        except Exception as e:  # a broken corpus must not hide the others
+            lines.append(f"{name:<14}{'error':<7}{'-':>11}  {'-':>8}  {type(e).__name__}: {e}".splitlines()[0])
+            continue
+        labels = ", ".join(f"{k} {v}" for k, v in s["labels"].items())
+        skipped = f" ({s['skipped']} skipped)" if s["skipped"] else ""
+        lines.append(f"{name:<14}{'yes':<7}{s['utterances']:>11,}  {s['speakers']:>8}  {labels}{skipped}")
+    return "\n".join(lines)

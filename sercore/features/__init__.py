@@ -15,6 +15,8 @@ Modules
 :mod:`.encoders`   ``SSLAudioEncoder``, ``TextEncoder``, ``default_text_encoder``, ``GE2EEncoder``
 :mod:`.cache`      ``FeatureCache`` (content-addressed ``.npy`` files), ``file_sha1``
 :mod:`.extractors` the registry (``get_extractor``, ``available``) and ``extract``
+:mod:`.word2vec`   ``word_vectors`` (word2vec via gensim, or MiniLM states projected to 300-d)
+:mod:`.video`      ``read_frames``, ``frame_features`` (ResNet-50, or the randproj / gradproj stand-ins)
 
 Encoders (and transformers) are imported only when an encoder is first used.
 """

@@ -26,11 +26,7 @@ def register(name: str, cls: Callable, config) -> None:
 
 def _load_all() -> None:
     for m in _MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{m}")
-        except ModuleNotFoundError as e:   # a paper module not written yet; any other missing import is an error
-            if e.name != f"{__name__}.{m}":
-                raise
+        importlib.import_module(f"{__name__}.{m}")
 
 
 def available() -> list[str]:
@@ -55,3 +51,29 @@ def create(name: str, **overrides) -> nn.Module:
     if bad:
         raise TypeError(f"{name}: unknown config field(s) {bad}; known: {sorted(known)}")
     return _REGISTRY[name][0](replace(cfg, **overrides))
+
+
+def readings(module: str) -> str:
+    """The *Readings* section of ``sercore/models/<module>.py``'s docstring, as Markdown.
+
+    Where a paper is ambiguous, the reading we implement is written once, in the model's docstring
+    under a heading ``Readings`` underlined with dashes; the notebooks and chapter pages render it
+    from here, so the three cannot drift. The section runs to the next underlined heading.
+    """
+    if module not in _MODULES:
+        raise KeyError(f"unknown model module {module!r}; known: {', '.join(_MODULES)}")
+    doc = importlib.import_module(f"{__name__}.{module}").__doc__ or ""
+    lines = doc.splitlines()
+    for i in range(len(lines) - 1):
+        if lines[i].strip() == "Readings" and set(lines[i + 1].strip()) == {"-"}:
+            body = []
+            for j in range(i + 2, len(lines)):
+                nxt = lines[j + 1].strip() if j + 1 < len(lines) else ""
+                if lines[j].strip() and nxt and set(nxt) == {"-"}:
+                    break
+                body.append(lines[j])
+            text = "\n".join(body).strip()
+            if text:
+                return text
+    raise ValueError(f"sercore/models/{module}.py: its docstring has no 'Readings' section "
+                     "(a line 'Readings' underlined with dashes, then the readings)")

@@ -33,11 +33,31 @@ pooled vector: a batched forward equals per-sample forwards in ``eval()`` (teste
 mode exactly so for encoders with a layer-normalised CNN, while wav2vec2-base's group-normalised
 CNN sees the padded zeros, as in every Hugging Face batched run without attention-mask support).
 
-Where the paper is silent the authors' public release (``BasharBetta7/SER``) filled the value:
-2 BiLSTM layers, ``d_model=512``, 3 self-attention blocks (4 heads, FFN 1024), 8 cross-attention
-heads over a 256-d attention space projected back to ``d_model``, FFN 1024, per-frame L2
-normalisation of the MFCC vector. The release's extra auxiliary MFCC loss, focal loss and max
-pooling are not in the paper and are not used (the paper: global average pooling, cross-entropy).
+Readings
+--------
+- **Sizes the paper leaves open** come from the authors' public release (`BasharBetta7/SER`): 2 BiLSTM
+  layers (hidden 256 per direction, as the paper says), *d* = 512, 3 self-attention blocks (4 heads,
+  feed-forward 1024), 8 cross-attention heads over a 256-d attention space projected back to *d*, a
+  fusion feed-forward of 1024, and per-frame L2 normalisation of the MFCC vector.
+- **Not used**: the release's auxiliary MFCC-branch loss, focal loss and max pooling, which the paper
+  does not describe (the paper: global average pooling, cross-entropy).
+- **"Early stopping on the weighted accuracy"** is read as keeping the epoch with the best validation WA;
+  `patience` (off by default) also stops training early.
+- **Validation data**: the paper names none; each fold validates on whole held-out speakers of its
+  training part.
+- **Short and long utterances**: 16 kHz, clipped after 8 s; shorter than 3 s, extended by repeating the
+  utterance (the paper's "concatenating the audio until it reaches 3 seconds"). Both branches see the
+  same prepared waveform.
+- **Fine-tuning**: the wav2vec 2.0 CNN feature encoder stays frozen (as in the release); SpecAugment and
+  LayerDrop are off, because with LayerDrop `hidden_states[9]` would drift to a higher layer whenever a
+  lower one is dropped.
+- **"About 108 M parameters"** is read as the head plus wav2vec 2.0 base; built from wav2vec 2.0 base's
+  configuration (random weights, nothing downloaded) our reading counts 105.1 M.
+- **Offline stand-in for wav2vec 2.0** (`encoder: null`): where no wav2vec 2.0 checkpoint can be loaded,
+  the SSL branch reads the GE2E speaker encoder shipped with Resemblyzer, frozen, LSTM layer 2 of 3
+  (`ge2e_layer`; 256-d, one frame per 10 ms) — a middle layer standing in for wav2vec 2.0 base's layer 9
+  of 12. It is a pretrained *speaker-verification* network, not a self-supervised model, and every number
+  it produces is labelled with it.
 """
 from __future__ import annotations
 

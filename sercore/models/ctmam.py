@@ -31,14 +31,34 @@ Presets (parameter counts are pinned by the tests):
 - efficiency variants of Table VI: ``ctmam_convffn_l``, ``ctmam_convffn_s``, ``ctmam_transformer``,
   ``ctmam_mobilevit{1,2,3}_d{2,3}``.
 
-Faithfulness notes (where the paper and the release disagree or are silent):
+Readings
+--------
 
-- The release scales attention scores by ``head_dim ** -0.5`` (Eq. 18 writes ``sqrt(C)``); we follow the
-  release. The relative-position bias ``B`` is a free table (heads, N, N') drawn from N(0, 1), as released.
-- The release reshapes the LCT output tokens ``(B, N, C)`` straight to ``(B, C, H, W)`` (mixing token and
-  channel axes); we transpose properly. Parameter counts are unaffected.
-- The SE-IBFFN residual adds the *normalised* block input, as released (``x + FFN(LN x)`` where the FFN's
-  inverted-bottleneck shortcut adds ``LN x`` once more).
+Where the paper is ambiguous, or the paper and the authors' release disagree, we implement:
+
+- **Metric (Eq. 25).** The paper defines the per-class accuracy as TP / (TP + FP), which is a *precision*;
+  its printed UA nevertheless equals the mean of the per-class *recalls* of Tables III/IV. We report the
+  standard UA (mean per-class recall) everywhere and show the Eq. (25) reading (support-weighted and plain
+  mean of per-class precision) as a separate, labelled row.
+- **Attention scale.** Scores are scaled by 1/sqrt(head dim) as in the release (Eq. 18 writes 1/sqrt(C)).
+  The relative-position bias ``B`` is a free table (heads, N, N') drawn from N(0, 1), as released.
+- **Token layout.** The release reshapes the LCT output tokens ``(B, N, C)`` straight to ``(B, C, H, W)``
+  (mixing the token and channel axes); we transpose. Parameter counts are unaffected.
+- **SE-IBFFN residual.** The residual adds the *normalised* block input, as released (``x + FFN(LN x)``
+  where the FFN's inverted-bottleneck shortcut adds ``LN x`` once more).
+- **Split.** The random 80/20 utterance split is stratified by class (the paper's is a plain random draw);
+  segments of one utterance never straddle train and test.
+- **Segmentation.** When the 0.2 s hops leave a tail, one more window aligned with the utterance's end is
+  added (the release drops the tail); an utterance shorter than 1.8 s is looped to 1.8 s.
+- **Corpus of Tables V and VI.** The paper does not name it; their 'Proposed' row equals Table I, so the
+  reported numbers are read as IEMOCAP's, and runs on other corpora are set beside them.
+- **W/Transformer and MobileViT (Table VI).** The paper gives only their widths. W/Transformer keeps LLC and
+  replaces CA-LMAM + SE-IBFFN by a pre-norm ViT layer with an MLP of 8x width (the width that brings the
+  count closest, 3,912 short of the paper's); each MobileViT variant is one block of its paper (v1, v2:
+  192-wide, v3: 128-wide transformer of depth 2 or 3, 512-wide MLP) in place of the LCT stack, so their
+  counts differ from the paper's. Conv-LCT and both ConvFFN variants match the paper's counts exactly,
+  which pins down what they replace (a 3x3 convolution with bias + BN for LLC; a bias-free 7x7 / 3x3
+  convolution 128->512 + BN for the first pointwise + depthwise pair).
 """
 from __future__ import annotations
 
@@ -85,7 +105,7 @@ class CTMAMConfig:
     # --- Table VI efficiency variants
     ffn: str = "ibffn"              # "ibffn" | "conv7" | "conv3" (ConvFFN-LCT-L / -S: full kxk conv replaces PW+DW)
     mixer: str = "lct"              # "lct" | "transformer" | "mobilevit1" | "mobilevit2" | "mobilevit3"
-    transformer_mlp_ratio: int = 8  # "W/Transformer": MLP width / dim (8: see EFFICIENCY note)
+    transformer_mlp_ratio: int = 8  # "W/Transformer": MLP width / dim (8: see Readings)
     mvit_depth: int = 2             # MobileViT block: transformer layers inside the block
     mvit_dim: int = 0               # MobileViT inner width; 0 = paper's (192 for v1/v2, 128 for v3)
     mvit_mlp: int = 512             # MobileViT MLP width (4 x the 128 input channels)

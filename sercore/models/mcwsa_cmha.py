@@ -16,38 +16,6 @@ Every encoder maps its modality to a latent ``(B, R, d)`` (``R = 32`` rows,
 fused code (stage 1, sum of per-modality MSE), and a classifier head reads the
 fused code (stage 2, cross-entropy).
 
-Readings of the paper where it is silent (also listed in the chapter):
-
-- Audio block (Fig. 2): conv3x3 (stride ``s``) → BN → ReLU → dropout → conv3x3
-  → BN, a 1x1 projection shortcut, ReLU, then multi-head self-attention. Only
-  the *first* block's first convolution has stride 2 ("the stride of the first
-  convolution layer is set to 2"); 64x128 → 32x64. Self-attention attends over
-  the time positions with the frequency-averaged channels as tokens and is added
-  back to every frequency (full 2-D attention over 2,048 positions is too heavy
-  for the paper's stated budget and is not described). The map ``(C, 32, 64)``
-  becomes 64 time tokens of ``C*32`` values, a linear layer takes them to ``d``
-  and adaptive average pooling over time to ``R = 32`` rows.
-- Video encoder: two 1-D residual blocks over the 32 rows (stride 1, so the rows
-  stay 32), each with row-wise self-attention. Text encoder: a linear map
-  300 → ``d`` when ``d != 300``, then 5 Transformer encoder layers.
-- Batch norm: the paper sets "momentum=0.9, epsilon=1e-5" and states it ran on
-  PyTorch 1.4.0, where ``momentum`` is the weight of the *new* batch
-  (running = 0.1*running + 0.9*batch), so we pass ``momentum=0.9`` as written.
-  (Under the TensorFlow/Keras convention the same words would mean PyTorch 0.1;
-  ``bn_momentum=0.1`` gives that reading. With it, on a few hundred utterances
-  and fast-moving weights, the running statistics lag the weights and eval-mode
-  predictions collapse to one class although training accuracy rises: the
-  reason the chapter once scored chance.)
-- CMHA (Sec. III-B): ``CI^{Y->X} = MHA(q=X, k=v=Y)``; a pair ``(X, Y)`` gives
-  ``CI^{XY} = Conv1x1(concat(CI^{X->Y}, CI^{Y->X}))``; the third modality ``Z``
-  then gives ``CI^{XYZ} = Conv1x1(concat(MHA(Z, CI^{XY}), MHA(CI^{XY}, Z)))``.
-  Orders M-T-I, M-I-T, T-I-M; their three outputs are concatenated and a 1x1
-  convolution gives the fused ``(R, d)``. Each attention module has its own
-  ``d x d`` Q/K/V projections and output projection ``W^O``.
-- Decoders (transposed convolutions) read the fused code; the paper's Eq. (9)
-  writes ``D_M ∘ F_L ∘ E_M (M)``, i.e. every decoder sees the shared fused code.
-- Classifier: mean over the ``R`` rows → dropout → linear → ReLU → linear.
-
 Fusion baselines swapped into the same autoencoder (``fusion=``): ``concat``
 (channel concatenation + 1x1 conv), ``tfn`` (Zadeh et al.: outer product of the
 1-appended low-rank projections, per row), ``mult`` (Tsai et al.: cross-modal
@@ -55,6 +23,60 @@ attention towards every target modality, a self-attention layer per target,
 concatenation + 1x1 conv). With one modality every fusion is the identity.
 
 LTPP gives every utterance the same size, so there is no padding and no mask.
+
+Readings
+--------
+Where the paper is silent or ambiguous, the model and its chapter (`sercore/chapters/mcwsa_cmha.py`)
+implement:
+
+- **Audio block** (Fig. 2): conv3x3 (stride *s*) → BN → ReLU → dropout → conv3x3 → BN, a 1x1
+  projection shortcut, ReLU, then multi-head self-attention. Only the *first* block's first
+  convolution has stride 2 ("the stride of the first convolution layer is set to 2"): 64x128 → 32x64.
+  Self-attention attends over the time positions with the frequency-averaged channels as tokens and
+  is added back to every frequency (full 2-D attention over 2,048 positions is too heavy for the
+  paper's stated budget and is not described). The map `(C, 32, 64)` becomes 64 time tokens of
+  `C*32` values, a linear layer takes them to *d* and adaptive average pooling over time to
+  *R* = 32 rows.
+- **Video and text encoders**: video, two 1-D residual blocks over the 32 rows (stride 1, so the rows
+  stay 32), each with row-wise self-attention; text, a linear map 300 → *d* when *d* ≠ 300, then 5
+  Transformer encoder layers. Attention heads and the convolution and feed-forward widths the paper
+  does not give are the preset's (`MCWSAConfig`).
+- **Batch norm** "momentum=0.9, epsilon=1e-5", on the paper's PyTorch 1.4.0, where `momentum` is the
+  weight of the *new* batch (running = 0.1·running + 0.9·batch): we pass `momentum=0.9` as written.
+  Read in the TensorFlow/Keras convention (PyTorch 0.1; `bn_momentum=0.1` gives it), the running
+  statistics lag the fast-moving weights on a few hundred utterances and the evaluated model predicts
+  one class although training accuracy rises.
+- **CMHA** (Sec. III-B): `CI^{Y->X} = MHA(q=X, k=v=Y)`; a pair `(X, Y)` gives
+  `CI^{XY} = Conv1x1(concat(CI^{X->Y}, CI^{Y->X}))`; the third modality `Z` then gives
+  `CI^{XYZ} = Conv1x1(concat(MHA(Z, CI^{XY}), MHA(CI^{XY}, Z)))`. The fusion orders are M-T-I, M-I-T
+  and T-I-M; their three outputs are concatenated and a 1x1 convolution gives the fused `(R, d)`.
+  Each attention module has its own `d x d` Q/K/V projections and output projection `W^O`.
+- **Decoders** (transposed convolutions) read the shared fused code: Eq. (9) writes
+  `D_M ∘ F_L ∘ E_M (M)`. **Classifier**: mean over the *R* rows → dropout → linear → ReLU → linear.
+- **Inputs**: each LTPP input is standardised per utterance (no statistics shared between
+  utterances); LTPP's levels are read as in `sercore/features/ltpp.py`.
+- **Training**: stage 1 keeps the epoch with the lowest validation reconstruction error, stage 2 the
+  epoch with the best validation UA; L2 1e-4 is Adam's weight decay. The bimodal Table II cells are
+  pre-trained (the paper marks only the trimodal column with "NP").
+- **Metrics**: UA is the mean per-class recall (%); the paper prints F1 as a fraction without saying
+  which average, and we report macro F1.
+- **Offline stand-ins**: word2vec (300-d) becomes all-MiniLM-L6-v2 token states through a fixed,
+  seeded orthonormal projection to 300-d unless `word2vec=` names a gensim file
+  (`sercore/features/word2vec.py`); the ImageNet ResNet frame features become fixed seeded random
+  ReLU features of the face pixels (`randproj`, standing in for ResNet in Table III) or of their
+  Sobel gradient magnitudes (`gradproj`, standing in for VGG-Face) unless `video="resnet"` and
+  `video_weights=` are given (`sercore/features/video.py`); MNIST (Fig. 6) becomes scikit-learn's
+  8 x 8 digits (`load_digits`) fed to three 1-D channels, stage 1 only.
+- **Fig. 5** maps the fused code (mean over its 32 rows) of every utterance, from each fusion's
+  first-fold model after both stages.
+- **Fig. 8**: the paper does not say how it matched the sizes of the original and encoded features;
+  every view is reduced to the same number (16) of principal components (standardised first) before
+  MINE.
+- **Fig. 9**: the paper correlates "features obtained by different fusion methods" with DCCA (same
+  network and input sizes for every method) without naming the second view. We correlate each
+  fusion's fused features with the model's own LTPP inputs (all modalities concatenated), both
+  reduced to 16 principal components, and report the correlation on 30% of the utterances held out
+  from DCCA training as well (on a few hundred utterances the training value saturates).
 """
 from __future__ import annotations
 

@@ -14,16 +14,14 @@ Pipeline of :class:`MDAT` (B batch, T common length, D = ``audio_dim``):
    audio and text ``(B, T, D)``, with masks (padding is never attended to or pooled).
 4. Eqs. 2-6, graph attention over the joined sequence ``Z = [x_s; x_t]``
    ``(B, 2T, D)``: ``H = ZW`` ``(B, 2T, U)``; scores
-   ``A_ij = LeakyReLU(H_i·a_1 + H_j·a_2)`` (the GAT form of Veličković et al.,
-   which the paper cites; its printed ``Ha`` with ``a ∈ R^U`` cannot give the
-   ``(2T, 2T)`` matrix it states), ``α = softmax_j(A)`` over real nodes only,
+   ``A_ij = LeakyReLU(H_i·a_1 + H_j·a_2)`` (the GAT form: see *Readings*),
+   ``α = softmax_j(A)`` over real nodes only,
    ``x̂_g = αH`` ``(B, 2T, U)``, split back into audio and text ``(B, T, U)``.
 5. Eqs. 7-15, co-attention: ``H_s = Dense(x_s)``, ``H_t = Dense(x_t)``,
    ``C = H_s H_tᵀ / sqrt(U)`` ``(B, T, T)`` (the scale is ours, ``coatt_scale``);
    ``α_s = softmax(C)`` over text positions, ``α_t = softmax(Cᵀ)`` over audio
-   positions; ``x'_s = α_s x_t``, ``x'_t = α_t x_s`` (the reading whose shapes match
-   the stated ``x'_s ∈ R^{T_s×D}``); ``x̂_s = [x_s; x'_s]``, ``x̂_t = [x_t; x'_t]``
-   ``(B, T, 2U)``.
+   positions; ``x'_s = α_s x_t``, ``x'_t = α_t x_s`` (see *Readings*);
+   ``x̂_s = [x_s; x'_s]``, ``x̂_t = [x_t; x'_t]`` ``(B, T, 2U)``.
 6. Sec. III-D: one transformer encoder layer per modality (self-attention + FFN,
    key padding masked) ``(B, T, 2U)``.
 7. Masked mean over time per modality, concatenation ``(B, 4U)``, dense + ReLU +
@@ -36,6 +34,36 @@ no co-attention (it needs two modalities), one transformer layer, audio pooling.
 
 :class:`MDATBaseline` is Sec. III-E: a BiLSTM per modality over the same
 cropped/padded inputs, masked mean, concatenation, dense + dropout, output layer.
+
+Readings
+--------
+Where the paper is ambiguous, this is what the model and its chapter
+(`sercore/chapters/mdat.py`) implement:
+
+- **Graph attention (Eqs. 2-6)** uses the GAT score of Veličković et al., which the paper
+  cites: `A_ij = LeakyReLU(H_i·a₁ + H_j·a₂)` with `a = [a₁; a₂]`, softmax over the real nodes.
+  The printed `Ha` with `a ∈ R^U` gives one number per node and cannot give the stated
+  `(T_s+T_t) × (T_s+T_t)` matrix.
+- **Co-attention outputs (Eqs. 7-15)** are `x'_s = α_s x_t` and `x'_t = α_t x_s` (the printed
+  `x̃_s α_s` does not compose; this reading matches the stated `x'_s ∈ R^{T_s×D}`), and the
+  scores are scaled by `1/√U` (`C = H_s H_tᵀ / √U`; ours, for a stable softmax: the paper has
+  no scale). The classifier pools each modality by a masked mean (the paper does not say how).
+- **Emo-DB has 4 classes, boredom merged into sad** (label map `emodb4_mdat`): Table II prints
+  "7 classes", but Sec. IV-A uses 420 utterances with 143 "sad", which only adds up as sad (62)
+  plus boredom (81); fear and disgust are dropped. EMOVO and URDU keep their four classes,
+  IEMOCAP merges excited into happy.
+- **k-shot is k labelled target utterances per class** (the paper says "k samples"): they
+  fine-tune a copy of the source model, and the test set is every other target utterance
+  (`sercore.protocols.make_kshot`; never both); k = 0 is the source model on the whole target.
+- **Within-corpus splits**: the paper says "standard train-test splits" and no more; each
+  corpus uses the run's `protocol` (Emo-DB, EMOVO, URDU: leave one speaker out; IEMOCAP: leave
+  one session out; synthetic: session 5 held out, validation speakers from sessions 1-4).
+- **Cross-language source models** are trained on the source corpus (validation speakers
+  carved from it) and tested on every target utterance; `cross_source: within` reuses the
+  first within-corpus fold's model (trained on most, not all, of the source).
+- **Ablations (Table VI)** run cross-language from `ablation_source` (the paper: IEMOCAP) to
+  every other corpus; a run with a single corpus runs them within-corpus on its first fold,
+  labelled so and not comparable with the paper's cells.
 """
 from __future__ import annotations
 

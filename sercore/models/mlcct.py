@@ -15,7 +15,10 @@ Pipeline (Fig. 1 of the paper), for a batch of B utterances::
       -> W^o read-out to one value per token                    # (B, 2d)
       -> fully connected classifier                             # (B, n_classes)
 
-Readings taken where the paper is ambiguous (the chapter repeats them):
+Readings
+--------
+
+Where the paper is ambiguous, we read it as follows.
 
 * **Circulant interaction.** Eq. (7) writes ``A = Ã ⊙ (W_s s) = (1/d) Σ_i a_i ⊙ (W_s s)`` with
   ``a_i`` the rows of ``Ã = circ(W_a a)``. Summed over the rows, every element of the sum
@@ -45,9 +48,17 @@ Readings taken where the paper is ambiguous (the chapter repeats them):
   by the projections alone (A = W_a a, S = W_s s); ``high_level=False`` (strategy A) drops
   the cross-modal blocks; strategy C (no SSE) is a change of input features (log-mel and
   static word embeddings), made by the chapter, with the D model.
-
-Hidden sizes, dropout and the projection size d are not given in the paper; the presets
-choose them (see the config).
+* **Table 7's letters.** The text of Sec. 4.3.1 shifts the strategy letters against the
+  table (it calls the 28.12 model "Strategy B"); we follow the table.
+* **CMU-MOSEI labels.** Each segment is read single-label: the emotion of highest intensity
+  (all-zero segments are neutral and dropped by the ``mosei6`` label map).
+* **Metrics.** "Acc" is read as the accuracy over all test utterances (WA); "F1" as the
+  weighted F1 over classes (the paper does not say which F1); the per-class "Acc" of Table 4
+  and the recognition rates of Figs. 4-6 as class recall. Table 8's ACC-6 is WA over the
+  corpus' classes; its ACC-2 is not defined for six emotions in the paper and is not measured.
+* **Sizes and training.** Hidden sizes, dropout, the projection size d, the optimiser, the
+  learning rate, the epochs and the batch size are not given in the paper: the presets
+  choose the sizes (see the config), ``params/mlcct/*.yaml`` the training settings.
 """
 from __future__ import annotations
 

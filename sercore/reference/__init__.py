@@ -91,12 +91,17 @@ def tables(paper: str) -> list[str]:
     return list(dict.fromkeys(_read(paper)["table"]))
 
 
+_RAISE = object()
+
+
 def get(paper: str, table: str, row: str, metric: str,
-        column: str | None = None, dataset: str | None = None) -> float:
+        column: str | None = None, dataset: str | None = None, default=_RAISE) -> float:
     """The one reported value matching the arguments.
 
     ``column`` and ``dataset`` left as ``None`` match anything; pass ``""`` to ask for an empty column.
-    Raises ``ValueError`` unless exactly one cell matches, saying how many did and what was asked.
+    Raises ``ValueError`` unless exactly one cell matches, saying how many did and what was asked;
+    with ``default`` given (e.g. ``None``), a cell the paper does not report returns ``default``
+    instead. Several matching cells always raise: the question was ambiguous.
     """
     df = _read(paper)
     mask = (df["table"] == table) & (df["row"] == row) & (df["metric"] == metric)
@@ -109,6 +114,8 @@ def get(paper: str, table: str, row: str, metric: str,
         return float(hits["value"].iloc[0])
     asked = (f"paper={paper!r}, table={table!r}, row={row!r}, metric={metric!r}, "
              f"column={column!r}, dataset={dataset!r}")
+    if len(hits) == 0 and default is not _RAISE:
+        return default
     if len(hits) == 0:
         in_table = df[df["table"] == table]
         if in_table.empty:

@@ -61,3 +61,18 @@ def test_plot_tsne_one_collection_per_class():
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plot_tsne(np.zeros((40, 3)), y)
     plt.close("all")
+
+
+def test_standardised_pca_clips_components_and_zeroes_constant_columns():
+    from sercore.analysis.tsne import standardised_pca
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((12, 30)) * 5 + 3
+    x[:, 0] = 7.0                                                          # a constant column
+    z = standardised_pca(x, None)
+    assert z.shape == (12, 30) and np.allclose(z[:, 0], 0) and np.allclose(z[:, 1:].std(0), 1)
+    p = standardised_pca(x, 16)
+    assert p.shape == (12, 11)                                             # 12 centred rows span 11 directions
+    assert np.allclose(p.mean(0), 0) and np.all(np.diff(p.var(0)) <= 1e-9)  # components by decreasing variance
+    assert standardised_pca(x, 4, seed=0).shape == (12, 4)
+    np.testing.assert_array_equal(standardised_pca(x, 4), standardised_pca(torch.from_numpy(x), 4))

@@ -1,22 +1,25 @@
-"""CTMAM chapter: feature pipeline, paper recipe, parameter table, comparison rows, Eq. 25, method()."""
+"""CTMAM chapter: feature pipeline, paper recipe, parameter table, comparison rows, Eq. 25, run(), method()."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
+from sercore import runs
 from sercore.chapters import Method
 from sercore.chapters import ctmam as chapter
 from sercore.protocols import Fold
 
 
-def test_train_config_is_the_papers_recipe():
-    cfg = chapter.train_config("paper")
+def test_train_config_is_the_papers_recipe_with_the_runs_numbers():
+    cfg = chapter.train_config(runs.resolve("ctmam", "emodb", "paper"))
     assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.optimizer) == (150, 128, 1e-3, 1e-6, "adam")
-    assert (cfg.scheduler, cfg.gamma, cfg.lr_min, cfg.mixup_alpha) == ("exp", 0.95, 1e-6, 0.2)
+    assert (cfg.scheduler, cfg.gamma, cfg.lr_min, cfg.mixup_alpha, cfg.seed) == ("exp", 0.95, 1e-6, 0.2, 0)
     assert cfg.inputs == ("x",)
-    assert chapter.train_config("smoke", epochs=3).epochs == 3
-    with pytest.raises(ValueError, match="profile"):
-        chapter.train_config("huge")
+    P = runs.resolve("ctmam", "synthetic", "quick", {"epochs": 3, "seed": 4, "lr_gamma": 0.9, "mixup_alpha": 0.0})
+    cfg = chapter.train_config(P)
+    assert (cfg.epochs, cfg.batch_size, cfg.seed, cfg.gamma, cfg.mixup_alpha) == (3, 32, 4, 0.9, 0.0)
 
 
 def test_segment_features_loop_short_and_window_long(tmp_path):
@@ -73,22 +76,71 @@ def test_headline_and_variant_comparisons_carry_reported_numbers():
     assert frame.loc["no_lct", "WA measured"] == 3.0 and pd.isna(frame.loc["no_ca", "WA measured"])
 
 
-def test_train_variants_and_method_on_tiny_data():
+def test_train_variants_on_tiny_data():
     rng = np.random.default_rng(0)
     feats = [rng.standard_normal((2, 26, 57)).astype(np.float32) + (i % 2) for i in range(8)]
     y = np.arange(8) % 2
     fold = Fold("random", np.arange(6), np.array([], dtype=np.int64), np.arange(6, 8), {})
-    cfg = chapter.train_config("smoke", batch_size=4, progress=False)
+    cfg = replace(chapter.train_config(runs.resolve("ctmam", "synthetic", "smoke")), batch_size=4, progress=False)
     out = chapter.train_variants(["", "no_lct"], "ctmam_emodb", feats, y, [fold], cfg, ["a", "b"], progress=False)
     assert set(out) == {"", "no_lct"}
-    assert out[""]["batch_size"] == 4
-    odd = chapter.train_variants(["no_lct"], "ctmam_emodb", feats, y, [fold], chapter.train_config(
-        "smoke", batch_size=11, progress=False), ["a", "b"], progress=False)
+    assert out[""]["batch_size"] == 4 and out[""]["epochs"] == 1
+    odd = chapter.train_variants(["no_lct"], "ctmam_emodb", feats, y, [fold], replace(cfg, batch_size=11),
+                                 ["a", "b"], progress=False)
     assert odd["no_lct"]["batch_size"] == 12                            # 12 % 11 == 1 would leave a batch of one
     assert out[""]["n_params"] == 544_361 - 8967 + (1280 * 2 + 2)       # 2-class head
     assert sum(out["no_lct"]["confusion"]["matrix"][0]) + sum(out["no_lct"]["confusion"]["matrix"][1]) == 2
-    m = chapter.method("smoke")
-    assert isinstance(m, Method) and m.segmented and m.modalities == ("audio",)
+
+
+@pytest.mark.parametrize("dataset,model,epochs,batch,max_segments", [
+    ("synthetic", "ctmam", 8, 32, 3), ("emodb", "ctmam_emodb", 10, 32, None)])
+def test_method_takes_everything_from_the_params(dataset, model, epochs, batch, max_segments):
     import torch
+
+    P = runs.resolve("ctmam", dataset, "quick")
+    m = chapter.method(P, have=("audio", "text"))
+    assert isinstance(m, Method) and m.segmented and m.modalities == ("audio",)
+    assert (m.train.epochs, m.train.batch_size, m.train.mixup_alpha, m.train.gamma) == (epochs, batch, 0.2, 0.95)
     assert m.build(5).eval()(torch.zeros(1, 26, 57)).shape == (1, 5)
-    assert m.train.epochs == 1 and m.train.mixup_alpha == 0.2
+    assert m.build(4).cfg.depth == (3 if model == "ctmam" else 1)
+    assert model in m.note and (("at most 3 evenly spaced segments" in m.note) == (max_segments == 3))
+    m6 = chapter.method(runs.resolve("ctmam", dataset, "quick", {"epochs": 6, "max_segments": 1}))
+    assert m6.train.epochs == 6 and "at most 1 evenly spaced" in m6.note
+
+
+def test_profile_note_says_what_the_run_trained():
+    note = chapter.profile_note(runs.resolve("ctmam", "synthetic", "quick"))
+    assert "`quick`-profile run: 8 epoch(s), batch 32, at most 3 segments per utterance" in note
+    assert "variants trained beside the proposed model: no_lct" in note and "trends at best" in note
+    assert "trends at best" not in chapter.profile_note(runs.resolve("ctmam", "emodb", "paper"))
+    assert "every segment;" in chapter.profile_note(runs.resolve("ctmam", "emodb", "paper"))
+
+
+def test_run_on_a_tiny_synthetic_corpus(monkeypatch):
+    """run() does every stage: the result carries the headline, comparisons, extra and the figures' data."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    n = 16
+    manifest = pd.DataFrame({"utt_id": [f"u{i}" for i in range(n)], "y": np.arange(n) % 4,
+                             "label": [("neutral", "happy", "sad", "angry")[i % 4] for i in range(n)],
+                             "speaker": [f"s{i % 4}" for i in range(n)], "session": 1 + np.arange(n) % 5})
+    feats = [rng.standard_normal((2 + i % 2, 26, 57)).astype(np.float32) for i in range(n)]
+    monkeypatch.setattr(chapter, "segment_features", lambda m: feats)
+    corpus = SimpleNamespace(manifest=manifest, labels=["neutral", "happy", "sad", "angry"], synthetic=True,
+                             note=None, dropped={})
+    P = runs.resolve("ctmam", "synthetic", "smoke", {"ablations": ["no_lct"], "max_segments": 2})
+    res = chapter.run(P, corpus)
+    assert set(res.metrics) >= {"wa", "ua"} and set(res.per_class) == set(corpus.labels)
+    assert res.extra["model"] == "ctmam" and res.extra["n_params"] == 1_031_674
+    assert set(res.extra["variants"]) == {"proposed", "no_lct"} and res.extra["train_config"]["epochs"] == "1"
+    assert res.extra["paper_eq25"].keys() == {"wa", "ua"} and res.extra["dropped_labels"] == {}
+    split = res.figures["split"].iloc[0]                  # every utterance capped to 2 segments
+    assert split["train"] + split["test"] == 16 and split["train segments"] == 2 * split["train"]
+    assert list(res.figures["trained"].index) == ["proposed", "no_lct"]
+    assert res.figures["table_v"].loc["no_lct", "WA measured"] == res.extra["variants"]["no_lct"]["metrics"]["wa"]
+    assert res.figures["params_iemocap"].loc["proposed", "params (paper)"] == 1_031_674
+    assert len(res.figures["history"]) == 1
+    rows = {(r["table"], r["row"], r["metric"]) for r in res.comparisons}
+    assert ("Table I", "Proposed", "ua") in rows and ("Table V", "W/o LCT", "wa") in rows
+    assert all("synthetic corpus" in r["note"] for r in res.comparisons if r["table"] == "Table I")

@@ -1,32 +1,21 @@
-"""MCWSA-CMHA chapter: modality detection, stand-in features, two-stage CV, tables, digits check, method()."""
+"""MCWSA-CMHA chapter: LTPP inputs, two-stage CV, the run plan, tables, figures' data, run(), method()."""
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from sercore import protocols, train
+from sercore import experiment, protocols, runs
 from sercore.chapters import mcwsa_cmha as ch
 
 TINY = dict(latent_dim=8, heads=2, audio_channels=2, video_hidden=8, text_layers=1, text_ff=16, head_hidden=8,
             tfn_rank=2, dropout=0.0)
 
 
-def test_available_modalities_reads_the_manifest_columns():
-    m = pd.DataFrame({"path": ["a.wav", "b.wav"], "text": ["hi", "there"], "video": ["a.npy", None]})
-    assert ch.available_modalities(m) == ("audio", "text")
-    m2 = pd.DataFrame({"path": [None, None], "text": ["hi", "x"]})
-    assert ch.available_modalities(m2) == ("text",)
-    assert ch.available_modalities(pd.DataFrame({"path": ["a"], "text": ["  "]})) == ("audio",)
+def params(dataset="synthetic", **overrides):
+    """The chapter's resolved smoke parameters at tiny widths (what run() and method() receive)."""
+    return runs.resolve("mcwsa_cmha", dataset, "smoke", overrides={**TINY, **overrides})
 
 
-def test_text_projection_is_orthonormal_and_fixed():
-    P = ch._projection(384, 300, 0)
-    assert P.shape == (384, 300)
-    assert np.allclose(P.T @ P, np.eye(300), atol=1e-4)
-    assert np.array_equal(P, ch._projection(384, 300, 0))
-
-
-def test_video_stand_ins_give_32x2048_deterministic_and_distinct(tmp_path):
+def test_video_inputs_are_ltpp_32x2048_standardised_per_utterance(tmp_path):
     rng = np.random.default_rng(0)
     paths = []
     for i, T in enumerate((7, 40)):               # 7 frames: fewer than the 16 finest regions (zero padding)
@@ -37,22 +26,15 @@ def test_video_stand_ins_give_32x2048_deterministic_and_distinct(tmp_path):
     a = ch.video_features(man, "randproj", progress=False)
     b = ch.video_features(man, "gradproj", progress=False)
     assert [x.shape for x in a] == [(32, 2048)] * 2 and [x.shape for x in b] == [(32, 2048)] * 2
-    assert np.array_equal(a[1], ch.video_features(man, "randproj", progress=False)[1])
+    assert all(x.dtype == np.float32 for x in a + b)
     assert not np.allclose(a[1], b[1])
     assert abs(float(a[1].mean())) < 1e-4 and float(a[1].std()) == pytest.approx(1.0, abs=1e-3)
-    with pytest.raises(ValueError, match="video must be one of"):
-        ch.video_features(man, "vgg")
 
 
-def test_resnet_path_explains_what_it_needs(tmp_path):
-    man = pd.DataFrame({"video": [str(tmp_path / "x.npy")]})
-    try:
-        import torchvision  # noqa: F401
-        match = "video_weights"
-    except ImportError:
-        match = "torchvision"
-    with pytest.raises((ImportError, ValueError), match=match):
-        ch.video_features(man, "resnet")
+def test_modality_features_refuse_what_the_manifest_lacks():
+    man = pd.DataFrame({"path": ["a.wav"], "text": ["hi"], "video": [None]})
+    with pytest.raises(ValueError, match=r"no \['video'\]"):
+        ch.modality_features(man, ("text", "video"))
 
 
 def _toy(n=30, seed=0):
@@ -69,8 +51,8 @@ def test_run_cv_pretrains_every_fold_then_fine_tunes():
     feats, y, man = _toy()
     folds = protocols.make_folds(man, "kfold_val", k=5, seed=0, max_folds=2)
     build = ch.builder(feats, ("audio", "text", "video"), "cmha", 3, TINY)
-    cfg = train.TrainConfig(epochs=2, batch_size=8, seed=0, progress=False, device="cpu",
-                            inputs=("audio", "text", "video"))
+    cfg = ch.train_config(params(epochs=2, batch_size=8))
+    assert cfg.inputs == ("audio", "text", "video") and cfg.epochs == 2 and cfg.early_stop_metric == "ua"
     log, seen = [], []
     cv = ch.run_cv(build, feats, y, folds, cfg, ["a", "b", "c"], pretrain_epochs=2, log=log,
                    after_pretrain=lambda fold, model: seen.append(fold.name))
@@ -84,21 +66,28 @@ def test_run_cv_pretrains_every_fold_then_fine_tunes():
     assert log2[0]["history"] == []
 
 
+def test_sizes_come_from_the_parameters():
+    assert ch.sizes_from_params(params()) == TINY
+    paper = runs.resolve("mcwsa_cmha", "synthetic", "paper")
+    assert ch.sizes_from_params(paper) == {}                       # None everywhere: the paper preset
+    assert "paper's widths" in ch._widths(paper) and "latent_dim 8" in ch._widths(params())
+
+
 def test_run_setting_captures_representations_and_tables():
     feats, y, man = _toy()
     folds = protocols.make_folds(man, "kfold_val", k=5, seed=0, max_folds=1)
-    P = dict(epochs=1, pretrain_epochs=1, batch_size=8, lr=1e-3, weight_decay=1e-4, sizes=TINY, seed=0,
-             device="cpu")
+    P = params(batch_size=8)
     res = ch.run_setting(feats, y, folds, ["a", "b", "c"], ch.ALL, "cmha", True, P, capture=True)
     assert res["unsup"].shape == (30, 8) and res["sup"].shape == (30, 8)
     assert set(res["encoded"]) == {"audio", "text", "video"} and res["encoded"]["text"].shape == (30, 32 * 8)
     assert not np.allclose(res["unsup"], res["sup"])
+    assert len(res["pretrain"]) == 1 and len(res["pretrain"][0]["history"]) == P["pretrain_epochs"]
     grid = {("cmha", "A+V+T"): res}
     t2 = ch.table_two(grid, "iemocap")
     assert t2.loc["The proposed CMHA", ("A+V+T", "UA", "reported")] == 86.3
     assert t2.loc["The proposed CMHA", ("A+V+T", "UA", "measured")] == round(res["ua"], 2)
     assert pd.isna(t2.loc["Concat [8]", ("A+V+T", "UA", "measured")])
-    assert t2.loc["TFN [10]", ("A+V", "UA", "reported")] is None or pd.isna(t2.loc["TFN [10]", ("A+V", "UA", "reported")])
+    assert pd.isna(t2.loc["TFN [10]", ("A+V", "UA", "reported")])             # the paper leaves it empty
     t1 = ch.table_one(res["ua"], "iemocap", "synthetic")
     assert t1.loc["MCWSA-CMHA (Proposed)", "reported UA (%)"] == 86.3
     comps = ch.comparisons(grid, {"randproj": {"A+V+T": res}}, res, "iemocap", "synthetic")
@@ -110,8 +99,8 @@ def test_run_setting_captures_representations_and_tables():
 
 
 def test_plan_follows_parameters_and_modalities():
-    P = dict(table2_fusions=["cmha", "mult", "concat"], table2_columns=["A+V", "A+V+T (NP)", "A+V+T"],
-             table3_extractors=["gradproj"], table3_columns=["A+V+T", "A+T"])
+    P = params(table2_fusions=["cmha", "mult", "concat"], table2_columns=["A+V", "A+V+T (NP)", "A+V+T"],
+               table3_extractors=["gradproj"], table3_columns=["A+V+T", "A+T"])
     p = ch.plan(P, ch.ALL)
     assert p["full"] == "A+V+T" and len(p["table2"]) == 9 and ("concat", "A+V+T (NP)") in p["table2"]
     assert p["table3"] == [("gradproj", "A+V+T")]                 # A+T has no video
@@ -124,6 +113,8 @@ def test_plan_follows_parameters_and_modalities():
     assert ch.subset_name(("video", "audio"), True) == "A+V"
     with pytest.raises(ValueError, match="unknown column"):
         ch.parse_column("A+X")
+    with pytest.raises(ValueError, match="at least one"):
+        ch.plan(P, ())
 
 
 def test_digits_check_reconstructs_three_channels():
@@ -133,17 +124,33 @@ def test_digits_check_reconstructs_three_channels():
     assert out["groups"] == [(0, 1, 2), (3, 4, 5), (6, 7, 8)]
 
 
-def test_method_follows_the_manifest_modalities():
-    feats, y, _ = _toy()
-    text_only = pd.DataFrame({"path": [None], "text": ["hello"]})
-    m = ch.method("smoke", manifest=text_only)
-    assert m.modalities == ("text",) and m.run_cv is not None and m.train.inputs == ("text",)
-    full = ch.method("smoke", latent_dim=8)
-    assert full.modalities == ("audio", "text", "video")
+def test_method_uses_the_modalities_asked_for_and_offered():
+    m = ch.method(params(), have=("audio", "text"))
+    assert m.modalities == ("audio", "text") and m.run_cv is not None and m.train.inputs == ("audio", "text")
+    assert m.train.epochs == 1 and m.train.batch_size == 16 and "1 reconstruction + 1 fine-tuning" in m.note
+    assert "text: stand-in" in m.note and "video:" not in m.note
+    assert ch.method(params(), have=("text",)).modalities == ("text",)
+    assert ch.method(params(modalities=["audio"]), have=ch.ALL).modalities == ("audio",)
     with pytest.raises(RuntimeError, match="features"):
-        full.build(4)
-    with pytest.raises(ValueError, match="profile"):
-        ch.method("huge")
+        m.build(4)
+    with pytest.raises(ValueError, match="needs one of"):
+        ch.method(params(modalities=["video"]), have=("audio", "text"))
+
+
+def test_method_run_cv_pretrains_then_fine_tunes_on_its_modalities(monkeypatch):
+    feats, y, man = _toy()
+    text = [{"text": f["text"]} for f in feats]
+    m = ch.method(params(batch_size=8, pretrain_epochs=2), have=("text",))
+    stage1, real = [], ch.pretrain
+
+    def spy(model, features, indices, cfg, epochs, val_indices=None):
+        stage1.append((epochs, cfg.inputs))
+        return real(model, features, indices, cfg, epochs, val_indices)
+
+    monkeypatch.setattr(ch, "pretrain", spy)
+    folds = protocols.make_folds(man, "kfold_val", k=5, seed=0, max_folds=1)
+    cv = m.run_cv(ch.builder(text, ("text",), "cmha", 3, TINY), text, y, folds, m.train, ["a", "b", "c"])
+    assert stage1 == [(2, ("text",))] and len(cv.folds) == 1 and 0 <= cv.summary["mean"]["ua"] <= 100
 
 
 def test_mine_and_dcca_curves_cover_every_pair_and_fusion():
@@ -155,3 +162,30 @@ def test_mine_and_dcca_curves_cover_every_pair_and_fusion():
     dc = ch.dcca_curves({"CMHA": enc["audio"], "MulT": enc["text"]}, orig["audio"], steps=5, dim=6, out_dim=2)
     assert set(dc) == {"CMHA", "MulT"}
     assert all(len(r.curve) == 5 and r.val_corr is not None and 0 <= r.corr <= 1 for r in dc.values())
+
+
+def test_run_on_the_synthetic_corpus_returns_every_table_and_figure():
+    P = params(n_per_class=5, mine_steps=3, dcca_steps=3, digits_epochs=1, digits_train=64)
+    corpus = experiment.load_corpus(P)
+    res = ch.run(P, corpus)
+    f = res.figures
+    assert res.extra["modalities"] == ["audio", "text", "video"] and f["full"] == "A+V+T"
+    assert 0 <= res.metrics["ua"] <= 100 and set(res.per_class) == set(corpus.labels)
+    assert set(f["confusions"]) == {"CMHA", "MulT"}
+    assert set(f["tsne5"]) == set(ch.FUSION_ROWS.values())
+    assert all(p["embedding"].shape == (len(corpus.manifest), 2) for p in {**f["tsne5"], **f["tsne7"]}.values())
+    assert set(f["mine"]) == {"V-T", "A-T", "A-V"} and set(f["dcca"]) == set(ch.FUSION_ROWS.values())
+    assert f["table3"] is not None and f["table2"].loc["MulT [15]", ("A+V+T", "UA", "measured")] is not None
+    assert "**smoke**-profile run on `synthetic`" in f["summary"] and "1 reconstruction + 1 fine-tuning" in f["summary"]
+    assert {c["table"] for c in res.comparisons} == {"Table I", "Table II", "Table III"}
+    assert res.protocol == experiment.describe_folds(experiment.folds(corpus.manifest, P), P)
+
+
+def test_run_with_one_modality_skips_the_cross_modal_figures():
+    P = params(modalities=["text"], n_per_class=5, digits_epochs=1, digits_train=64)
+    res = ch.run(P, experiment.load_corpus(P))
+    f = res.figures
+    assert f["full"] == "T" and res.extra["modalities"] == ["text"]
+    assert set(f["grid"].index) == {("cmha", "T"), ("cmha", "T (NP)")}
+    assert f["tsne5"] == {} and f["mine"] == {} and f["dcca"] == {} and f["table3"] is None
+    assert list(f["confusions"]) == ["CMHA"] and len(f["tsne7"]) == 3 and "one modality" in f["summary"]

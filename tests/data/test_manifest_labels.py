@@ -55,9 +55,7 @@ def test_missing_corpus_names_path_and_layout(tmp_path):
 
 
 def test_data_list_on_the_real_copies(shared_data):
-    from sercore.cli import data_list
-
-    out = data_list(str(shared_data))
+    out = data.listing(str(shared_data))
     lines = {ln.split()[0]: ln for ln in out.splitlines()[2:]}
     assert " 535 " in lines["emodb"].replace(",", "") and lines["emodb"].split()[1] == "yes"
     assert "7433" in lines["iemocap_text"].replace(",", "")

@@ -87,3 +87,11 @@ def test_bad_config_raises():
         CTMAM(CTMAMConfig(mixer="rnn"))
     with pytest.raises(ValueError, match="lstm_hidden"):
         CTMAM(CTMAMConfig(lstm_hidden=4))
+
+
+def test_readings_are_written_once_in_the_docstring():
+    text = models.readings("ctmam")
+    for topic in ("Metric (Eq. 25)", "Attention scale", "Token layout", "Split", "Segmentation",
+                  "Corpus of Tables V and VI", "W/Transformer and MobileViT"):
+        assert f"**{topic}" in text
+    assert "3,912 short" in text

@@ -1,6 +1,6 @@
 """Render ``benchmarks.json`` as the book page ``book/_generated/benchmarks.md`` (tables + bar figures).
 
-    python benchmarks/bench_page.py [results/benchmarks/benchmarks.json] [book/_generated/benchmarks.md]
+    python -m sercore.bench_page [results/benchmarks/benchmarks.json] [book/_generated/benchmarks.md]
 
 Every number on the page comes from the JSON (measured by ``benchmarks/run``), except the
 targets, which are the issue's. Figures go to ``<page folder>/benchmarks_files/``.
@@ -84,7 +84,7 @@ def render(data: dict, figs: dict | None = None, fig_dir: str = "benchmarks_file
           ""]
     if json_path:
         L += [f"The numbers below are read from `{json_path}`; regenerate this page with "
-              "`benchmarks/run` (or `python benchmarks/bench_page.py`).", ""]
+              "`benchmarks/run` (or `python -m sercore.bench_page`).", ""]
     if not m.get("cuda_available"):
         L += ["```{note}", "No GPU was available for this run: every number here is a CPU number. "
               "The CUDA columns (max allocated memory), the fast-path comparison (bf16 autocast, "

@@ -1,0 +1,183 @@
+"""The book: stage the executed notebooks of ``results/`` into ``book/_generated/``, filter the
+table of contents to the pages that exist, render the benchmarks page, and build with Jupyter Book.
+
+``build_book(run=True)`` first runs every (paper, dataset) whose corpus is found
+(:func:`sercore.runs.plan_runs`), then the data chapter and the scoreboard.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import PAPERS
+from .paths import project_root, results_dir
+from .runs import SPECIAL, STUDIES, plan_runs, run_notebook
+from .schemas.common import PROFILES
+
+#: which profile a page shows when several ran: the most complete (paper, then quick, then smoke)
+PROFILE_RANK = {p: i for i, p in enumerate(reversed(PROFILES))}
+
+
+def stage_book(root: Path | None = None, results_root: Path | None = None) -> list[Path]:
+    """Copy the best executed notebook of each (paper, dataset) into ``book/_generated/``.
+
+    "Best" is the most complete profile present (paper > quick > smoke).
+    """
+    root = root or project_root()
+    results_root = results_root or results_dir()
+    gen = root / "book" / "_generated"
+    shutil.rmtree(gen, ignore_errors=True)
+    gen.mkdir(parents=True)
+    out = []
+    for paper in (*PAPERS, *STUDIES, *SPECIAL):
+        by_ds: dict[str, Path] = {}
+        for nb in sorted((results_root / paper).glob(f"*/*/{paper}.ipynb")):
+            ds, prof = nb.parent.parent.name, nb.parent.name
+            if paper not in SPECIAL and prof not in PROFILE_RANK:
+                continue
+            rank = PROFILE_RANK.get
+            if ds not in by_ds or rank(prof, 9) < rank(by_ds[ds].parent.name, 9):
+                by_ds[ds] = nb
+        for ds, nb in sorted(by_ds.items()):
+            dest = gen / paper / f"{ds}.ipynb" if paper not in SPECIAL else gen / f"{paper}.ipynb"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            _stage_notebook(nb, dest, None if paper in SPECIAL else f"{ds} ({nb.parent.name} profile)")
+            out.append(dest)
+    out.append(stage_benchmarks(gen, root, results_root))
+    return out
+
+
+def stage_benchmarks(gen: Path, root: Path, results_root: Path) -> Path:
+    """``book/_generated/benchmarks.md`` from ``results/benchmarks/benchmarks.json`` (written by
+    ``benchmarks/run``), or a page saying how to produce it when no benchmark has run."""
+    page = gen / "benchmarks.md"
+    src = results_root / "benchmarks" / "benchmarks.json"
+    if src.exists():
+        import json
+
+        from .bench_page import write_page
+
+        return write_page(json.loads(src.read_text()), page, src)
+    page.write_text("# Benchmarks: speed, memory, cache and scale\n\n"
+                    "`results/benchmarks/benchmarks.json` does not exist, so this page has no numbers. Run\n\n"
+                    "```bash\nbenchmarks/run            # CPU, or --device cuda on a GPU machine\n```\n\n"
+                    "then `sercore book` again: it renders `results/benchmarks/benchmarks.json` here "
+                    "(training and inference throughput per model, peak memory, feature extraction and the "
+                    "cache, the CTMAM reference point, `make book` wall time).\n")
+    return page
+
+
+def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
+    """Copy an executed notebook; with ``subtitle``, its first heading becomes ``# <title>: <subtitle>``
+    so each dataset's page has its own name in the book's navigation."""
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    injected = any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags and injected:
+            tags.append("remove-cell")        # the notebook's defaults; the values that ran follow
+        elif "injected-parameters" in tags:
+            tags.append("hide-input")         # collapsed on the page; every value is also in the provenance panel
+    if subtitle:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and cell.source.startswith("# "):
+                first, _, rest = cell.source.partition("\n")
+                short = first[2:].split(":")[0].strip()
+                cell.source = f"# {short} on {subtitle}\n\n*{first[2:].strip()}*\n{rest}"
+                break
+    nbformat.write(nb, dest)
+
+
+def filtered_toc(root: Path) -> Path:
+    """``_toc.yml`` without the entries that have nothing to show in this build (a chapter whose every
+    run failed, a study no corpus was found for), written to ``_build/_toc.yml``.
+
+    An entry with no page would be a warning, and the build treats warnings as errors: one failed
+    chapter would otherwise take the whole book down. What was left out is printed.
+    """
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    dropped: list[str] = []
+
+    def exists(entry: dict) -> bool:
+        if "file" in entry:
+            f = root / entry["file"]
+            return any(f.with_suffix(ext).exists() for ext in (".md", ".ipynb")) or f.exists()
+        if "glob" in entry:
+            return any(root.glob(entry["glob"] + ".ipynb")) or any(root.glob(entry["glob"] + ".md"))
+        return True
+
+    def keep(entries: list) -> list:
+        out = []
+        for e in entries:
+            if "sections" in e:
+                e = {**e, "sections": keep(e["sections"])}
+                if not e["sections"]:
+                    e.pop("sections")
+                    if e.get("file", "").startswith("book/chapters/"):
+                        dropped.append(e["file"] + " (no executed page)")
+                        continue
+            if exists(e):
+                out.append(e)
+            else:
+                dropped.append(e.get("file") or e.get("glob"))
+        return out
+
+    for part in toc.get("parts", []):
+        part["chapters"] = keep(part["chapters"])
+    toc["parts"] = [p for p in toc.get("parts", []) if p["chapters"]]
+    if dropped:
+        print("left out of this build (nothing to show): " + ", ".join(dropped), flush=True)
+    out = root / "_build" / "_toc.yml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(toc, sort_keys=False))
+    return out
+
+
+def build_book(run: bool = False, profile: str = "quick", data_root: str | None = None,
+               reuse: bool = False) -> Path:
+    """Optionally run every planned notebook, execute the data chapter and the
+    scoreboard, then ``jupyter-book build`` with warnings as errors."""
+    root = project_root()
+    failures = []
+    t_start = time.time()
+    if run:
+        plan = plan_runs(data_root, root)
+        print(f"running {len(plan)} notebook(s) on the {profile} profile: "
+              + ", ".join(f"{p}/{d}" for p, d in plan), flush=True)
+        for paper, ds in plan:
+            done = results_dir() / paper / ds / profile / "metrics.json"
+            if reuse and done.exists():
+                print(f"  {paper}/{ds}: reusing {done}", flush=True)
+                continue
+            t0 = time.time()
+            try:
+                run_notebook(paper, ds, profile, data_root=data_root, root=root)
+                print(f"  {paper}/{ds}: done in {time.time() - t0:.0f} s", flush=True)
+            except RuntimeError as e:
+                failures.append(str(e))
+                print(f"  {paper}/{ds}: FAILED\n{e}", file=sys.stderr, flush=True)
+    for special in SPECIAL:
+        t0 = time.time()
+        run_notebook(special, "all", "book", data_root=data_root, root=root)
+        print(f"  {special}: done in {time.time() - t0:.0f} s", flush=True)
+    staged = stage_book(root)
+    print(f"staged {len(staged)} executed notebook(s) into book/_generated", flush=True)
+    jb = Path(sys.executable).parent / "jupyter-book"
+    toc = filtered_toc(root)
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--toc", str(toc),
+           "-W", "--keep-going"]
+    proc = subprocess.run(cmd, cwd=root)
+    if proc.returncode != 0:
+        raise SystemExit(f"jupyter-book build failed (exit {proc.returncode}); see the warnings above")
+    index = root / "_build" / "html" / "index.html"
+    print(f"book built in {time.time() - t_start:.0f} s: {index}")
+    if failures:
+        raise SystemExit(f"{len(failures)} notebook(s) failed; the book shows their previous results")
+    return index

@@ -1,0 +1,24 @@
+"""Parameters of the CTMAM chapter (``params/ctmam/*.yaml``, ``book/ctmam.ipynb``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import TrainingParams, param
+
+ABLATIONS = ("no_tsa", "no_lstm", "no_lct", "conv_lct", "no_ca", "no_se")
+EFFICIENCY = ("convffn_l", "convffn_s", "transformer", "mobilevit1_d2", "mobilevit1_d3", "mobilevit2_d2",
+              "mobilevit2_d3", "mobilevit3_d2", "mobilevit3_d3")
+
+
+@dataclass(kw_only=True)
+class Params(TrainingParams):
+    model: str = param("ctmam (IEMOCAP release: depth 3, 2 heads) | ctmam_emodb (Emo-DB release: depth 1, "
+                       "1 head)", choices=("ctmam", "ctmam_emodb"))
+    mixup_alpha: float = param("mixup Beta(alpha, alpha); 0 turns mixup off (paper: 0.2)", ge=0)
+    lr_gamma: float = param("learning rate x gamma per epoch (paper: 0.95)", gt=0, le=1)
+    lr_min: float = param("floor of the decayed learning rate (paper: 1e-6)", ge=0)
+    max_segments: int | None = param("at most this many evenly spaced segments per utterance "
+                                     "(None: all, as in the paper)", None, ge=1)
+    ablations: list[str] = param("Table V variants trained beside the proposed model", [], choices=ABLATIONS)
+    efficiency: list[str] = param("Table VI variants trained (parameter counts are always listed)", [],
+                                  choices=EFFICIENCY)

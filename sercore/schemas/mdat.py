@@ -1,0 +1,64 @@
+"""Parameters of the MDAT chapter (``params/mdat/*.yaml``, ``book/mdat.ipynb``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import TrainingParams, param
+
+#: per corpus, the label map onto the paper's four classes (all share one class order); every corpus of
+#: ``corpora`` is mapped with its own, and ``label_map`` (the main corpus's) must be the one given here
+LABEL_MAPS = {"emodb": "emodb4_mdat", "iemocap": "iemocap4", "emovo": "ser4", "urdu": "ser4", "synthetic": "ser4"}
+#: the paper's corpus each synthetic language stands in for
+SYNTHETIC_STANDS_FOR = {"en": "iemocap", "de": "emodb", "it": "emovo", "ur": "urdu"}
+
+
+def main_spec(corpus: str, languages: list | None) -> str:
+    """The spec in ``corpora`` of the run's main corpus: ``synthetic:<language>`` or the corpus name."""
+    return f"{corpus}:{languages[0]}" if corpus == "synthetic" and languages else corpus
+
+
+@dataclass(kw_only=True)
+class Params(TrainingParams):
+    label_map: str = param("label map of the main corpus: MDAT's map for it (emodb: emodb4_mdat, boredom merged "
+                           "into sad; iemocap: iemocap4; emovo, urdu, synthetic: ser4)",
+                           choices=sorted(set(LABEL_MAPS.values())))
+    languages: list[str] | None = param("synthetic: the one language of the main corpus (its spec "
+                                        "synthetic:<lang> must be in corpora); a real corpus: None", None,
+                                        choices=tuple(SYNTHETIC_STANDS_FOR))
+    corpora: list[str] = param('every corpus of the run: "emodb", "emovo", "urdu", "iemocap" or "synthetic:<lang>" '
+                               "(the main corpus among them; two or more give cross-language and k-shot)")
+    cross_source: str = param("within: the first within-corpus fold's model is the source; full: train on "
+                              "all of it", choices=("within", "full"))
+    val_fraction: float = param("cross-language source training: share of source speakers held out for "
+                                "validation", 0.1, ge=0, lt=1)
+    kshot_ks: list[int] = param("target utterances per class to fine-tune on", ge=0)
+    kshot_seeds: list[int] = param("one k-shot draw per seed", ge=0)
+    kshot_sources: list[str] | None = param("sources whose pairs get k-shot curves (None: all)", None)
+    ft_epochs: int = param("fine-tuning epochs on the k-shot samples", ge=1)
+    ft_lr: float = param("fine-tuning learning rate", 0.0005, gt=0)
+    ablation_source: str = param("Table VI source, one of corpora (the paper: IEMOCAP)")
+
+    def __post_init__(self):
+        if self.corpus not in LABEL_MAPS:
+            raise ValueError(f"key 'corpus': expected one of {', '.join(LABEL_MAPS)}, got {self.corpus!r}")
+        if self.label_map != LABEL_MAPS[self.corpus]:
+            raise ValueError(f"key 'label_map': expected {LABEL_MAPS[self.corpus]!r} (MDAT's map for "
+                             f"{self.corpus}), got {self.label_map!r}")
+        if (self.corpus == "synthetic") != bool(self.languages) or len(self.languages or []) > 1:
+            raise ValueError(f"key 'languages': expected one language for the synthetic corpus and none for "
+                             f"a real one, got {self.languages!r} for {self.corpus!r}")
+        for spec in self.corpora:
+            name, _, lang = spec.partition(":")
+            if name not in LABEL_MAPS or (name == "synthetic") != (lang in SYNTHETIC_STANDS_FOR) \
+                    or (name != "synthetic" and lang):
+                raise ValueError(f"key 'corpora': expected {', '.join(n for n in LABEL_MAPS if n != 'synthetic')} "
+                                 f"or synthetic:<{'|'.join(SYNTHETIC_STANDS_FOR)}>, got {spec!r}")
+        main = main_spec(self.corpus, self.languages)
+        if main not in self.corpora:
+            raise ValueError(f"key 'corpora': expected the main corpus {main!r} among them, got {self.corpora!r}")
+        if self.ablation_source not in self.corpora:
+            raise ValueError(f"key 'ablation_source': expected one of corpora {self.corpora!r}, "
+                             f"got {self.ablation_source!r}")
+        if self.kshot_sources and not set(self.kshot_sources) <= set(self.corpora):
+            raise ValueError(f"key 'kshot_sources': expected a subset of corpora {self.corpora!r}, "
+                             f"got {self.kshot_sources!r}")

@@ -1,0 +1,194 @@
+"""Runs: parameters resolved and validated in one place, papermill execution, failure handling, determinism."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+import yaml
+
+from sercore import runs
+from sercore.paths import project_root
+from sercore.schemas import ParamsError
+from sercore.schemas.common import PROFILES
+
+ROOT = project_root()
+
+
+def _project(tmp_path, paper="ctmam", name="toy", text=None, **edits):
+    """A project whose params/<paper>/<name>.yaml is the real synthetic.yaml (or ``text``), with edits."""
+    d = tmp_path / "params" / paper
+    d.mkdir(parents=True, exist_ok=True)
+    raw = yaml.safe_load((ROOT / "params" / paper / "synthetic.yaml").read_text())
+    for k, v in edits.items():
+        if "." in k:
+            section, key = k.split(".")
+            raw.setdefault(section, {})[key] = v
+        else:
+            raw[k] = v
+    (d / f"{name}.yaml").write_text(text if text is not None else yaml.safe_dump(raw, sort_keys=False))
+    return tmp_path
+
+
+def test_profile_sections_override_the_top_level(tmp_path):
+    root = _project(tmp_path, lr=0.01, **{"smoke.epochs": 3})
+    smoke = runs.resolve("ctmam", "toy", "smoke", root=root)
+    paper = runs.resolve("ctmam", "toy", "paper", root=root)
+    assert (smoke["epochs"], smoke["lr"], paper["epochs"]) == (3, 0.01, 150)
+    assert list(smoke)[:6] == ["paper", "dataset", "profile", "seed", "data_root", "results_dir"]
+    assert runs.resolve("ctmam", "toy", "smoke", {"seed": 4}, root=root)["seed"] == 4
+
+
+@pytest.mark.parametrize("edit, words", [
+    ({"lr": "1e-3"}, ["params/ctmam/toy.yaml", "'lr' (top level)", "expected a number", "the string '1e-3'",
+                      "write 0.001"]),
+    ({"quick.epochs": 0}, ["'epochs' (section 'quick')", "a value >= 1", "the integer 0"]),
+    ({"smoke.batch_size": -2}, ["'batch_size' (section 'smoke')", ">= 1"]),
+    ({"test_fraction": 1.5}, ["'test_fraction'", "> 0 and < 1", "1.5"]),
+    ({"paper.epoch": 5}, ["'epoch' (section 'paper')", "did you mean 'epochs'", "an unknown key"]),
+    ({"ablations": ["no_such"]}, ["'ablations'", "one of no_tsa"]),
+    ({"max_segments": True}, ["'max_segments'", "an integer or null", "the boolean True"]),
+    ({"seed": 3}, ["'seed' (top level)", "the run sets seed"]),
+    ({"languages": "en"}, ["'languages'", "a list of strings", "the string 'en'"]),
+])
+def test_bad_params_are_one_line_naming_file_and_key(tmp_path, edit, words):
+    root = _project(tmp_path, **edit)
+    with pytest.raises(ParamsError) as err:
+        runs.resolve("ctmam", "toy", "smoke", root=root)
+    msg = str(err.value)
+    assert "\n" not in msg
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("corpus: synthetic\nlr: [0.1\n", ["not valid YAML at line"]),
+    ("- a\n- b\n", ["expected a mapping", "got list"]),
+    ("corpus: synthetic\nquick: 3\n", ["'quick'", "expected a mapping"]),
+])
+def test_unreadable_params_files(tmp_path, text, words):
+    root = _project(tmp_path, text=text)
+    with pytest.raises(ParamsError) as err:
+        runs.resolve("ctmam", "toy", "smoke", root=root)
+    assert "\n" not in str(err.value) and "params/ctmam/toy.yaml" in str(err.value)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_names_are_registry_names_never_paths(tmp_path):
+    for bad in ("../mdat/emodb", "/some/where/x", "Emo DB"):
+        with pytest.raises(ParamsError, match="is not a name"):
+            runs.resolve("ctmam", bad, "smoke")
+    with pytest.raises(ParamsError, match="unknown paper"):
+        runs.resolve("../ctmam", "synthetic", "smoke")
+    with pytest.raises(ParamsError, match="datasets with parameters for ctmam: emodb, iemocap, synthetic"):
+        runs.resolve("ctmam", "nope", "smoke")
+    with pytest.raises(ParamsError, match="unknown profile"):
+        runs.resolve("ctmam", "synthetic", "fast")
+
+
+def test_every_params_file_resolves_for_every_profile():
+    n = 0
+    for paper in runs.RUNNABLE:
+        for ds in runs.datasets_with_params(paper, ROOT):
+            for prof in PROFILES:
+                p = runs.resolve(paper, ds, prof, root=ROOT)
+                assert (p["paper"], p["dataset"], p["profile"]) == (paper, ds, prof)
+                for k, v in p.items():       # papermill injects literals: scalars and flat lists only
+                    assert v is None or isinstance(v, (bool, int, float, str)) or (
+                        isinstance(v, list) and all(isinstance(i, (bool, int, float, str)) for i in v)), (k, v)
+                n += 1
+    assert n >= 3 * 23
+
+
+def test_each_notebooks_parameters_cell_is_the_resolved_smoke_synthetic_params():
+    for paper in runs.RUNNABLE:
+        defaults = runs.notebook_defaults(ROOT / "book" / f"{paper}.ipynb")
+        assert defaults == runs.resolve(paper, "synthetic", "smoke", root=ROOT), paper
+
+
+def test_notebook_params_refuses_unknown_and_mistyped_values():
+    P = runs.resolve("mlcct", "synthetic", "smoke")
+    assert runs.notebook_params({**P, "Markdown": object, "_x": 1}) == P
+    with pytest.raises(ParamsError, match="notebook parameters: key 'epoch'"):
+        runs.notebook_params({**P, "epoch": 3})
+    with pytest.raises(ParamsError, match="key 'epochs': expected an integer"):
+        runs.notebook_params({**P, "epochs": "3"})
+
+
+def test_no_per_profile_settings_outside_params():
+    """Profile names appear in the package only where profiles are defined or reported, never as
+    keys of a settings table."""
+    import re
+    pattern = re.compile(r"""["'](smoke|quick)["']\s*:""")
+    hits = [f"{p.relative_to(ROOT)}:{i + 1}" for p in (ROOT / "sercore").rglob("*.py")
+            for i, line in enumerate(p.read_text().splitlines()) if pattern.search(line)]
+    assert not hits, hits
+
+
+def _fake_project(tmp_path, body):
+    """A project with one notebook `ctmam.ipynb` whose code cell is ``body``."""
+    (tmp_path / "book").mkdir(parents=True)
+    _project(tmp_path, **{"smoke.epochs": 2})
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell(runs.parameters_cell("ctmam"))
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "book" / "ctmam.ipynb")
+    return tmp_path
+
+
+WRITE_METRICS = """
+from sercore import results, runs
+from sercore.metrics import classification_report
+P = runs.notebook_params(globals())
+rep = classification_report([0, 1], [0, epochs % 2], ["a", "b"])
+class Toy:
+    synthetic, note = True, None
+    def record(self):
+        return {"name": "toy"}
+results.Run(P).write(results.ChapterResult({"name": "random"}, rep["metrics"], rep["per_class"],
+                                           rep["confusion"]), corpus=Toy())
+"""
+
+
+def test_failing_notebook_keeps_earlier_results(tmp_path):
+    proj = _fake_project(tmp_path / "proj", WRITE_METRICS)
+    out = runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=tmp_path / "res")
+    first = json.loads((out / "metrics.json").read_text())
+    assert first["extra"]["params"]["epochs"] == 2 and first["metrics"]["wa"] == 50.0  # epochs 2 from smoke
+    # now the notebook fails in its second cell
+    nb = nbformat.read(proj / "book" / "ctmam.ipynb", as_version=4)
+    nb.cells[1].source = "raise RuntimeError('corpus exploded')"
+    nbformat.write(nb, proj / "book" / "ctmam.ipynb")
+    with pytest.raises(RuntimeError, match="corpus exploded") as err:
+        runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=tmp_path / "res")
+    assert "earlier results" in str(err.value)
+    assert json.loads((out / "metrics.json").read_text()) == first          # untouched
+    assert (out.parent / "smoke.failed" / "ctmam.ipynb").exists()           # the failed run is kept
+
+
+def test_notebook_without_metrics_is_a_failure(tmp_path):
+    proj = _fake_project(tmp_path / "proj", "x = 1")
+    with pytest.raises(RuntimeError, match="metrics.json"):
+        runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=tmp_path / "res")
+    assert not (tmp_path / "res" / "ctmam" / "toy" / "smoke").exists()
+
+
+@pytest.mark.slow
+def test_sercore_run_twice_gives_identical_metrics(tmp_path):
+    """The real CLI on the real notebook: valid metrics.json, and the same seed gives the same numbers."""
+    metrics = []
+    for i in range(2):
+        res = tmp_path / f"r{i}"
+        proc = subprocess.run([sys.executable, "-m", "sercore.cli", "run", "ctmam", "--dataset", "synthetic",
+                               "--profile", "smoke", "--seed", "1"], capture_output=True, text=True,
+                              env={**__import__("os").environ, "SERCORE_RESULTS": str(res)}, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        d = json.loads((res / "ctmam" / "synthetic" / "smoke" / "metrics.json").read_text())
+        assert (res / "ctmam" / "synthetic" / "smoke" / "ctmam.ipynb").exists()
+        assert d["paper"] == "ctmam" and d["synthetic"] is True and d["seed"] == 1
+        assert d["comparisons"] and d["comparisons"][0]["reported"] is not None
+        metrics.append((d["metrics"], d["per_class"], d["confusion"]))
+    assert metrics[0] == metrics[1]
