@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import PAPERS
 from .paths import project_root, results_dir
-from .runs import SPECIAL, STUDIES, plan_runs, run_notebook
+from .runs import SPECIAL, STUDIES, plan_runs, remove_dead_staging, run_notebook
 from .schemas.common import PROFILES
 
 #: which profile a page shows when several ran: the most complete (paper, then quick, then smoke)
@@ -24,10 +24,15 @@ PROFILE_RANK = {p: i for i, p in enumerate(reversed(PROFILES))}
 def stage_book(root: Path | None = None, results_root: Path | None = None) -> list[Path]:
     """Copy the best executed notebook of each (paper, dataset) into ``book/_generated/``.
 
-    "Best" is the most complete profile present (paper > quick > smoke).
+    "Best" is the most complete profile present (paper > quick > smoke). Only finished runs are
+    staged: a folder named after a profile (``book`` for the data chapter and the scoreboard) that
+    holds its notebook and, for a paper, its ``metrics.json``. Staging and swap folders of killed
+    runs are removed first and never staged.
     """
     root = root or project_root()
     results_root = results_root or results_dir()
+    for d in remove_dead_staging(results_root):
+        print(f"removed {d} (left by a run that was killed)", flush=True)
     gen = root / "book" / "_generated"
     shutil.rmtree(gen, ignore_errors=True)
     gen.mkdir(parents=True)
@@ -36,7 +41,9 @@ def stage_book(root: Path | None = None, results_root: Path | None = None) -> li
         by_ds: dict[str, Path] = {}
         for nb in sorted((results_root / paper).glob(f"*/*/{paper}.ipynb")):
             ds, prof = nb.parent.parent.name, nb.parent.name
-            if paper not in SPECIAL and prof not in PROFILE_RANK:
+            if paper in SPECIAL and prof != "book":
+                continue
+            if paper not in SPECIAL and (prof not in PROFILE_RANK or not (nb.parent / "metrics.json").exists()):
                 continue
             rank = PROFILE_RANK.get
             if ds not in by_ds or rank(prof, 9) < rank(by_ds[ds].parent.name, 9):

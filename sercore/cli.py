@@ -1,6 +1,6 @@
 """The ``sercore`` command line.
 
-    sercore run PAPER --dataset NAME [--profile smoke|quick|paper] [--data-root DIR] [--seed N]
+    sercore run PAPER --dataset NAME [--profile smoke|quick|paper] [--data-root DIR] [--seed N] [--skip-bad]
     sercore params PAPER --dataset NAME [--profile ...]     (the resolved parameters, as YAML)
     sercore data list [--data-root DIR]
     sercore data fetch NAME [--data-root DIR] [--force]
@@ -38,7 +38,7 @@ def _predict_cmd(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.json or args.embedding:
-        print(json.dumps(preds, indent=2))
+        print(json.dumps(preds, indent=2, allow_nan=False))
         return 0
     labels = list(preds[0]["probabilities"])
     print("  ".join([f"{'file':<40}", f"{'label':<10}", *(f"{lab[:8]:>8}" for lab in labels)]))
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--profile", default="smoke", choices=PROFILES)
     r.add_argument("--data-root", default=None, help="folder with one sub-folder per corpus (default $SERCORE_DATA)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable or invalid corpus files (counted and reported) instead of stopping")
 
     pa = sub.add_parser("params", help="print a run's resolved, validated parameters as YAML (for papermill -f)")
     pa.add_argument("paper", choices=RUNNABLE)
@@ -154,7 +156,7 @@ def _dispatch(args) -> int:
         from .runs import run_notebook
         try:
             out = run_notebook(args.paper, args.dataset, args.profile, args.data_root, args.seed,
-                               progress=sys.stderr.isatty())
+                               progress=sys.stderr.isatty(), skip_bad=args.skip_bad)
         except (RuntimeError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1

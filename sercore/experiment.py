@@ -11,6 +11,7 @@ A chapter notebook reads like::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ class Corpus:
     synthetic: bool           # True for the generated corpus
     note: str | None          # caveat to print next to results (copy differences, ...)
     dropped: dict = field(default_factory=dict)  # label -> utterances the label map dropped
+    skipped: list = field(default_factory=list)  # (path, reason) of files skipped on request (skip_bad)
 
     def summary(self) -> pd.DataFrame:
         """Utterances per class and split/session, for a glance in the notebook."""
@@ -52,7 +54,7 @@ class Corpus:
         """What ``metrics.json`` keeps about the data (see :meth:`sercore.results.Run.write`)."""
         return {"name": self.name, "version": self.version(), "utterances": int(len(self.manifest)),
                 "labels": list(self.labels), "synthetic": bool(self.synthetic), "caveat": self.note,
-                "dropped_labels": dict(self.dropped)}
+                "dropped_labels": dict(self.dropped), "skipped_files": len(self.skipped)}
 
     def banner(self) -> str:
         """Markdown to show above results: the synthetic banner and/or the corpus caveat."""
@@ -72,7 +74,11 @@ def prepare(corpus: str, *, label_map: str, data_root: str | None = None, langua
     from .protocols import subsample
 
     m = sdata.load(corpus, data_root, **load_kwargs)
+    skipped = m.attrs.get("skipped") or []
     note = m.attrs.get("note")
+    if skipped:       # asked for (skip_bad): counted and said next to every result of this corpus
+        shown = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        note = f"{note + ' ' if note else ''}{len(skipped)} file(s) skipped as unreadable or invalid ({shown})."
     if languages:
         languages = [languages] if isinstance(languages, str) else list(languages)
         m = m[m["language"].isin(languages)].reset_index(drop=True)
@@ -83,15 +89,15 @@ def prepare(corpus: str, *, label_map: str, data_root: str | None = None, langua
     if n_per_class:
         mapped = subsample(mapped, int(n_per_class), seed=seed)
     return Corpus(corpus, mapped.reset_index(drop=True), list(lm.classes), corpus == "synthetic", note,
-                  mapped.attrs.get("dropped", {}))
+                  mapped.attrs.get("dropped", {}), list(skipped))
 
 
 def load_corpus(P: dict, **load_kwargs) -> Corpus:
     """:func:`prepare` with a run's resolved parameters (corpus, label_map, data_root, languages,
-    n_per_class, seed)."""
+    n_per_class, seed; ``skip_bad`` skips unreadable files, counted in the corpus note)."""
     return prepare(P["corpus"], label_map=P["label_map"], data_root=P.get("data_root"),
                    languages=P.get("languages"), n_per_class=P.get("n_per_class"), seed=int(P.get("seed", 0)),
-                   **load_kwargs)
+                   on_error="skip" if P.get("skip_bad") else "raise", **load_kwargs)
 
 
 def frame_features(manifest: pd.DataFrame, extractor: str, *, progress: bool = True,

@@ -104,16 +104,17 @@ def grid(papers: Sequence[str], datasets: Sequence[str] | None = None,
 
 
 def run_job(job: Job, data_root: str | None = None, results_root: str | None = None,
-            root: str | None = None) -> dict:
+            root: str | None = None, workers: int = 1) -> dict:
     """Run one job (what every worker executes): ``sercore run`` through
-    :func:`sercore.runs.run_notebook`; returns where it wrote and its headline metrics."""
+    :func:`sercore.runs.run_notebook`; returns where it wrote and its headline metrics.
+    ``workers``: jobs sharing this machine's CPUs at once (each takes its share of the threads)."""
     from .results import read_metrics
     from .runs import run_notebook
 
     t0 = time.time()
     out = run_notebook(job.paper, job.dataset, job.profile, data_root=data_root, seed=job.seed,
                        results_root=results_root, root=Path(root) if root else None,
-                       run_dir=job.run_dir)
+                       run_dir=job.run_dir, workers=workers)
     m = read_metrics(out / "metrics.json")
     return {"results": str(out), "seconds": round(time.time() - t0, 2), "metrics": m["metrics"],
             "synthetic": m["synthetic"]}
@@ -198,7 +199,7 @@ def fan_out(jobs: Iterable[Job], executor: str = "local", *, max_parallel: int =
     ex = make_executor(executor, folder, max_parallel, **executor_params)
     report = FanOut(executor, str(folder))
     args = dict(data_root=str(data_root) if data_root else None, results_root=str(results_root),
-                root=str(root))
+                root=str(root), workers=max(1, max_parallel) if executor == "local" else 1)
     waves = ([jobs[i:i + max(1, max_parallel)] for i in range(0, len(jobs), max(1, max_parallel))]
              if executor == "local" else [jobs])
     from tqdm.auto import tqdm

@@ -36,6 +36,13 @@ def results_dir() -> Path:
     return p if p.is_absolute() else project_root() / p
 
 
+def thread_share(workers: int = 1) -> int:
+    """Threads one of ``workers`` concurrent processes may use: the CPUs this process may run on
+    (its affinity, which a container or SLURM sets) divided by ``workers``, at least 1."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // max(1, int(workers)))
+
+
 def show_progress(progress: bool | None = None) -> bool:
     """Whether to draw progress bars: ``progress`` when given, else ``SERCORE_PROGRESS`` (default on).
 

@@ -21,26 +21,74 @@ A checkpoint is one folder:
 
 Audio at any sampling rate is resampled to the checkpoint's rate (16 kHz) and multi-channel
 audio is averaged to mono; files are then clipped / extended exactly as in training.
-Unreadable, missing or empty files raise an error naming the file.
+Unreadable, missing or empty files, and files holding NaN or infinite samples, raise an error
+naming the file; a prediction is never made of non-finite numbers, so ``--json`` output is
+always valid JSON.
+
+Loading a folder checks it before building anything (:class:`CheckpointError`, a
+``ValueError`` naming the folder and the problem): ``config.json`` must be JSON of this
+format, name a registered model preset, give every config field a value of its type,
+as many classes as labels, a ``weights`` entry that is a plain file name inside the folder,
+and, in finetune mode, the stored encoder config; the weights file must have the sha256
+recorded when it was written. Nothing in :mod:`sercore.predict` reaches the model hub
+(Hugging Face offline mode while loading and extracting).
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import math
+import os
 import sys
 import types
+import typing
+import warnings
 from dataclasses import asdict, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 
 FORMAT = "sercore-checkpoint"
-VERSION = 1
+VERSION = 2          # 2: config.json records weights_sha256 (version 1 folders load with a warning)
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
-__all__ = ["save_checkpoint", "load_checkpoint", "predict", "Checkpoint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "check_checkpoint", "predict", "Checkpoint",
+           "CheckpointError"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot be used; the message names the folder and the problem."""
+
+    def __init__(self, folder, problem: str):
+        self.folder, self.problem = Path(folder), problem
+        super().__init__(f"checkpoint {folder}: {problem}")
+
+
+@contextlib.contextmanager
+def _offline():
+    """Hugging Face offline mode for the duration: predict never downloads anything."""
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ.update({k: "1" for k in saved})
+    consts = sys.modules.get("huggingface_hub.constants")   # read at import: patch it when imported
+    before = (consts.HF_HUB_OFFLINE if consts is not None else
+              any((v or "").upper() in ("1", "ON", "YES", "TRUE") for v in saved.values()))
+    if consts is not None:
+        consts.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        consts = sys.modules.get("huggingface_hub.constants")   # perhaps imported inside the block
+        if consts is not None:
+            consts.HF_HUB_OFFLINE = before
 
 
 class Checkpoint:
@@ -90,9 +138,191 @@ def save_checkpoint(model: torch.nn.Module, folder, labels: Sequence[str], featu
     meta = {"format": FORMAT, "version": VERSION, "model": preset, "model_config": asdict(cfg),
             "labels": list(labels), "features": feature_config, "encoder": encoder,
             "encoder_hf_config": enc.config.to_dict() if enc is not None and hasattr(enc, "config") else None,
-            "weights": WEIGHTS, "extra": extra or {}}
-    (folder / CONFIG).write_text(json.dumps(meta, indent=2, default=str))
+            "weights": WEIGHTS, "weights_sha256": _sha256(folder / WEIGHTS),
+            "weights_bytes": (folder / WEIGHTS).stat().st_size, "extra": extra or {}}
+    from .paths import atomic_write
+    atomic_write(folder / CONFIG, lambda t: t.write_text(json.dumps(meta, indent=2, default=str)))
     return folder
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _type_problem(where: str, key: str, value, expected) -> str | None:
+    """Why ``value`` does not fit the annotation ``expected`` (a type or ``X | None``), else None."""
+    args = typing.get_args(expected)
+    options = [a for a in args if a is not type(None)] if args else [expected]
+    if args and value is None and type(None) in args:
+        return None
+    for t in options:
+        if t is bool and isinstance(value, bool):
+            return None
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return None
+        if t is float and _is_number(value):
+            if math.isfinite(value):
+                return None
+            return f"{where}.{key} is {value!r}; a finite number is needed"
+        if t is str and isinstance(value, str):
+            return None
+        if t in (tuple, list) and isinstance(value, (list, tuple)):
+            return None
+        if t is dict and isinstance(value, dict):
+            return None
+    names = " or ".join(getattr(t, "__name__", str(t)) for t in options) + (" or null" if type(None) in args else "")
+    return f"{where}.{key} is {value!r} ({type(value).__name__}) where {names} is expected"
+
+
+def _check_feature_types(folder: Path, where: str, name: str, config) -> None:
+    from .features import get_extractor
+
+    if not isinstance(config, dict):
+        raise CheckpointError(folder, f"{where} must be a mapping of settings, got {type(config).__name__}")
+    try:
+        defaults = get_extractor(name).config
+    except ValueError as e:
+        raise CheckpointError(folder, f"{where}: {e}") from None
+    for key, value in config.items():
+        if key not in defaults:
+            raise CheckpointError(folder, f"{where} has the unknown setting {key!r}; known: {sorted(defaults)}")
+        d = defaults[key]
+        numeric = _is_number(d) or (d is None)          # None defaults are optional numbers (max_s, f_max, ...)
+        if numeric and value is not None and not _is_number(value):
+            raise CheckpointError(folder, f"{where}.{key} is {value!r} ({type(value).__name__}) where a "
+                                          "number is expected")
+        if _is_number(value) and not math.isfinite(value):
+            raise CheckpointError(folder, f"{where}.{key} is {value!r}; a finite number is needed")
+        wrong_str = isinstance(d, str) and not isinstance(value, (str, int))      # layer: "last" or a number
+        if wrong_str or (isinstance(d, bool) and not isinstance(value, bool)):
+            raise CheckpointError(folder, f"{where}.{key} is {value!r} ({type(value).__name__}) where "
+                                          f"{type(d).__name__} is expected")
+
+
+def _weights_path(folder: Path, weights) -> Path:
+    """The weights file: a plain file name inside ``folder`` (no path, no '..', no link leaving it)."""
+    if not isinstance(weights, str) or not weights:
+        raise CheckpointError(folder, f"'weights' must be a file name, got {weights!r}")
+    if (weights in (".", "..") or PurePosixPath(weights).name != weights
+            or PureWindowsPath(weights).name != weights or "\0" in weights):
+        raise CheckpointError(folder, f"'weights' is {weights!r}; it must be a plain file name inside the "
+                                      "checkpoint folder (no directory, no '..', no absolute path)")
+    path = folder / weights
+    if not path.is_file():
+        raise CheckpointError(folder, f"the weights file {weights} is missing")
+    real, home = path.resolve(), folder.resolve()
+    if real.parent != home:
+        raise CheckpointError(folder, f"the weights file {weights} is a link to {real}, outside the "
+                                      "checkpoint folder")
+    return path
+
+
+def check_checkpoint(folder) -> dict:
+    """Validate a checkpoint folder against its schema; returns ``config.json`` as a dict.
+
+    Raises :class:`CheckpointError` naming the folder and the first problem found.
+    """
+    from . import models
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(folder, "no such folder")
+    cfg_path = folder / CONFIG
+    if not cfg_path.is_file():
+        raise CheckpointError(folder, f"{CONFIG} is missing (not a checkpoint folder)")
+    try:
+        meta = json.loads(cfg_path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(folder, f"{CONFIG} is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(folder, f"{CONFIG} must hold a JSON object, got {type(meta).__name__}")
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(folder, f"{CONFIG} is not a sercore checkpoint (format={meta.get('format')!r}, "
+                                      f"expected {FORMAT!r})")
+    version = meta.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version not in (1, VERSION):
+        raise CheckpointError(folder, f"version is {version!r}; this sercore reads versions 1 and {VERSION}")
+    for key in ("model", "model_config", "labels", "features"):
+        if key not in meta:
+            raise CheckpointError(folder, f"{CONFIG} has no {key!r} entry")
+    name = meta["model"]
+    if not isinstance(name, str) or name not in models.available():
+        raise CheckpointError(folder, f"unknown model {name!r}; known presets: {', '.join(models.available())}")
+    preset = models.preset(name)
+    mc = meta["model_config"]
+    if not isinstance(mc, dict):
+        raise CheckpointError(folder, f"model_config must be a mapping, got {type(mc).__name__}")
+    hints = typing.get_type_hints(type(preset))
+    known = {f.name for f in fields(preset)}
+    unknown = sorted(set(mc) - known)
+    if unknown:
+        raise CheckpointError(folder, f"model_config has field(s) {unknown} that model {name!r} does not have")
+    for key, value in mc.items():
+        problem = _type_problem("model_config", key, value, hints[key])
+        if problem:
+            raise CheckpointError(folder, problem)
+    labels = meta["labels"]
+    if (not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels)
+            or len(set(labels)) != len(labels)):
+        raise CheckpointError(folder, f"labels must be a non-empty list of distinct names, got {labels!r}")
+    n_classes = mc.get("n_classes", getattr(preset, "n_classes", None))
+    if n_classes is not None and n_classes != len(labels):
+        raise CheckpointError(folder, f"model_config.n_classes is {n_classes} but there are {len(labels)} "
+                                      f"labels {labels}")
+    feats = meta["features"]
+    if not isinstance(feats, dict):
+        raise CheckpointError(folder, f"features must be a mapping, got {type(feats).__name__}")
+    mode = feats.get("mode", "frozen")
+    if mode not in ("frozen", "finetune"):
+        raise CheckpointError(folder, f"features.mode is {mode!r}; expected 'frozen' or 'finetune'")
+    if "mfcc" not in feats:
+        raise CheckpointError(folder, "features has no 'mfcc' settings")
+    _check_feature_types(folder, "features.mfcc", "mfcc", feats["mfcc"])
+    ssl = feats.get("ssl")
+    if ssl is not None:
+        if not isinstance(ssl, dict) or not isinstance(ssl.get("name"), str) or "config" not in ssl:
+            raise CheckpointError(folder, f"features.ssl must be {{'name': ..., 'config': {{...}}}} or null, "
+                                          f"got {ssl!r}")
+        _check_feature_types(folder, "features.ssl.config", ssl["name"], ssl["config"])
+    elif mode == "frozen":
+        raise CheckpointError(folder, "features.ssl is missing: a frozen-mode checkpoint needs the SSL "
+                                      "feature settings")
+    finetune = mode == "finetune" or mc.get("mode") == "finetune"
+    if (mode == "finetune") != (mc.get("mode", mode) == "finetune"):
+        raise CheckpointError(folder, f"features.mode is {mode!r} but model_config.mode is {mc.get('mode')!r}")
+    hf = meta.get("encoder_hf_config")
+    if finetune and not (isinstance(hf, dict) and isinstance(hf.get("model_type"), str)):
+        raise CheckpointError(folder, "finetune mode needs the stored encoder config (encoder_hf_config with "
+                                      "a model_type); it is missing, and predict does not download encoders")
+    if hf is not None and not isinstance(hf, dict):
+        raise CheckpointError(folder, f"encoder_hf_config must be a mapping or null, got {type(hf).__name__}")
+    path = _weights_path(folder, meta.get("weights", WEIGHTS))
+    want = meta.get("weights_sha256")
+    if want is None and version >= 2:
+        raise CheckpointError(folder, "weights_sha256 is missing (every version-2 checkpoint records it)")
+    if want is not None:
+        if not (isinstance(want, str) and len(want) == 64 and all(c in "0123456789abcdef" for c in want)):
+            raise CheckpointError(folder, f"weights_sha256 is {want!r}; a 64-digit hex sha256 is expected")
+        size, n = meta.get("weights_bytes"), path.stat().st_size
+        if isinstance(size, int) and size != n:
+            raise CheckpointError(folder, f"the weights file {path.name} is damaged: {n:,} bytes where "
+                                          f"{size:,} were written ({'truncated' if n < size else 'extended'})")
+        got = _sha256(path)
+        if got != want:
+            raise CheckpointError(folder, f"the weights file {path.name} is damaged: its sha256 is {got}, "
+                                          f"{CONFIG} recorded {want} (truncated or changed on disk)")
+    else:
+        warnings.warn(f"checkpoint {folder}: written by an older sercore without a weights checksum; "
+                      "its weights cannot be verified (save it again to add one)", stacklevel=3)
+    return meta
 
 
 def load_checkpoint(folder, device: str | torch.device = "cpu") -> Checkpoint:
@@ -102,28 +332,41 @@ def load_checkpoint(folder, device: str | torch.device = "cpu") -> Checkpoint:
     from . import models
 
     folder = Path(folder)
-    cfg_path = folder / CONFIG
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {folder}: {CONFIG} is missing")
-    meta = json.loads(cfg_path.read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{cfg_path} is not a sercore checkpoint (format={meta.get('format')!r})")
+    meta = check_checkpoint(folder)
     preset = models.preset(meta["model"])
-    known = {f.name for f in fields(preset)}
-    cfg = type(preset)(**{k: v for k, v in meta["model_config"].items() if k in known})
+    tuples = {f.name for f in fields(preset) if isinstance(getattr(preset, f.name), tuple)}
+    mc = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in meta["model_config"].items()}
     cls = models._REGISTRY[meta["model"]][0]
-    encoder = None
-    if meta.get("encoder_hf_config"):
-        from transformers import AutoConfig, AutoModel
-        hf = dict(meta["encoder_hf_config"])
-        enc_cfg = AutoConfig.for_model(hf.pop("model_type"), **hf)
-        encoder = AutoModel.from_config(enc_cfg)
-    model = cls(cfg, encoder=encoder) if encoder is not None else cls(cfg)
-    state = load_file(str(folder / meta.get("weights", WEIGHTS)))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    with _offline():
+        try:
+            cfg = type(preset)(**mc)
+            encoder = None
+            if meta.get("encoder_hf_config"):
+                from transformers import AutoConfig, AutoModel
+                hf = dict(meta["encoder_hf_config"])
+                enc_cfg = AutoConfig.for_model(hf.pop("model_type"), **hf)
+                encoder = AutoModel.from_config(enc_cfg)
+            model = cls(cfg, encoder=encoder) if encoder is not None else cls(cfg)
+        except Exception as e:
+            raise CheckpointError(folder, f"cannot build model {meta['model']!r} from its config: "
+                                          f"{type(e).__name__}: {e}") from e
+    weights = folder / meta.get("weights", WEIGHTS)
+    try:
+        state = load_file(str(weights))
+    except Exception as e:
+        raise CheckpointError(folder, f"the weights file {weights.name} is not readable (truncated or corrupt): "
+                                      f"{type(e).__name__}: {e}") from e
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:
+        raise CheckpointError(folder, f"the weights in {weights.name} do not fit the model: {e}") from e
     if missing or unexpected:
-        raise ValueError(f"weights in {folder} do not fit the model: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")
+        raise CheckpointError(folder, f"the weights in {weights.name} do not fit the model: missing "
+                                      f"{missing[:5]}, unexpected {unexpected[:5]}")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(folder, f"the weights in {weights.name} hold NaN or infinite values "
+                                      f"({', '.join(bad[:5])})")
     model.to(device).eval()
     return Checkpoint(model, meta, folder)
 
@@ -149,17 +392,36 @@ def file_features(path, features: dict, extractors=None) -> dict:
     if not p.exists():
         raise FileNotFoundError(f"audio file not found: {p}")
     try:
-        wave = mfcc_ex.wave(row)                                   # (T,) at the checkpoint's rate
-        out = {"mfcc": np.ascontiguousarray(mfcc_ex.compute(wave).T, dtype=np.float32)}   # (T_m, n_mfcc)
-        if features.get("mode", "frozen") == "finetune":
-            out["wave"] = wave.astype(np.float32)
-        else:
-            out["ssl"] = np.asarray(ssl_ex.compute(ssl_ex.wave(row)), dtype=np.float32)   # (T_w, D)
+        with _offline():
+            wave = mfcc_ex.wave(row)                               # (T,) at the checkpoint's rate
+            _check_finite(p, wave)
+            out = {"mfcc": np.ascontiguousarray(mfcc_ex.compute(wave).T, dtype=np.float32)}   # (T_m, n_mfcc)
+            if features.get("mode", "frozen") == "finetune":
+                out["wave"] = wave.astype(np.float32)
+            else:
+                w = ssl_ex.wave(row)
+                _check_finite(p, w)
+                out["ssl"] = np.asarray(ssl_ex.compute(w), dtype=np.float32)   # (T_w, D)
     except AudioLoadError:
         raise
     except Exception as e:
         raise AudioLoadError(f"cannot compute features for {p}: {type(e).__name__}: {e}") from e
+    for name, arr in out.items():
+        if not np.isfinite(arr).all():
+            raise AudioLoadError(f"{p}: its {name} features hold NaN or infinite values (is the audio "
+                                 "clipped far beyond full scale?); no prediction is made")
     return out
+
+
+def _check_finite(path: Path, wave: np.ndarray) -> None:
+    from .features import AudioLoadError
+
+    ok = np.isfinite(wave)
+    if not ok.all():
+        bad = int((~ok).sum())
+        kinds = [k for k, hit in (("NaN", np.isnan(wave).any()), ("infinite", np.isinf(wave).any())) if hit]
+        raise AudioLoadError(f"{path}: {bad:,} of {wave.size:,} samples are {' and '.join(kinds)}; "
+                             "non-finite audio cannot be classified")
 
 
 def predict(paths, checkpoint, return_embedding: bool = False, batch_size: int = 8,
@@ -194,11 +456,19 @@ def predict(paths, checkpoint, return_embedding: bool = False, batch_size: int =
                                    return_embedding=True)
         probs = logits.float().softmax(-1).cpu().numpy()
         for j, p in enumerate(probs):
+            if not np.isfinite(p).all() or (return_embedding and not torch.isfinite(emb[j]).all()):
+                raise ValueError(f"{paths[start + j]}: the model gave non-finite outputs for this file; "
+                                 f"no prediction is made (checkpoint {ck.folder})")
             rec = {"path": str(paths[start + j]), "label": ck.labels[int(p.argmax())],
                    "probabilities": {lab: float(v) for lab, v in zip(ck.labels, p)}}
             if return_embedding:
                 rec["embedding"] = emb[j].float().cpu().numpy().tolist()
             out.append(rec)
+    try:
+        json.dumps(out, allow_nan=False)    # the promise of --json: never a NaN token
+    except ValueError as e:
+        raise ValueError(f"predictions for {', '.join(map(str, paths))} hold non-finite numbers ({e}); "
+                         f"no prediction is made (checkpoint {ck.folder})") from None
     return out
 
 

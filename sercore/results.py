@@ -75,8 +75,34 @@ def device_name() -> str:
 
 # ----------------------------------------------------------------------------- metrics.json
 
+class MetricsError(ValueError):
+    """A ``metrics.json`` that is not a sound result (schema problems, or a non-finite number where a
+    measured value belongs); the message lists every problem."""
+
+
+# Sections whose numbers are the measured result: each number in them must be finite. A value that
+# was not measured is ``None`` (e.g. a per-class recall of a class absent from the test set, or a
+# comparison row the run does not measure); NaN/Inf is never turned into null here. ``extra`` is
+# free-form (curves, a std over one fold) and is written with NaN/Inf as null.
+STRICT_SECTIONS = ("metrics", "per_class", "confusion", "comparisons")
+
+
+def nonfinite_paths(obj, path: str = "") -> list[str]:
+    """Where ``obj`` holds NaN or Inf, as ``path=value`` (``metrics.ua=nan``, ``confusion.matrix[1][0]=inf``)."""
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items() for p in nonfinite_paths(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(obj, (list, tuple)):
+        return [p for i, v in enumerate(obj) for p in nonfinite_paths(v, f"{path}[{i}]")]
+    if isinstance(obj, np.ndarray):
+        return nonfinite_paths(obj.tolist(), path)
+    if isinstance(obj, (float, np.floating)) and not math.isfinite(float(obj)):
+        return [f"{path}={float(obj)}"]
+    return []
+
+
 def _clean(obj):
-    """JSON-safe copy: numpy scalars/arrays to Python, NaN to None."""
+    """JSON-safe copy: numpy scalars/arrays to Python, NaN to None (only after :func:`validate_metrics`
+    has refused non-finite numbers in :data:`STRICT_SECTIONS`)."""
     if isinstance(obj, dict):
         return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -93,9 +119,17 @@ def _clean(obj):
 def validate_metrics(data: dict) -> dict:
     """Check a ``metrics.json`` dict against the DESIGN.md schema; return it.
 
-    Raises ``ValueError`` listing every problem found.
+    Every number in :data:`STRICT_SECTIONS` (headline metrics, per-class table, confusion matrix,
+    comparison rows) must be finite: NaN or Inf there is a problem named by its path, never null.
+    Raises :class:`MetricsError` (a ``ValueError``) listing every problem found.
     """
     problems = [f"missing key {k!r}" for k in TOP_KEYS if k not in data]
+    bad = [p for k in STRICT_SECTIONS if k in data for p in nonfinite_paths(data[k], k)]
+    if bad:
+        problems.append(f"non-finite number(s) where a measured value belongs: {', '.join(bad[:10])}"
+                        f"{f' ... ({len(bad)} in all)' if len(bad) > 10 else ''}; a run whose metrics are "
+                        "NaN/Inf is not a result (non-finite features, or a model that diverged)")
+    data_in, data = data, _clean(data)
     if not problems:
         if not isinstance(data["synthetic"], bool):
             problems.append(f"'synthetic' must be a bool, got {type(data['synthetic']).__name__}")
@@ -120,13 +154,15 @@ def validate_metrics(data: dict) -> dict:
             if miss:
                 problems.append(f"comparisons[{i}] misses {miss}")
     if problems:
-        raise ValueError("invalid metrics.json:\n  " + "\n  ".join(problems))
-    return data
+        raise MetricsError("invalid metrics.json:\n  " + "\n  ".join(problems))
+    return data_in
 
 
 def write_metrics(data: dict, path: str | os.PathLike) -> Path:
-    """Validate and write ``metrics.json`` atomically; returns the path."""
-    data = validate_metrics(_clean(data))
+    """Validate and write ``metrics.json`` atomically; returns the path. Nothing is written (no folder
+    is created) when :func:`validate_metrics` refuses ``data``."""
+    validate_metrics(data)
+    data = _clean(data)
     text = json.dumps(data, indent=2, sort_keys=False)
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
@@ -199,7 +235,11 @@ class Run:
             "extra": {**result.extra, "environment": environment(), "params": self.params,
                       "corpus": corpus.record()},
         }
-        write_metrics(data, self.metrics_path)
+        try:
+            write_metrics(data, self.metrics_path)
+        except MetricsError as e:
+            raise MetricsError(f"{self.paper} on {self.dataset} ({self.profile}, seed {self.seed}): not "
+                               f"writing {self.metrics_path}: {e}") from None
         (self.out_dir / "config.json").write_text(json.dumps(
             _clean({"params": self.params, "seed": self.seed, "git_sha": data["git_sha"]}), indent=2))
         return _clean(data)

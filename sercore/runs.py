@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from . import PAPERS
-from .paths import project_root, results_dir
+from .paths import project_root, results_dir, thread_share
 from .schemas import ParamsError, schema, validate
 from .schemas.common import PROFILES, RUN_KEYS
 
@@ -205,14 +205,77 @@ def sync_parameters_cells(root: Path | None = None) -> list[Path]:
 
 # ----------------------------------------------------------------------------- one run
 
+class RunLockedError(RuntimeError):
+    """Another live process is writing the same results folder."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # alive, owned by someone else
+        return True
+    return True
+
+
+_DEBRIS = re.compile(r"^\.(?P<name>.+)\.(running|old)-(?P<pid>\d+)$")
+
+
+def remove_dead_staging(folder: Path) -> list[Path]:
+    """Remove the staging (``.<name>.running-PID``) and swap (``.<name>.old-PID``) folders under
+    ``folder`` whose process is gone (a run killed with ``kill -9`` leaves them); returns those removed.
+    Folders of live processes are left alone."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for d in folder.rglob(".*"):
+        m = _DEBRIS.match(d.name)
+        if m and d.is_dir() and not _pid_alive(int(m["pid"])):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+def _lock(final: Path) -> Path:
+    """Take ``.<name>.lock`` beside ``final`` (atomic create); a lock of a dead process is taken over.
+    Raises :class:`RunLockedError` while a live process holds it."""
+    lock = final.with_name(f".{final.name}.lock")
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _pid_alive(pid):
+                raise RunLockedError(f"another run (process {pid}) is writing {final}; wait for it to finish "
+                                     f"or stop it (its lock: {lock})") from None
+            lock.unlink(missing_ok=True)     # the process that held it is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return lock
+    raise RunLockedError(f"could not take the lock {lock} for {final}")
+
+
 def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: str | None = None,
                  seed: int = 0, results_root: str | os.PathLike | None = None,
-                 root: Path | None = None, progress: bool = False, run_dir: str | None = None) -> Path:
+                 root: Path | None = None, progress: bool = False, run_dir: str | None = None,
+                 skip_bad: bool = False, workers: int = 1) -> Path:
     """Execute one (paper, dataset, profile) notebook; return its results folder.
 
     Parameters are resolved (and validated) before anything is created, so bad parameters
     write nothing. run_dir: the results folder under ``results/PAPER/DATASET/`` (default:
     PROFILE); ``sercore fanout`` puts seeds other than a grid's first in ``seeds/PROFILE/seed-S``.
+    skip_bad: unreadable or invalid corpus files are skipped, counted and reported, instead of
+    stopping the run. workers: how many runs share this machine's CPUs now (``sercore fanout``); the
+    kernel's torch/OpenMP threads are its share (:func:`sercore.paths.thread_share`), unless
+    ``OMP_NUM_THREADS`` is set already.
+
+    One run at a time per results folder: a second one raises :class:`RunLockedError` while the
+    first is alive. Staging folders left by killed runs are removed first.
 
     Raises ``ParamsError`` for bad parameters and ``RuntimeError`` naming the failed notebook (kept
     in ``<PROFILE>.failed/``) when execution fails or writes no valid metrics.json.
@@ -225,7 +288,7 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     if paper in SPECIAL:
         params = {"paper": paper, "dataset": dataset, "profile": profile, "seed": int(seed)}
     else:
-        params = resolve(paper, dataset, profile, {"seed": int(seed)}, root)
+        params = resolve(paper, dataset, profile, {"seed": int(seed), "skip_bad": bool(skip_bad)}, root)
     nb = root / "book" / f"{paper}.ipynb"
     if not nb.exists():
         raise FileNotFoundError(f"no notebook {nb}")
@@ -238,17 +301,37 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     final = results_root / paper / dataset / (run_dir or profile)
     stage = final.with_name(f".{final.name}.running-{os.getpid()}")
     failed = final.with_name(f"{final.name}.failed")
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        lock = _lock(final)
+    except OSError as e:
+        raise RuntimeError(f"cannot write results under {final.parent}: {e.strerror or e}") from None
+    try:
+        remove_dead_staging(final.parent)
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        return _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, results_root, data_root,
+                        stage, final, failed, progress, workers)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, results_root, data_root,
+             stage: Path, final: Path, failed: Path, progress: bool, workers: int) -> Path:
     params.update(results_dir=str(stage),
                   data_root=str(Path(data_root).resolve()) if data_root else None)
     if paper in SPECIAL:
         params["results_root"] = str(results_root)
     out_nb = stage / f"{paper}.ipynb"
     t0 = time.time()
-    env_before = os.environ.get("SERCORE_PROGRESS")
-    os.environ["SERCORE_PROGRESS"] = "0"      # the kernel inherits it: no progress widgets in results
-    mpl_before = os.environ.pop("MPLBACKEND", None)   # a non-inline backend would leave the pages without figures
+    # the kernel inherits this environment: no progress widgets in results, this run's share of the
+    # cores (a user's OMP_NUM_THREADS wins), and no non-inline backend (it would leave pages without figures)
+    env = {"SERCORE_PROGRESS": "0"}
+    if "OMP_NUM_THREADS" not in os.environ:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(thread_share(workers))
+    saved = {k: os.environ.get(k) for k in (*env, "MPLBACKEND")}
+    os.environ.update(env)
+    os.environ.pop("MPLBACKEND", None)
     try:
         pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(root / "book"),
                             kernel_name="python3", progress_bar=progress, log_output=False)
@@ -258,15 +341,14 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
         shutil.rmtree(failed, ignore_errors=True)
         stage.rename(failed)
         raise RuntimeError(f"{paper} on {dataset} ({profile}) failed after {time.time() - t0:.0f} s: "
-                           f"{type(e).__name__}: {e}\nThe executed notebook is kept at "
+                           f"{_cause(e)}\nThe executed notebook is kept at "
                            f"{failed / (paper + '.ipynb')}; earlier results in {final} are untouched.") from e
     finally:
-        if env_before is None:
-            os.environ.pop("SERCORE_PROGRESS", None)
-        else:
-            os.environ["SERCORE_PROGRESS"] = env_before
-        if mpl_before is not None:
-            os.environ["MPLBACKEND"] = mpl_before
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     # the executed notebook should name where its results ended up, not the staging folder
     out_nb.write_text(out_nb.read_text().replace(str(stage), str(final)))
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
@@ -276,6 +358,17 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(failed, ignore_errors=True)
     return final
+
+
+def _cause(e: Exception) -> str:
+    """The error a person needs from a failed execution: for an error raised in a notebook cell,
+    that cell's exception (``CorruptFileError: <file>: ...``) and its number, not papermill's wrapper
+    and traceback."""
+    ename, evalue = getattr(e, "ename", None), getattr(e, "evalue", None)
+    if ename:
+        cell = getattr(e, "exec_count", None)
+        return f"{ename}: {evalue}" + (f" (in cell [{cell}])" if cell else "")
+    return f"{type(e).__name__}: {e}"
 
 
 def plan_runs(data_root: str | None = None, root: Path | None = None) -> list[tuple[str, str]]:

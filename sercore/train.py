@@ -12,15 +12,34 @@ and adds ``<key>_lengths``; the model is called as
 
 Reproducibility: :func:`seed_everything` seeds Python, NumPy and torch; every
 epoch re-seeds from ``(seed, epoch)``, so a run resumed from its checkpoint
-continues exactly as the uninterrupted run would have (tested).
-Checkpoints are plain tensors and numbers, loaded with ``weights_only=True``.
+continues exactly as the uninterrupted run would have (tested, also after a
+``kill -9`` mid-epoch).
+Checkpoints are plain tensors and numbers, loaded with ``weights_only=True``:
+``last.pt`` (model, optimiser, scheduler, history, ``epoch``) and ``best.pt``
+(``{"model", "epoch", "fingerprint"}``).
+
+Soundness: :func:`fit` raises :class:`TrainingError` rather than return a model
+that is not a result: a non-finite training loss or weights (naming the epoch,
+the step and the likely cause), non-finite model outputs in evaluation, an
+empty training set, an epoch without an optimiser step, or no epoch at all.
+
+Keyed resume: every checkpoint records :func:`fingerprint` (the training
+settings, seed, fold, model class and parameter shapes, labels, a fingerprint
+of the training and validation items, and ``sercore.__version__``). ``fit``
+resumes only from a ``last.pt`` whose fingerprint equals the run's; a checkpoint
+of another run, or one that cannot be read, is moved aside
+(``last.pt.stale-<time>`` / ``last.pt.damaged-<time>``, ``best.pt`` alike) with a
+:class:`CheckpointWarning` naming what differed, and training starts fresh.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -33,9 +52,19 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
-from . import distributed
+from . import __version__, distributed
 from .metrics import aggregate, classification_report
 from .paths import atomic_write, show_progress
+
+
+class TrainingError(RuntimeError):
+    """Training cannot give a sound model (non-finite loss, weights or outputs, nothing trained);
+    the message names where it happened and the likely cause."""
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint in ``checkpoint_dir`` is not resumed from (another run's, or unreadable); it was moved
+    aside and training started fresh."""
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -99,11 +128,12 @@ class FeatureDataset(Dataset):
               stacks ``(n_seg, ...)`` when ``segmented``, or of dicts of arrays.
     y:        class index per manifest row, shape (N,)
     indices:  the manifest rows this dataset uses (a fold's part)
+    check_finite: refuse (:class:`TrainingError`, naming the rows) float features holding NaN/Inf
     Each item is ``{key: tensor, "y": int, "utt": row index}``; the default key is ``x``.
     """
 
     def __init__(self, features: Sequence, y: Sequence[int], indices: Sequence[int],
-                 segmented: bool = False):
+                 segmented: bool = False, check_finite: bool = True):
         if len(features) != len(y):
             raise ValueError(f"features and y must align with the manifest: {len(features)} vs {len(y)}")
         self.features, self.y = features, np.asarray(y, dtype=np.int64)
@@ -116,6 +146,13 @@ class FeatureDataset(Dataset):
                 self.items.extend((int(i), s) for s in range(n))
             else:
                 self.items.append((int(i), None))
+        if check_finite:
+            bad = nonfinite_rows(self)
+            if bad:
+                raise TrainingError(
+                    f"the input features of {len(bad)} of {len({i for i, _ in self.items})} utterance(s) "
+                    f"hold NaN/Inf (manifest rows {_some(bad)}): fix or drop those utterances (non-finite "
+                    "audio, or a feature extractor that failed on them); nothing was trained on them")
 
     def __len__(self) -> int:
         return len(self.items)
@@ -299,7 +336,39 @@ def predict_proba(model: nn.Module, dataset: FeatureDataset, cfg: TrainConfig,
             counts[u] = counts.get(u, 0) + 1
     rows = np.array(sorted(sums), dtype=np.int64)
     probs = np.stack([(sums[u] / counts[u]).numpy() for u in rows]) if len(rows) else np.zeros((0, n_classes))
+    bad = rows[~np.isfinite(probs).all(1)] if len(rows) else rows
+    if len(bad):
+        raise TrainingError(
+            f"the model's output is non-finite (NaN/Inf) for {len(bad)} of {len(rows)} utterance(s) "
+            f"(manifest rows {_some(bad)}); {_input_cause(dataset, bad)}")
     return rows, probs
+
+
+def _some(rows, n: int = 8) -> str:
+    rows = [int(r) for r in rows]
+    return ", ".join(map(str, rows[:n])) + (f", ... ({len(rows)} in all)" if len(rows) > n else "")
+
+
+def nonfinite_rows(dataset: FeatureDataset, rows=None) -> list[int]:
+    """Manifest rows of ``dataset`` (or of ``rows``) whose input features hold NaN or Inf."""
+    rows = sorted({i for i, _ in dataset.items}) if rows is None else [int(r) for r in rows]
+    out = []
+    for i in rows:
+        f = dataset.features[i]
+        for v in (f.values() if isinstance(f, dict) else [f]):
+            a = np.asarray(v)
+            if a.dtype.kind in "fc" and not np.isfinite(a).all():
+                out.append(i)
+                break
+    return out
+
+
+def _input_cause(dataset: FeatureDataset, rows=None) -> str:
+    bad = nonfinite_rows(dataset, rows)
+    if bad:
+        return (f"the input features of manifest rows {_some(bad)} hold NaN/Inf: fix or drop those "
+                "utterances (non-finite audio, or a feature extractor that failed on them)")
+    return "the input features are finite, so the model's weights or computation produced it"
 
 
 def evaluate(model: nn.Module, dataset: FeatureDataset, cfg: TrainConfig,
@@ -327,12 +396,166 @@ class FitResult:
     optimizer_steps: int = 0 # optimiser steps taken by this call (per process under DDP)
 
 
+# TrainConfig fields that do not change what training computes (where and how fast it runs,
+# where checkpoints go): a checkpoint made with other values of these is still resumed.
+NOT_FINGERPRINTED = ("device", "num_workers", "checkpoint_dir", "resume", "progress", "compile",
+                     "channels_last", "pin_memory", "persistent_workers", "prefetch_factor")
+
+
+def data_fingerprint(dataset: FeatureDataset | None) -> str | None:
+    """A cheap sha1 of a dataset's items: their order, manifest rows, segments, labels, and each used
+    row's array shapes, dtypes and 16 evenly spaced values. Two folds, or re-extracted features,
+    differ here; it does not read every value."""
+    if dataset is None:
+        return None
+    items = getattr(dataset, "items", None)
+    if items is None:
+        return f"{type(dataset).__name__}:{len(dataset)}"
+    h = hashlib.sha1()
+    seen = set()
+    for i, s in items:
+        h.update(f"{i},{s},{int(dataset.y[i])};".encode())
+        if i in seen:
+            continue
+        seen.add(i)
+        f = dataset.features[i]
+        for key, v in sorted(f.items()) if isinstance(f, dict) else [("x", f)]:
+            a = np.asarray(v)
+            h.update(f"{key}{a.shape}{a.dtype.str}".encode())
+            flat = a.reshape(-1)
+            if flat.size:
+                at = np.linspace(0, flat.size - 1, min(flat.size, 16)).astype(np.int64)
+                h.update(np.ascontiguousarray(flat[at]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def fingerprint(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | None,
+                cfg: TrainConfig, labels: Sequence[str], key: dict | None = None) -> dict:
+    """What a checkpoint of :func:`fit` was made by: the training settings (all of :class:`TrainConfig`
+    but :data:`NOT_FINGERPRINTED`), the seed, ``key`` (e.g. the fold), the model's class, parameter
+    count and shapes, the labels, the training and validation data (:func:`data_fingerprint`) and
+    the sercore version. Plain values only (stored in ``last.pt``)."""
+    config = {k: _plain(v) for k, v in asdict(cfg).items() if k not in NOT_FINGERPRINTED and k != "seed"}
+    shapes = [f"{n}:{tuple(t.shape)}:{t.dtype}" for n, t in model.state_dict().items()]
+    return {"seed": int(cfg.seed), **{f"key.{k}": _plain(v) for k, v in sorted((key or {}).items())},
+            **{f"config.{k}": v for k, v in config.items()},
+            "model": f"{type(model).__module__}.{type(model).__qualname__}",
+            "model.parameters": int(sum(p.numel() for p in model.parameters())),
+            "model.shapes": hashlib.sha1("\n".join(shapes).encode()).hexdigest()[:16],
+            "labels": [str(x) for x in labels],
+            "train_data": data_fingerprint(train_set), "val_data": data_fingerprint(val_set),
+            "sercore": __version__}
+
+
+def _plain(v):
+    """A value ``torch.load(weights_only=True)`` reads back equal: numpy scalars to Python, tuples to lists."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    return v if v is None or isinstance(v, (bool, int, float, str)) else repr(v)
+
+
+def fingerprint_diff(old: dict | None, new: dict) -> str:
+    """What differs between two fingerprints, as ``name: old -> new; ...`` ('' when equal)."""
+    if not isinstance(old, dict):
+        return "it records no fingerprint (made by an older sercore, or not by sercore.train.fit)"
+    parts = []
+    for k in list(new) + [k for k in old if k not in new]:
+        a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
+        if a != b:
+            parts.append(f"{k}: {a!r} -> {b!r}" if len(repr(a)) + len(repr(b)) < 120 else f"{k} differs")
+    return "; ".join(parts)
+
+
+_LAST_KEYS = ("model", "optimizer", "scheduler", "epoch", "history", "best_epoch", "best_score",
+              "bad_epochs", "fingerprint")
+
+
+def _set_aside(ckpt: Path, why: str, reason: str) -> None:
+    """Move last.pt/best.pt to ``<name>.<why>-<time>`` and warn (:class:`CheckpointWarning`)."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    moved = []
+    if distributed.is_main():
+        for name in ("last.pt", "best.pt"):
+            src = ckpt / name
+            if not src.exists():
+                continue
+            dst, n = ckpt / f"{name}.{why}-{stamp}", 1
+            while dst.exists():
+                n += 1
+                dst = ckpt / f"{name}.{why}-{stamp}-{n}"
+            try:
+                src.rename(dst)
+                moved.append(dst.name)
+            except FileNotFoundError:       # another process moved it first
+                pass
+    kept = f"; the old checkpoint is kept as {', '.join(moved)}" if moved else ""
+    warnings.warn(f"{ckpt / 'last.pt'} is not resumed: {reason}. Training starts fresh{kept}.",
+                  CheckpointWarning, stacklevel=4)   # points at fit's caller
+
+
+def _resume_state(ckpt: Path, fp: dict, device: torch.device) -> dict | None:
+    """The state to resume from ``ckpt`` for a run with fingerprint ``fp``, or None (fresh start):
+    a missing ``last.pt``; one of another run or one that cannot be read is set aside with a warning."""
+    last, best = ckpt / "last.pt", ckpt / "best.pt"
+    _remove_dead_temporaries(ckpt)
+    if not last.exists():
+        return None
+    try:
+        state = torch.load(last, map_location=device, weights_only=True)
+        if not isinstance(state, dict):
+            raise ValueError(f"it holds a {type(state).__name__}, not a dict")
+        missing = [k for k in _LAST_KEYS if k not in state]
+        if missing and "fingerprint" in missing and len(missing) == 1:
+            _set_aside(ckpt, "stale", fingerprint_diff(None, fp))
+            return None
+        if missing:
+            raise ValueError(f"it lacks {missing}")
+    except Exception as e:     # a truncated or foreign file: torch raises several kinds
+        _set_aside(ckpt, "damaged", f"it cannot be read ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+        return None
+    diff = fingerprint_diff(state["fingerprint"], fp)
+    if diff:
+        _set_aside(ckpt, "stale", f"it was made by a different run ({diff})")
+        return None
+    state["best_state"] = None
+    if state["best_score"] is not None:        # validation ran: best.pt holds the best epoch's weights
+        try:
+            b = torch.load(best, map_location="cpu", weights_only=True)
+            if not isinstance(b, dict) or b.get("epoch") != state["best_epoch"] or b.get("fingerprint") != fp:
+                raise ValueError(f"it is not the best epoch ({state['best_epoch']}) of this run")
+            state["best_state"] = b["model"]
+        except Exception as e:
+            _set_aside(ckpt, "damaged", f"its {best.name} cannot be used ({type(e).__name__}: "
+                                        f"{str(e).splitlines()[0][:200]})")
+            return None
+    return state
+
+
+def _remove_dead_temporaries(ckpt: Path) -> None:
+    """Delete ``*.pt.<pid>.tmp`` left by a killed process (their pid no longer runs)."""
+    if not distributed.is_main():
+        return
+    for tmp in ckpt.glob("*.pt.*.tmp"):
+        try:
+            pid = int(tmp.name.split(".")[-2])
+            if pid != os.getpid():
+                os.kill(pid, 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, PermissionError, OSError):
+            pass
+
+
 def _score(rep: dict, metric: str, loss: float) -> float:
     return -loss if metric == "loss" else rep["metrics"][metric]
 
 
 def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | None,
-        cfg: TrainConfig, labels: Sequence[str]) -> FitResult:
+        cfg: TrainConfig, labels: Sequence[str], *, key: dict | None = None) -> FitResult:
     """Train ``model`` on ``train_set``; select the best epoch on ``val_set``.
 
     Each epoch: shuffle (seeded by ``(seed, epoch)``), optional mixup, cross-entropy
@@ -340,8 +563,19 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
     then validation, early stopping and ``last.pt``/``best.pt`` checkpoints.
     At the end the model holds the best epoch's weights (the last when there is
     no validation set).
+
+    key: what else identifies this training in its checkpoints (e.g. ``{"fold": name}``); with
+    ``cfg.resume`` a ``last.pt`` is resumed only when its :func:`fingerprint` matches.
+    Raises :class:`TrainingError` for an empty training set, ``epochs < 1``, a non-finite training
+    loss or weights, non-finite validation outputs, or when no epoch was trained.
     """
     t0 = time.time()
+    cfg = replace(cfg, **{k: v.item() for k, v in asdict(cfg).items() if isinstance(v, np.generic)})
+    if len(train_set) == 0:
+        raise TrainingError("the training set is empty (0 items): nothing to train on; check the fold's "
+                            "training indices and that the corpus loaded any utterances")
+    if cfg.epochs < 1:
+        raise TrainingError(f"epochs must be >= 1 to train a model, got {cfg.epochs}")
     distributed.init()                        # under torchrun: join the process group (no-op otherwise)
     device = distributed.device_for_rank(resolve_device(cfg.device))
     model.to(device)
@@ -357,16 +591,16 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
     history: list = []
     best_score, best_epoch, best_state, bad_epochs, start = None, 0, None, 0, 0
 
-    if ckpt and cfg.resume and (ckpt / "last.pt").exists():
-        state = torch.load(ckpt / "last.pt", map_location=device, weights_only=True)
+    fp = fingerprint(model, train_set, val_set, cfg, labels, key) if ckpt else None
+    state = _resume_state(ckpt, fp, device) if ckpt and cfg.resume else None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         history, best_epoch, bad_epochs = state["history"], state["best_epoch"], state["bad_epochs"]
-        best_score = state["best_score"]
+        best_score, best_state = state["best_score"], state["best_state"]
         start = state["epoch"]
-        if (ckpt / "best.pt").exists():
-            best_state = torch.load(ckpt / "best.pt", map_location="cpu", weights_only=True)
+        del state
 
     mix_keys = [k for k in cfg.inputs if not k.endswith("_lengths")]
     epochs = range(start, cfg.epochs)
@@ -379,7 +613,8 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
         model.train()
-        total, n_items = torch.zeros((), device=device), 0
+        total, n_items, steps_before = torch.zeros((), device=device), 0, n_steps
+        first_bad = torch.full((), -1, dtype=torch.long, device=device)   # first step with a non-finite loss
         opt.zero_grad(set_to_none=True)
         loader = train_loader.epoch(epoch)
         for step, batch in enumerate(loader):
@@ -397,6 +632,7 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
                         loss = loss + (1 - lam) * F.cross_entropy(logits.float(), y_b)
                 scaler.scale(loss / cfg.grad_accum).backward()
             total += loss.detach() * y_a.shape[0]       # stays on the device: no sync per step
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
             n_items += y_a.shape[0]
             if do_step:
                 n_steps += 1
@@ -412,6 +648,8 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
             both = distributed.all_reduce_sum(torch.stack([total.float(), total.new_tensor(float(n_items))]))
             total, n_items = both[0], int(both[1])
         train_loss = float(total) / max(n_items, 1)
+        _check_epoch(model, train_set, cfg, epoch, train_loss, int(first_bad), len(loader),
+                     n_steps - steps_before)
         row = {"epoch": epoch + 1, "lr": lr_now, "train_loss": train_loss}
         if val_set is not None and len(val_set):
             rep = evaluate(model, val_set, cfg, labels)
@@ -422,7 +660,7 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
                 best_score, best_epoch, bad_epochs = score, epoch + 1, 0
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 if ckpt and main:
-                    _atomic_save(best_state, ckpt / "best.pt")
+                    _atomic_save({"model": best_state, "epoch": best_epoch, "fingerprint": fp}, ckpt / "best.pt")
             else:
                 bad_epochs += 1
         else:
@@ -435,10 +673,38 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                           "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
                           "best_epoch": best_epoch, "best_score": best_score,
-                          "bad_epochs": bad_epochs}, ckpt / "last.pt")
+                          "bad_epochs": bad_epochs, "fingerprint": fp}, ckpt / "last.pt")
+    if not history:
+        raise TrainingError(f"no epoch was trained (epochs={cfg.epochs}, patience={cfg.patience}): "
+                            "there is no model to report")
     if best_state is not None:
         model.load_state_dict(best_state)
     return FitResult(history, best_epoch, best_score, time.time() - t0, start, n_steps)
+
+
+def _check_epoch(model: nn.Module, train_set: FeatureDataset, cfg: TrainConfig, epoch: int,
+                 train_loss: float, first_bad: int, n_batches: int, steps: int) -> None:
+    """Raise :class:`TrainingError` when an epoch's loss or the weights after it are not finite, or it
+    took no optimiser step."""
+    if steps == 0:
+        raise TrainingError(f"epoch {epoch + 1} took no optimiser step ({n_batches} batches of "
+                            f"{len(train_set)} training items)")
+    where = f"epoch {epoch + 1}" + (f", step {first_bad + 1} of {n_batches}" if first_bad >= 0 else "")
+    if not math.isfinite(train_loss):
+        bad = nonfinite_rows(train_set)
+        cause = (f"the training features of manifest rows {_some(bad)} hold NaN/Inf: fix or drop those "
+                 "utterances (non-finite audio, or a feature extractor that failed on them)" if bad else
+                 f"the training features are finite, so the model diverged: the learning rate "
+                 f"(lr={cfg.lr:g}) is likely too high; lower it or set clip_norm")
+        raise TrainingError(f"the training loss became non-finite ({train_loss}) in {where}; {cause}")
+    named = list(model.named_parameters())
+    flags = torch.stack([torch.isfinite(p.detach()).all() for _, p in named]).tolist() if named else []
+    if not all(flags):
+        names = [n for (n, _), ok in zip(named, flags) if not ok]
+        raise TrainingError(f"the model's weights became non-finite in epoch {epoch + 1} (parameters "
+                            f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''}) although its loss "
+                            f"was finite: the learning rate (lr={cfg.lr:g}) is likely too high; lower it "
+                            "or set clip_norm")
 
 
 def _train_module(model: nn.Module, cfg: TrainConfig, device: torch.device) -> nn.Module:
@@ -507,7 +773,9 @@ def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: 
         tr = FeatureDataset(features, y, fold.train, segmented)
         va = FeatureDataset(features, y, fold.val, segmented) if len(fold.val) else None
         te = FeatureDataset(features, y, fold.test, segmented)
-        res = fit(model, tr, va, fcfg, labels)
+        if len(fold.test) == 0:
+            raise TrainingError(f"fold {fold.name}: the test set is empty, so it measures nothing")
+        res = fit(model, tr, va, fcfg, labels, key={"fold": str(fold.name)})
         rep = evaluate(model, te, fcfg, labels)
         all_true += rep["y_true"]
         all_pred += rep["y_pred"]

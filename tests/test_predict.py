@@ -11,7 +11,7 @@ import sercore
 from sercore.chapters import ca_ser as chapter
 from sercore.features import AudioLoadError
 from sercore.models.ca_ser import CASER, CASERConfig
-from sercore.predict import file_features, load_checkpoint, predict, save_checkpoint
+from sercore.predict import CheckpointError, file_features, load_checkpoint, predict, save_checkpoint
 
 TINY = dict(lstm_hidden=8, lstm_layers=1, d_model=16, sa_layers=1, sa_heads=2, sa_ff=32, ca_heads=2,
             ca_dim=16, ffn_dim=32, dropout=0.0)
@@ -136,7 +136,7 @@ def test_clear_errors_name_the_file(setup, tmp_path):
         predict(str(empty), setup["ck"])
     with pytest.raises(FileNotFoundError, match="missing.wav"):
         predict(str(tmp_path / "missing.wav"), setup["ck"])
-    with pytest.raises(FileNotFoundError, match="config.json"):
+    with pytest.raises(CheckpointError, match="config.json is missing"):
         predict(setup["files"][(16000, 1)], tmp_path)
     with pytest.raises(ValueError, match="at least one"):
         predict([], setup["ck"])

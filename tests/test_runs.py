@@ -165,6 +165,7 @@ def test_failing_notebook_keeps_earlier_results(tmp_path):
     with pytest.raises(RuntimeError, match="corpus exploded") as err:
         runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=tmp_path / "res")
     assert "earlier results" in str(err.value)
+    assert "RuntimeError: corpus exploded (in cell [" in str(err.value) and "Traceback" not in str(err.value)
     assert json.loads((out / "metrics.json").read_text()) == first          # untouched
     assert (out.parent / "smoke.failed" / "ctmam.ipynb").exists()           # the failed run is kept
 

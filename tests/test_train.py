@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sercore import models
+from sercore import models, train
 from sercore.train import (FeatureDataset, TrainConfig, build_optimizer, build_scheduler,
                            cross_validate, evaluate, fit, mixup, pad_collate, seed_everything)
 
@@ -62,15 +62,26 @@ def test_fit_learns_and_is_deterministic_on_cpu():
     assert r1.history[-1]["train_loss"] < r1.history[0]["train_loss"]
 
 
-def test_resume_after_interruption_matches_uninterrupted(tmp_path):
+def test_resume_after_interruption_matches_uninterrupted(tmp_path, monkeypatch):
     feats, y = toy_data()
     idx = np.arange(60)
     tr, va = FeatureDataset(feats, y, idx[:45]), FeatureDataset(feats, y, idx[45:])
     full = make_model()
     fit(full, tr, va, small_cfg(epochs=4, checkpoint_dir=str(tmp_path / "full")), LABELS)
-    # "killed" after 2 epochs: a run with epochs=2 leaves last.pt at epoch 2
-    part = make_model()
-    fit(part, tr, va, small_cfg(epochs=2, checkpoint_dir=str(tmp_path / "cut")), LABELS)
+    # interrupted in epoch 3 (its validation raises): last.pt holds epoch 2
+    real_evaluate, calls = train.evaluate, []
+
+    def interrupting(*a, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*a, **kw)
+
+    monkeypatch.setattr(train, "evaluate", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), tr, va, small_cfg(epochs=4, checkpoint_dir=str(tmp_path / "cut")), LABELS)
+    monkeypatch.setattr(train, "evaluate", real_evaluate)
+    assert torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["epoch"] == 2
     resumed = make_model(seed=123)  # different init: everything must come from the checkpoint
     res = fit(resumed, tr, va, small_cfg(epochs=4, checkpoint_dir=str(tmp_path / "cut")), LABELS)
     assert res.resumed_from == 2
@@ -85,8 +96,9 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     va = FeatureDataset(feats, y, np.arange(24, 30))
     fit(make_model(), tr, va, small_cfg(epochs=1, checkpoint_dir=str(tmp_path)), LABELS)
     state = torch.load(tmp_path / "last.pt", weights_only=True)
-    assert state["epoch"] == 1 and "model" in state
-    torch.load(tmp_path / "best.pt", weights_only=True)
+    assert state["epoch"] == 1 and "model" in state and state["fingerprint"]["seed"] == 0
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["epoch"] == 1 and best["fingerprint"] == state["fingerprint"] and "model" in best
 
 
 def test_mixup_mixes_inputs_and_keeps_longer_length():

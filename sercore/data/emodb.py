@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._io import check_audio, require_root, visible_files
+from ._io import check_audio, claim_id, require_root, visible_files
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
 from .manifest import make_manifest
 
@@ -109,21 +109,29 @@ def copy_note(headers: list[tuple[int, int]]) -> str | None:
 
 
 def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
-    """Manifest of the Emo-DB folder ``root`` (see :data:`LAYOUT`)."""
+    """Manifest of the Emo-DB folder ``root`` (see :data:`LAYOUT`).
+
+    Every file is checked (:func:`~sercore.data._io.check_audio`: readable, not empty, at
+    least 25 ms, not truncated, no NaN/Inf) and its name parsed; a bad one raises
+    :class:`CorruptFileError` naming it, or with ``on_error='skip'`` is left out and listed
+    in ``attrs['skipped']``. So are a folder named ``*.wav`` and a second file giving the
+    same utterance id (``03a01Fa.wav`` next to ``03a01Fa.WAV``).
+    """
     log = SkipLog(on_error)
     root = require_root(NAME, root, LAYOUT)
     wav_dir = root / "wav"
     if not wav_dir.is_dir():
         raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"no folder {wav_dir}")
-    files = visible_files(wav_dir, [".wav"])
-    if not files:
+    files = visible_files(wav_dir, [".wav"], log)
+    if not files and not log.items:
         raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"no .wav files in {wav_dir}")
 
-    records, headers = [], []
+    records, headers, seen = [], [], {}
     for path in files:
         try:
             f = parse_name(path)
             info = check_audio(path)
+            claim_id(seen, path.stem, path)
         except CorruptFileError as exc:
             log.handle(exc)
             continue

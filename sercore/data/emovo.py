@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._io import check_audio, join_notes, require_root, visible_files
+from ._io import check_audio, claim_id, join_notes, require_root, visible_files
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
 from .manifest import make_manifest
 
@@ -74,14 +74,15 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
     folders = {p.name.lower(): p for p in root.iterdir() if p.is_dir() and p.name.lower() in SPEAKERS}
     if not folders:
         raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"none of the folders {list(SPEAKERS)}")
-    records = []
+    records, seen = [], {}
     for spk in SPEAKERS:
         if spk not in folders:
             continue
-        for path in visible_files(folders[spk], [".wav"]):
+        for path in visible_files(folders[spk], [".wav"], log):
             try:
                 f = parse_name(path, spk)
                 check_audio(path)
+                claim_id(seen, f"{f['emotion']}-{spk}-{f['sentence']}", path)
             except CorruptFileError as exc:
                 log.handle(exc)
                 continue

@@ -14,11 +14,15 @@ What a fetch does, in order:
    (trust on first use) and every later download of the same URL must match it;
    to accept a changed upstream file, delete its entry from the lock file. A
    mismatch deletes nothing: the error names the file, the expected and the
-   measured digest, and nothing is extracted.
+   measured digest, and nothing is extracted. A first digest is recorded only
+   once the whole fetch succeeded (the archive extracted and the loader accepted
+   the corpus), so a bad download is never locked as trusted.
 3. **Extract** zip and tar(.gz/.bz2/.xz) archives into a staging folder next to
    the corpus folder. Every member is checked *before* anything is written: a
    member with an absolute path, a ``..`` component, a link pointing outside the
-   folder, or a device file refuses the whole archive.
+   folder, or a device file refuses the whole archive. A truncated or corrupt
+   archive raises :class:`CorruptArchiveError` naming it; the download and the
+   partial extraction are deleted and no digest is recorded.
 4. **Arrange** the corpus into the layout its loader expects (the folder that
    looks like the corpus root is found inside the archive's wrapper folders and
    becomes ``<data root>/<DIRNAME>``), extracting nested archives (MELD's
@@ -38,18 +42,20 @@ connection. Registries are plain dicts, so tests (or a mirror) can pass their ow
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import json
+import lzma
 import os
 import shutil
 import stat
-import sys
 import tarfile
 import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -59,8 +65,8 @@ from . import corpus_module, data_root as resolve_data_root
 
 __all__ = [
     "Archive", "Source", "Licensed", "SOURCES", "LICENSED", "fetch", "download", "safe_extract",
-    "FetchError", "ChecksumError", "UnsafeArchiveError", "LicensedCorpusError", "DownloadError",
-    "describe",
+    "FetchError", "ChecksumError", "UnsafeArchiveError", "CorruptArchiveError", "LicensedCorpusError",
+    "DownloadError", "describe",
 ]
 
 LOCK_NAME = "sercore-fetch.lock.json"
@@ -95,6 +101,10 @@ class ChecksumError(FetchError):
 
 class UnsafeArchiveError(FetchError):
     """An archive member would land outside the target folder (or is a device/link escape)."""
+
+
+class CorruptArchiveError(FetchError):
+    """An archive cannot be read to its end (truncated download, corrupt bytes)."""
 
 
 class LicensedCorpusError(FetchError):
@@ -343,13 +353,36 @@ def _transfer(url: str, part: Path, progress: bool | None, timeout: float) -> No
 
 
 def download(archive: Archive, downloads: Path, progress: bool | None = None, force: bool = False,
-             retries: int = 3, timeout: float = 60.0, lock: Path | None = None) -> Path:
+             retries: int = 3, timeout: float = 60.0, lock: Path | None = None,
+             record: bool = True) -> Path:
     """Download ``archive`` into ``downloads/`` (resuming a ``.part``), verify it, return its path.
 
     With ``archive.sha256`` the file must match it; without, the digest is taken
-    from (or, on first download, written to) the lock file. Raises
-    :class:`ChecksumError` on a mismatch, leaving the file where it is.
+    from the lock file, or, on first download and with ``record``, written to it
+    (:func:`fetch` passes ``record=False`` and records it only once the corpus
+    extracted and loaded). Raises :class:`ChecksumError` on a mismatch, leaving
+    the file where it is.
     """
+    dest, pending = _download(archive, downloads, progress, force, retries, timeout, lock)
+    if pending is not None and record:
+        _record(*pending)
+    return dest
+
+
+def _record(lock: Path, url: str, entry: dict) -> None:
+    """Trust on first use: write one digest to the lock file."""
+    entries = _read_lock(lock)
+    if url in entries:                               # recorded meanwhile (another fetch): keep the first
+        return
+    entries[url] = entry
+    _write_lock(lock, entries)
+    print(f"{entry['filename']}: sha256 {entry['sha256']} recorded in {lock} (later downloads must match it)",
+          flush=True)
+
+
+def _download(archive: Archive, downloads: Path, progress: bool | None, force: bool, retries: int,
+              timeout: float, lock: Path | None) -> tuple[Path, tuple[Path, str, dict] | None]:
+    """The download and its verification; returns (path, the lock entry to record or None)."""
     downloads.mkdir(parents=True, exist_ok=True)
     dest = downloads / archive.filename
     part = dest.with_name(dest.name + ".part")
@@ -381,20 +414,17 @@ def download(archive: Archive, downloads: Path, progress: bool | None = None, fo
     if archive.sha256:
         if got != archive.sha256.lower():
             raise ChecksumError(dest, archive.sha256.lower(), got, "pinned in the registry")
-        return dest
-    entries = _read_lock(lock)
-    known = entries.get(archive.url)
+        return dest, None
+    known = _read_lock(lock).get(archive.url)
     if known:
         if known["sha256"] != got:
             raise ChecksumError(dest, known["sha256"], got,
                                 f"recorded at the first download on {known.get('first_download', '?')} "
                                 f"in the lock file {lock}")
-    else:
-        entries[archive.url] = {"sha256": got, "size": dest.stat().st_size, "filename": archive.filename,
-                                "first_download": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        _write_lock(lock, entries)
-        print(f"{dest.name}: sha256 {got} recorded in {lock} (later downloads must match it)", flush=True)
-    return dest
+        return dest, None
+    return dest, (lock, archive.url, {
+        "sha256": got, "size": dest.stat().st_size, "filename": archive.filename,
+        "first_download": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
 
 # ----------------------------------------------------------------------------- extraction
@@ -438,15 +468,45 @@ def _is_tar(path: Path) -> bool:
     return any(name.endswith(s) for s in (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz"))
 
 
+#: what the standard library raises on an archive that ends early or holds corrupt bytes
+_CORRUPT = (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
+
+
+def _is_zip_name(path: Path) -> bool:
+    return path.name.lower().endswith(".zip")
+
+
 def safe_extract(archive: Path, target: Path) -> list[str]:
     """Extract a zip or tar.* ``archive`` into ``target``; every member is checked first.
 
     Raises :class:`UnsafeArchiveError` (and writes nothing) when a member has an
     absolute path or ``..``, is a link pointing outside ``target``, or is a
-    device/FIFO. Returns the member names.
+    device/FIFO; :class:`CorruptArchiveError` when the archive is truncated or
+    corrupt (members may have been written: the caller removes ``target``).
+    Returns the member names.
     """
     archive, target = Path(archive), Path(target)
+    try:
+        return _safe_extract(archive, target)
+    except UnsafeArchiveError:
+        raise
+    except _CORRUPT as e:
+        raise CorruptArchiveError(_corrupt_message(archive, e)) from e
+    except OSError as e:
+        if isinstance(e, (FileNotFoundError, PermissionError)) or e.errno is not None:
+            raise                                  # the disk, not the archive
+        raise CorruptArchiveError(_corrupt_message(archive, e)) from e
+
+
+def _corrupt_message(archive: Path, e: BaseException) -> str:
+    return (f"{archive} is truncated or corrupt: it cannot be read to its end ({type(e).__name__}: {e})")
+
+
+def _safe_extract(archive: Path, target: Path) -> list[str]:
     target.mkdir(parents=True, exist_ok=True)
+    if _is_zip_name(archive) and not zipfile.is_zipfile(archive):
+        raise CorruptArchiveError(_corrupt_message(archive, zipfile.BadZipFile(
+            "no zip directory at its end (a zip whose end is missing)")))
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
@@ -457,7 +517,7 @@ def safe_extract(archive: Path, target: Path) -> list[str]:
                     _check_link(info.filename, zf.read(info).decode("utf-8", "replace"), archive, hard=False)
             for info in infos:
                 # links inside the folder are written as small files (zipfile never creates links)
-                zf.extract(info, target)
+                zf.extract(info, target)          # checks each member's CRC: BadZipFile when corrupt
             return [i.filename for i in infos]
     if _is_tar(archive) or tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:
@@ -525,17 +585,25 @@ def fetch(name: str, data_root: str | os.PathLike | None = None, force: bool = F
 
     print(describe(name, data_root, sources, licensed), flush=True)
     downloads = root / DOWNLOADS
-    got = [download(a, downloads, progress=progress, force=force, retries=retries, timeout=timeout)
-           for a in src.files]
+    got, pending = [], []
+    for a in src.files:        # a first digest is recorded only once the corpus extracted and loaded
+        path, entry = _download(a, downloads, progress, force, retries, timeout, None)
+        got.append(path)
+        if entry is not None:
+            pending.append(entry)
 
     stage = root / f".{mod.DIRNAME}.fetching-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     keep = False            # True once the stage is worth inspecting (it extracted but does not load)
+    done = False            # True once the corpus extracted and loaded
+    unlocked = "; no digest was recorded" if pending else ""
+    source = None           # the downloaded file being extracted (directly or through a nested archive)
     try:
         for a, path in zip(src.files, got):
             if a.extract:
                 print(f"extracting {path.name} ...", flush=True)
+                source = path
                 safe_extract(path, stage)
             else:
                 shutil.copy2(path, stage / a.filename)
@@ -543,23 +611,37 @@ def fetch(name: str, data_root: str | os.PathLike | None = None, force: bool = F
         if corpus_root is None:
             keep = True
             raise FetchError(f"{name}: the downloaded files do not contain the layout the loader expects "
-                             f"(kept for inspection in {stage}). Expected:\n{mod.LAYOUT}")
-        for a in src.files:
+                             f"(kept for inspection in {stage}{unlocked}). Expected:\n{mod.LAYOUT}")
+        for a, path in zip(src.files, got):
             for inner in a.nested:
                 for nested in sorted(corpus_root.rglob(inner)):
                     print(f"extracting {nested.relative_to(stage)} ...", flush=True)
+                    source = path
                     safe_extract(nested, nested.parent)
                     nested.unlink()
+        source = None
         try:
             df = mod.load(corpus_root)
         except Exception as e:
             keep = True
             raise FetchError(f"{name}: the extracted corpus does not load ({type(e).__name__}: {e}); "
-                             f"kept for inspection in {stage}") from None
+                             f"kept for inspection in {stage}{unlocked}") from None
+        done = True
+    except CorruptArchiveError as e:
+        # a truncated or corrupt download: delete it (and, below, the partial extraction) so that the
+        # next fetch downloads it again; no digest was recorded for it
+        if source is not None and source.exists():
+            source.unlink()
+        raise CorruptArchiveError(
+            f"{name}: {e}\nNothing was installed{unlocked.replace(';', ' and')}"
+            + (f"; the download {source} was deleted" if source is not None else "")
+            + ". Run the same command again to download it again.") from None
     finally:
         # a refused, corrupt or interrupted extraction leaves nothing half-written behind it
-        if not keep and sys.exc_info()[0] is not None:
+        if not keep and not done:
             shutil.rmtree(stage, ignore_errors=True)
+    for entry in pending:       # the corpus extracted and loaded: now its first digests are trusted
+        _record(*entry)
     old = root / f".{mod.DIRNAME}.old-{os.getpid()}"
     if final.exists():
         final.rename(old)

@@ -25,6 +25,16 @@ Decisions
   manifest's ``start``/``end`` belong to ``path``.
 * Utterance wavs with no line in their EmoEvaluation file are left out and
   counted in the note.
+* Checked where read, each an error naming the file (or, with ``on_error='skip'``,
+  a counted skip in ``attrs['skipped']``): an unknown emotion code; an utterance
+  whose session disagrees with the ``Session<n>`` folder of its label file; an
+  utterance id read twice; an utterance wav that is not sound audio
+  (:func:`~sercore.data._io.check_audio`). When a session has a
+  ``dialog/transcriptions`` folder, every labelled utterance needs a non-blank
+  line in its dialogue's transcript file (a missing file or line, or a blank
+  transcript, is such an error: one silent gap would drop the text modality of
+  the whole corpus). A session without that folder has ``text`` ``None``
+  throughout, and the note says so.
 """
 from __future__ import annotations
 
@@ -33,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._io import (check_audio, examples, join_notes, media_fragment, read_text,
+from ._io import (check_audio, claim_id, examples, join_notes, media_fragment, read_text,
                   require_root, visible_dirs, visible_files)
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
 from .manifest import make_manifest
@@ -63,8 +73,12 @@ _TRANS_RE = re.compile(r"^(Ses\S+)\s+\[\s*[\d.]+\s*-\s*[\d.]+\s*\]:\s?(.*)$")
 _SPEAKER_RE = re.compile(r"^Ses(\d{2})[FM]_.*_([FM])[A-Z]*\d+$")
 
 
-def parse_labels(path: Path, dialog: str, log: SkipLog) -> list[dict]:
-    """Utterance lines of one EmoEvaluation file (``[start - end] id code [v, a, d]``)."""
+def parse_labels(path: Path, dialog: str, log: SkipLog, session: int | None = None) -> list[dict]:
+    """Utterance lines of one EmoEvaluation file (``[start - end] id code [v, a, d]``).
+
+    Each line must name an utterance of ``dialog`` in ``session`` (the ``Session<n>`` folder
+    the file is in) and a known code; otherwise :class:`CorruptFileError` naming the file and
+    line (or a counted skip)."""
     text = read_text(path)
     out, bad = [], 0
     for n, line in enumerate(text.splitlines(), start=1):
@@ -83,11 +97,15 @@ def parse_labels(path: Path, dialog: str, log: SkipLog) -> list[dict]:
             if not sm or not utt.startswith(dialog + "_"):
                 raise CorruptFileError(path, f"line {n}: utterance id {utt!r} does not look like "
                                              f"{dialog}_<F|M><number>")
+            if session is not None and int(sm.group(1)) != session:
+                raise CorruptFileError(path, f"line {n}: utterance {utt} belongs to session "
+                                             f"{int(sm.group(1))} but its label file is under "
+                                             f"Session{session}")
         except CorruptFileError as exc:
             log.handle(exc)
             bad += 1
             continue
-        out.append({"utt": utt, "start": start, "end": end, "code": code,
+        out.append({"utt": utt, "line": n, "start": start, "end": end, "code": code,
                     "session": int(sm.group(1)), "gender": sm.group(2)})
     if not out and not bad:
         raise CorruptFileError(path, "no utterance lines ('[start - end]<TAB>utterance<TAB>code"
@@ -96,7 +114,8 @@ def parse_labels(path: Path, dialog: str, log: SkipLog) -> list[dict]:
 
 
 def parse_transcripts(path: Path) -> dict[str, str]:
-    """Utterance id -> transcript (lines that are not utterances are ignored)."""
+    """Utterance id -> transcript, stripped (lines that are not utterances are ignored; a
+    blank transcript is kept as ``''`` for the loader to refuse)."""
     out = {}
     for line in read_text(path).splitlines():
         m = _TRANS_RE.match(line.strip())
@@ -115,10 +134,11 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         raise CorpusNotFoundError(NAME, root, LAYOUT, detail="no Session1..Session5 folders")
 
     records: list[dict] = []
+    seen: dict[str, str] = {}
     unlabelled: list[str] = []
     from_dialog_wav: list[str] = []
     no_audio: list[str] = []
-    no_text = 0
+    no_trans_dir: list[str] = []
     for sdir in sessions:
         emo_dir = sdir / "dialog" / "EmoEvaluation"
         wav_root = sdir / "sentences" / "wav"
@@ -126,6 +146,8 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
             raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"no label folder {emo_dir}")
         if not wav_root.is_dir():
             raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"no audio folder {wav_root}")
+        if not (sdir / "dialog" / "transcriptions").is_dir():
+            no_trans_dir.append(sdir.name)
         label_files = {p.stem: p for p in visible_files(emo_dir, [".txt"])}
         wav_dialogs = {p.name: p for p in visible_dirs(wav_root)}
         if not label_files:
@@ -138,39 +160,52 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
 
         for dialog, label_file in sorted(label_files.items()):
             try:
-                utts = parse_labels(label_file, dialog, log)
+                utts = parse_labels(label_file, dialog, log, session=int(sdir.name[-1]))
             except CorruptFileError as exc:
                 log.handle(exc)
                 continue
-            trans_file = sdir / "dialog" / "transcriptions" / f"{dialog}.txt"
-            try:
-                texts = parse_transcripts(trans_file) if trans_file.is_file() else {}
-            except CorruptFileError as exc:
-                log.handle(exc)
-                texts = {}
+            if not utts:
+                continue            # skip mode: every line of it was skipped (and counted)
+            trans_dir = sdir / "dialog" / "transcriptions"
+            trans_file = trans_dir / f"{dialog}.txt"
+            texts = None            # None: this session has no transcriptions folder at all
+            if trans_dir.is_dir():
+                try:
+                    if not trans_file.is_file():
+                        raise CorruptFileError(trans_file, f"missing: no transcript file for dialogue "
+                                                           f"{dialog} ({len(utts)} labelled utterances)")
+                    texts = parse_transcripts(trans_file)
+                except CorruptFileError as exc:
+                    log.handle(exc)
+                    continue        # skip mode: the dialogue's utterances are left out
             avi = sdir / "dialog" / "avi" / "DivX" / f"{dialog}.avi"
             dialog_wav = sdir / "dialog" / "wav" / f"{dialog}.wav"
             wav_dir = wav_dialogs.get(dialog)
-            wavs = {p.stem: p for p in visible_files(wav_dir, [".wav"])} if wav_dir else {}
+            wavs = {p.stem: p for p in visible_files(wav_dir, [".wav"], log)} if wav_dir else {}
             labelled = {u["utt"] for u in utts}
             unlabelled += sorted(set(wavs) - labelled)
             for u in utts:
                 utt = u["utt"]
                 path, start, end = None, None, None
-                if utt in wavs:
-                    try:
+                try:
+                    claim_id(seen, utt, label_file, f"line {u['line']}")
+                    if texts is not None and utt not in texts:
+                        raise CorruptFileError(trans_file, f"no transcript line for {utt}")
+                    if texts is not None and not texts[utt]:
+                        raise CorruptFileError(trans_file, f"blank transcript for {utt}")
+                    if utt in wavs:
                         check_audio(wavs[utt])
-                    except CorruptFileError as exc:
-                        log.handle(exc)
-                        continue
+                except CorruptFileError as exc:
+                    log.handle(exc)
+                    continue
+                if utt in wavs:
                     path = str(wavs[utt].resolve())
                 elif dialog_wav.is_file():
                     path, start, end = str(dialog_wav.resolve()), u["start"], u["end"]
                     from_dialog_wav.append(utt)
                 else:
                     no_audio.append(utt)
-                text = texts.get(utt)
-                no_text += text is None
+                text = texts[utt] if texts is not None else None
                 records.append({
                     "utt_id": utt,
                     "path": path, "start": start, "end": end,
@@ -194,6 +229,7 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         f"with start/end: {examples(from_dialog_wav)}." if from_dialog_wav else None,
         f"{len(no_audio)} utterance(s) have no audio at all (path None): "
         f"{examples(no_audio)}." if no_audio else None,
-        f"{no_text} utterance(s) have no transcript (text None)." if no_text else None,
+        f"Session(s) {no_trans_dir} have no dialog/transcriptions folder: their text is None."
+        if no_trans_dir else None,
     ])
     return make_manifest(records, root=root, note=note, skipped=log.items)

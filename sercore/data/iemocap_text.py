@@ -10,16 +10,25 @@ official utterance ids and no times, so:
 * ``split`` is the derivative's own split with ``valid`` renamed ``dev``
   (``train``/``dev``/``test``; ``test`` is all of Session 5);
 * ``path`` is ``None``.
+
+Every row is checked where it is read; a bad one is a :class:`CorruptFileError`
+naming the file, the line and the utterance (or, with ``on_error='skip'``, a
+counted skip in ``attrs['skipped']``): a dialogue id that is not
+``Ses0<1-5><F|M>_...``, a ``session`` that disagrees with it (``Ses03...`` under
+session 2 would be stored under the wrong speaker), an unknown label or split,
+a blank transcript (text is the only modality here: one silent gap would make
+the whole text modality vanish), and a (dialogue, turn) given twice.
 """
 from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
 
-from ._io import read_text, require_root
+from ._io import claim_id, read_text, require_root
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
 from .iemocap import CODES
 from .labels import EMOTIONS
@@ -37,6 +46,8 @@ iemocap-text/
 COLUMNS = ("dialogue", "session", "turn", "speaker", "label", "split", "text")
 SPLITS = {"train": "train", "valid": "dev", "dev": "dev", "val": "dev", "test": "test"}
 
+_DIALOGUE_RE = re.compile(r"^Ses0([1-5])[FM]_\S+$")
+
 NOTE = ("IEMOCAP text-only derivative (DialogueRNN/COSMIC): no audio, no official utterance ids "
         "or times; its split is its own ('valid' stored as 'dev', test = Session 5).")
 
@@ -53,11 +64,13 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
     if missing:
         raise CorruptFileError(csv_path, f"missing column(s) {missing}; expected {list(COLUMNS)}, "
                                          f"found {reader.fieldnames}")
-    records = []
+    records, seen = [], {}
     for row in reader:
         line = reader.line_num
         try:
-            records.append(_record(row, csv_path, line))
+            rec = _record(row, csv_path, line)
+            claim_id(seen, rec["utt_id"], csv_path, f"line {line}")
+            records.append(rec)
         except CorruptFileError as exc:
             log.handle(exc)
     if not records and not log.items:
@@ -72,6 +85,9 @@ def _record(row: dict, csv_path: Path, line: int) -> dict:
     dialogue = (row["dialogue"] or "").strip()
     if not dialogue:
         raise bad("empty dialogue")
+    dm = _DIALOGUE_RE.match(dialogue)
+    if not dm:
+        raise bad(f"dialogue {dialogue!r} is not an IEMOCAP dialogue id Ses0<1-5><F|M>_<name>")
     try:
         session = int(row["session"])
         turn = int(row["turn"])
@@ -79,6 +95,11 @@ def _record(row: dict, csv_path: Path, line: int) -> dict:
         raise bad(f"session {row['session']!r} and turn {row['turn']!r} must be integers") from None
     if not 1 <= session <= 5:
         raise bad(f"session {session} is not 1..5")
+    if turn < 0:
+        raise bad(f"turn {turn} of {dialogue} is negative")
+    if int(dm.group(1)) != session:
+        raise bad(f"session {session} disagrees with dialogue {dialogue} (session {dm.group(1)}): "
+                  f"its speakers would be stored under the wrong session")
     speaker = (row["speaker"] or "").strip().upper()
     if speaker not in ("F", "M"):
         raise bad(f"speaker {row['speaker']!r} is not F or M")
@@ -89,7 +110,9 @@ def _record(row: dict, csv_path: Path, line: int) -> dict:
     split = SPLITS.get((row["split"] or "").strip().lower())
     if split is None:
         raise bad(f"unknown split {row['split']!r} (expected one of {sorted(SPLITS)})")
-    text = (row["text"] or "").strip() or None
+    text = (row["text"] or "").strip()
+    if not text:
+        raise bad(f"blank transcript for {dialogue}_{turn:03d}")
     return {
         "utt_id": f"{dialogue}_{turn:03d}",
         "text": text,

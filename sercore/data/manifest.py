@@ -68,27 +68,35 @@ def make_manifest(records: Iterable[Mapping], *, root: Path | str | None = None,
                              f"expected a subset of {list(COLUMNS)}")
     df = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     df = df.astype(object).where(pd.notna(df), None)
-    validate(df)
+    validate(df, source=root)
     df.attrs["root"] = str(root) if root is not None else None
     df.attrs["note"] = note
     df.attrs["skipped"] = list(skipped or [])
     return df
 
 
-def validate(df: pd.DataFrame) -> pd.DataFrame:
-    """Check that ``df`` follows the manifest schema; return it unchanged."""
+def validate(df: pd.DataFrame, source: Path | str | None = None) -> pd.DataFrame:
+    """Check that ``df`` follows the manifest schema; return it unchanged.
+
+    ``ValueError`` naming ``source`` (the corpus folder, when given), the column and the
+    offending rows / ids: missing columns, empty required values, duplicated ``utt_id``.
+    """
+    where = f"manifest of {source}" if source is not None else "manifest"
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"manifest is missing columns {missing}; expected {list(COLUMNS)}")
+        raise ValueError(f"{where} is missing columns {missing}; expected {list(COLUMNS)}")
     for col in REQUIRED:
-        bad = df[col].isna()
+        bad = df[col].isna() | (df[col].astype(str).str.strip() == "")
         if bad.any():
             first = df.index[bad][0]
-            raise ValueError(f"manifest column {col!r} is empty for {int(bad.sum())} row(s), "
-                             f"first at row {first}")
-    dup = df["utt_id"].duplicated()
+            ident = df["utt_id"].get(first) if col != "utt_id" else None
+            raise ValueError(f"{where}: column {col!r} is empty for {int(bad.sum())} row(s), "
+                             f"first at row {first}" + (f" (utt_id {ident!r})" if ident else ""))
+    dup = df["utt_id"].duplicated(keep=False)
     if dup.any():
-        raise ValueError(f"manifest has duplicated utt_id values, e.g. {df['utt_id'][dup].iloc[0]!r}")
+        ids = list(dict.fromkeys(df["utt_id"][dup]))
+        shown = ", ".join(repr(i) for i in ids[:3]) + (f" (+{len(ids) - 3} more)" if len(ids) > 3 else "")
+        raise ValueError(f"{where} has {len(ids)} duplicated utt_id value(s): {shown}")
     return df
 
 

@@ -19,6 +19,11 @@ Decisions
   present folder are counted in the note.
 * CSVs are decoded UTF-8, else cp1252, and UTF-8 text that was mis-decoded as
   Latin-1 (``heâ\\x80\\x99s``) is repaired; the number of repaired rows is in the note.
+* A row with an unknown Emotion, an empty Speaker, a blank Utterance (one silent gap would
+  drop the text modality of the whole corpus), non-integer ids or an id given twice is a
+  :class:`CorruptFileError` naming the CSV, line and utterance, or with
+  ``on_error='skip'`` a counted skip (``attrs['skipped']``); so is a clip or extracted wav
+  that is not sound.
 """
 from __future__ import annotations
 
@@ -97,13 +102,14 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         if not rows:
             raise CorruptFileError(csv_path, "no data rows")
         cdir = clip_dirs[split]
-        seen = set()
+        seen: dict[str, int] = {}
         for line, row in rows:
             try:
                 rec, fixed = _record(row, split, csv_path, line)
                 if rec["utt_id"] in seen:
-                    raise CorruptFileError(csv_path, f"line {line}: duplicate {rec['utt_id']}")
-                seen.add(rec["utt_id"])
+                    raise CorruptFileError(csv_path, f"line {line}: duplicate utterance id "
+                                                     f"{rec['utt_id']} (first at line {seen[rec['utt_id']]})")
+                seen[rec["utt_id"]] = line
                 if cdir is not None:
                     stem = rec["utt_id"].split("_", 1)[1]        # dia<D>_utt<U>
                     mp4 = cdir / f"{stem}.mp4"
@@ -154,9 +160,11 @@ def _record(row: dict, split: str, csv_path: Path, line: int) -> tuple[dict, boo
         raise bad("empty Speaker")
     original = (row["Utterance"] or "").strip()
     text = fix_mojibake(original)
+    if not text:
+        raise bad(f"blank Utterance (transcript) for {split}_dia{dia}_utt{utt}")
     return {
         "utt_id": f"{split}_dia{dia}_utt{utt}",
-        "text": text or None,
+        "text": text,
         "label": EMOTIONS[raw.lower()],
         "label_raw": raw,
         "speaker": speaker,

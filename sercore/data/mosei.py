@@ -16,7 +16,13 @@ Decisions
   ``mosei6`` map drops. ``label_raw`` is the SDK's emotion name.
 * ``speaker`` is the video id: the SDK files do not map videos to speakers.
 * ``text`` comes from ``CMU_MOSEI_TimestampedWords.csd`` when present: the
-  words inside the segment's interval, silences (``sp``) left out.
+  words inside the segment's interval, silences (``sp``) left out. A video the
+  words sequence does not hold has ``text`` ``None`` (counted in the note); a
+  segment of a video it does hold but with no word inside its interval is a blank
+  transcript: :class:`CorruptFileError` naming the words file and the segment, or
+  with ``on_error='skip'`` a counted skip (one silent gap would drop the text
+  modality of the whole corpus). Non-finite labels or intervals, an interval with
+  ``end <= start`` and audio that is not sound are refused the same way.
 * ``split`` comes from the SDK's standard folds. Their id lists are not
   embedded here: put the SDK's ``cmu_mosei_std_folds.py`` (it is read as data,
   never executed) or a ``splits.json`` (``{"train": [...], "dev": [...],
@@ -150,6 +156,8 @@ def read_splits(root: Path) -> tuple[dict[str, str], str | None]:
 
 
 def _words(words: dict, vid: str, start: float, end: float) -> str | None:
+    """The words of ``vid`` inside ``[start, end]`` joined by spaces: ``None`` when the words
+    sequence has no (or an empty) entry for ``vid``, ``''`` when it has but none fall inside."""
     feats, ints = words.get(vid, (None, None))
     if feats is None or ints is None or len(feats) == 0:
         return None
@@ -160,7 +168,7 @@ def _words(words: dict, vid: str, start: float, end: float) -> str | None:
         w = w.decode("utf-8", "replace") if isinstance(w, (bytes, np.bytes_)) else str(w)
         if w.strip() and w.strip().lower() != "sp":
             toks.append(w.strip())
-    return " ".join(toks) or None
+    return " ".join(toks)
 
 
 def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
@@ -181,6 +189,7 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
     records = []
     ties = zeros = 0
     no_split: list[str] = []
+    no_words: list[str] = []
     for vid in sorted(labels):
         feats, ints = labels[vid]
         try:
@@ -203,6 +212,21 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         if split_of and split is None:
             no_split.append(vid)
         for i, (row, (start, end)) in enumerate(zip(feats, ints)):
+            text = None
+            try:
+                if not end > start:
+                    raise CorruptFileError(labels_path, f"segment {vid}_{i}: interval [{start}, {end}] "
+                                                        "has end <= start")
+                if words:
+                    text = _words(words, vid, float(start), float(end))
+                    if text == "":
+                        raise CorruptFileError(words_path, f"blank transcript for segment {vid}_{i}: no "
+                                                           f"word inside [{start:.3f}, {end:.3f}] s")
+            except CorruptFileError as exc:
+                log.handle(exc)
+                continue
+            if words and text is None:
+                no_words.append(f"{vid}_{i}")
             emo = row[1:7]
             if not (emo > 0).any():
                 label, raw = "neutral", "none"
@@ -215,7 +239,7 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
                 "utt_id": f"{vid}_{i}",
                 "path": str(wav.resolve()) if wav is not None else None,
                 "start": float(start), "end": float(end),
-                "text": _words(words, vid, float(start), float(end)) if words else None,
+                "text": text,
                 "label": label,
                 "label_raw": raw,
                 "speaker": vid,
@@ -232,6 +256,8 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         "(label_raw 'none'), which the mosei6 map drops.",
         "speaker is the video id (the SDK files do not name speakers).",
         None if words else f"No {WORDS_CSD}: text is None.",
+        f"{len(no_words)} segment(s) belong to videos {WORDS_CSD} does not hold: their text is "
+        f"None: {examples(no_words)}." if no_words else None,
         f"No split file ({FOLDS_PY} or {SPLITS_JSON}): split is None." if split_source is None
         else (f"{len(no_split)} video(s) are in no fold of {split_source} (split None): "
               f"{examples(no_split)}." if no_split else None),

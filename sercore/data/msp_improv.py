@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._io import check_audio, examples, join_notes, read_text, require_root
+from ._io import check_audio, claim_id, examples, join_notes, read_text, require_root
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
 from .manifest import make_manifest
 
@@ -61,6 +61,7 @@ _CONSENSUS_RE = re.compile(r"^(?:MSP|UTD)-IMPROV-(" + _ID_RE.pattern + r")\.(?:a
 def parse_evaluation(path: Path, log: SkipLog) -> dict[str, str]:
     """Clip key (``S01A-F01-S-FM01``) -> consensus letter, from the consensus lines."""
     out: dict[str, str] = {}
+    where: dict[str, int] = {}
     for n, line in enumerate(read_text(path).splitlines(), start=1):
         line = line.strip()
         if not re.match(r"^(?:MSP|UTD)-IMPROV-", line):
@@ -74,10 +75,13 @@ def parse_evaluation(path: Path, log: SkipLog) -> dict[str, str]:
             if letter not in LETTERS:
                 raise CorruptFileError(path, f"line {n}: unknown consensus label {letter!r} "
                                              f"(known: {sorted(LETTERS)})")
+            if key in out:
+                raise CorruptFileError(path, f"line {n}: a second consensus line for {key} "
+                                             f"(first at line {where[key]})")
         except CorruptFileError as exc:
             log.handle(exc)
             continue
-        out[key] = letter
+        out[key], where[key] = letter, n
     if not out:
         raise CorruptFileError(path, "no consensus lines ('UTD-IMPROV-<id>.avi; <letter>; ...')")
     return out
@@ -98,12 +102,14 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
     consensus = parse_evaluation(eval_path, log)
     video_root = root / "Video"
 
-    records, unlabelled, seen = [], [], set()
+    records, unlabelled, seen, ids = [], [], set(), {}
     for sdir in sessions:
         for wav in sorted(sdir.rglob("*.wav")):
             if wav.name.startswith("."):
                 continue
             try:
+                if not wav.is_file():
+                    raise CorruptFileError(wav, "is a folder (or other non-file) named like a .wav file")
                 m = _NAME_RE.match(wav.stem)
                 if not m:
                     raise CorruptFileError(wav, "file name does not follow MSP-IMPROV-S<##><A|H|S|N>-"
@@ -113,12 +119,16 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
                 if key not in consensus:
                     unlabelled.append(wav.name)
                     continue
+                _, sentence, target, sex, session, condition, _turn = m.groups()
+                if sdir.name.lower() != f"session{int(session)}":
+                    raise CorruptFileError(wav, f"session {int(session)} in the name ({sex}{session}) "
+                                                f"but the file is in folder {sdir.name!r}")
                 check_audio(wav)
+                claim_id(ids, wav.stem, wav)
             except CorruptFileError as exc:
                 log.handle(exc)
                 continue
             seen.add(key)
-            _, sentence, target, sex, session, condition, _turn = m.groups()
             letter = consensus[key]
             avi = video_root / wav.relative_to(audio_root).with_suffix(".avi")
             records.append({

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._io import check_audio, join_notes, require_root, visible_files
+from ._io import check_audio, claim_id, join_notes, require_root, visible_files
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
 from .manifest import make_manifest
 
@@ -55,12 +55,13 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
     present = {name: root / name for name in FOLDERS if (root / name).is_dir()}
     if not present:
         raise CorpusNotFoundError(NAME, root, LAYOUT, detail=f"none of the folders {list(FOLDERS)}")
-    records = []
+    records, seen = [], {}
     for folder, d in present.items():
-        for path in visible_files(d, [".wav"]):
+        for path in visible_files(d, [".wav"], log):
             try:
                 f = parse_name(path, folder)
                 check_audio(path)
+                claim_id(seen, path.stem, path)
             except CorruptFileError as exc:
                 log.handle(exc)
                 continue

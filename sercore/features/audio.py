@@ -2,7 +2,9 @@
 
 Every function works on mono float32 waveforms of shape ``(T,)`` (``T``
 samples at rate ``sr``). Files are read with :mod:`soundfile` (any rate, any
-channel count libsndfile understands) and resampled with
+channel count libsndfile understands), refused when not sound (see
+:func:`load_audio`: shorter than :data:`MIN_AUDIO_SECONDS`, truncated, NaN/Inf ...),
+and resampled with
 :func:`torchaudio.functional.resample` (windowed-sinc, computed on CPU).
 """
 from __future__ import annotations
@@ -15,11 +17,22 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-__all__ = ["AudioLoadError", "load_audio", "resample", "clip_or_pad", "segment"]
+from ..data._io import MIN_AUDIO_SECONDS, non_finite_reason, too_short, wav_shortfall
+
+__all__ = ["AudioLoadError", "MIN_AUDIO_SECONDS", "load_audio", "resample", "clip_or_pad", "segment"]
 
 
 class AudioLoadError(RuntimeError):
-    """An audio file could not be read, or the requested part of it is empty."""
+    """An audio file could not be read, or is not sound audio; the message names the file.
+
+    ``path`` and ``reason`` (the cause alone, as :class:`sercore.data.CorruptFileError`
+    words it) are set when known.
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.path = None if path is None else Path(path)
+        self.reason = reason or message
 
 
 def resample(wave: np.ndarray, orig_sr: int, sr: int) -> np.ndarray:
@@ -51,24 +64,37 @@ def load_audio(path: str | Path, sr: int | None = 16000, start: float | None = N
     Returns
     -------
     ``np.ndarray`` float32 of shape ``(T,)`` when ``mono`` (else ``(channels, T)``),
-    values in ``[-1, 1]`` as soundfile gives them.
+    values in ``[-1, 1]`` as soundfile gives them; always finite.
 
     Raises
     ------
     FileNotFoundError  when the file does not exist;
-    AudioLoadError     when libsndfile cannot read it, or it (or the requested
-                       part) holds no samples. Both messages name the file.
+    AudioLoadError     naming the file and the cause when: it is a folder; libsndfile
+                       cannot read it; it holds no samples; it is truncated (fewer sample
+                       bytes than its header declares, or the decoder stops early); the part
+                       read is shorter than :data:`MIN_AUDIO_SECONDS` (25 ms); or any sample
+                       read is NaN or Inf (features of it would be NaN and train silently).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"audio file not found: {path}")
+    if path.is_dir():
+        raise AudioLoadError(f"cannot read audio file {path}: is a folder, not an audio file",
+                             path=path, reason="is a folder, not an audio file")
     try:
         info = sf.info(str(path))
     except Exception as e:  # libsndfile raises its own error types
-        raise AudioLoadError(f"cannot read audio file {path}: {e}") from e
+        raise AudioLoadError(f"cannot read audio file {path}: {e}", path=path,
+                             reason=f"not a readable audio file ({e})") from e
     native_sr, n_frames = int(info.samplerate), int(info.frames)
     if n_frames <= 0:
-        raise AudioLoadError(f"audio file {path} contains no samples")
+        raise AudioLoadError(f"audio file {path} contains no samples", path=path,
+                             reason="audio file is empty (0 frames, no samples)")
+    gap = wav_shortfall(path)
+    if gap is not None:
+        reason = (f"truncated: its header declares {gap[0]:,} bytes of samples but only "
+                  f"{gap[1]:,} are in the file")
+        raise AudioLoadError(f"audio file {path} is {reason}", path=path, reason=reason)
 
     first = 0 if start is None else int(round(float(start) * native_sr))
     stop = n_frames if end is None else min(int(round(float(end) * native_sr)), n_frames)
@@ -76,15 +102,31 @@ def load_audio(path: str | Path, sr: int | None = 16000, start: float | None = N
         raise ValueError(f"start must be >= 0 seconds, got {start} for {path}")
     if first >= n_frames:
         raise AudioLoadError(f"start={start}s is at or past the end of {path} "
-                             f"({n_frames / native_sr:.3f}s long)")
+                             f"({n_frames / native_sr:.3f}s long)", path=path,
+                             reason=f"start={start}s is at or past the end")
     if stop <= first:
-        raise AudioLoadError(f"empty segment start={start}s end={end}s requested from {path}")
+        raise AudioLoadError(f"empty segment start={start}s end={end}s requested from {path}",
+                             path=path, reason=f"empty segment start={start}s end={end}s")
+    part = "audio" if start is None and end is None else f"segment start={start}s end={end}s"
+    short = too_short(stop - first, native_sr, part)
+    if short:
+        raise AudioLoadError(f"audio file {path}: {short}", path=path, reason=short)
     try:
         data, _ = sf.read(str(path), start=first, stop=stop, dtype="float32", always_2d=True)
     except Exception as e:
-        raise AudioLoadError(f"cannot read audio file {path}: {e}") from e
+        reason = f"cannot be fully decoded ({e})"
+        raise AudioLoadError(f"audio file {path} {reason}", path=path, reason=reason) from e
     if data.shape[0] == 0:
-        raise AudioLoadError(f"audio file {path} gave no samples for start={start} end={end}")
+        raise AudioLoadError(f"audio file {path} gave no samples for start={start} end={end}",
+                             path=path, reason="no samples decoded")
+    if data.shape[0] < stop - first:
+        reason = (f"truncated: decoded only {data.shape[0]:,} of the {stop - first:,} frames "
+                  "its header declares")
+        raise AudioLoadError(f"audio file {path} is {reason}", path=path, reason=reason)
+    finite = np.isfinite(data).all(axis=1)
+    if not finite.all():
+        reason = non_finite_reason(int((~finite).sum()), first + int(np.argmin(finite)), native_sr)
+        raise AudioLoadError(f"audio file {path} {reason}", path=path, reason=reason)
     wave = data.T  # (channels, T)
     if mono:
         wave = wave.mean(axis=0)

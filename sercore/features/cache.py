@@ -11,10 +11,21 @@ A cached array is found by a key that hashes everything its value depends on:
   (bump ``VERSION`` whenever an extractor's output changes).
 
 ``key = sha256(canonical_json({...}))`` and the array lives at
-``<root>/<extractor>/<key[:2]>/<key>.npy`` with ``root =
-sercore.paths.cache_dir() / "features"`` unless given. Files are written to a
-temporary file in the same folder and renamed into place, so concurrent
-writers and interrupted runs never leave a half-written array behind.
+``<root>/<extractor>/<key[:2]>/<key>.v2.npy`` with ``root =
+sercore.paths.cache_dir() / "features"`` unless given, next to a small sidecar
+``<key>.v2.json`` holding the sha256 of the ``.npy`` file's bytes, its size,
+and the array's shape and dtype. Files are written to a temporary file in the
+same folder and renamed into place (the sidecar first, then the array), so
+concurrent writers and interrupted runs never leave a half-written array behind.
+
+Every read is verified: the file is read once, its sha256 and its ``.npy``
+header are checked against the sidecar. A damaged entry (truncated, bytes
+changed, another valid array of a different shape or dtype, a missing or
+unreadable sidecar) is never served: :meth:`FeatureCache.get` warns naming the
+entry and the problem, removes it, and returns ``None`` so the caller recomputes
+it. Entries of the earlier layout (``<key>.npy`` without a sidecar) are not
+read: they count as absent, and :meth:`FeatureCache.put` removes the old file
+when it writes the new entry.
 
 File hashes are memoised per process on ``(path, size, mtime_ns)``: a file
 rewritten in place with the same size within the filesystem's timestamp
@@ -23,7 +34,9 @@ resolution would keep its old hash until the next process.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -89,8 +102,14 @@ def make_key(identity: dict, name: str, config: dict, version: str,
     return hashlib.sha256(blob.encode("ascii")).hexdigest()
 
 
+#: the layout of an entry: bump when the on-disk format changes (older entries then count as absent)
+FORMAT = 2
+_DATA = f".v{FORMAT}.npy"
+_SIDE = f".v{FORMAT}.json"
+
+
 class FeatureCache:
-    """Arrays on disk under ``root/<extractor>/<key[:2]>/<key>.npy``."""
+    """Arrays on disk under ``root/<extractor>/<key[:2]>/<key>.v2.npy``, each with a checksum sidecar."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else cache_dir() / "features"
@@ -99,34 +118,112 @@ class FeatureCache:
         return f"FeatureCache({str(self.root)!r})"
 
     def path(self, name: str, key: str) -> Path:
+        """The array file of an entry."""
+        return self.root / name / key[:2] / f"{key}{_DATA}"
+
+    def sidecar(self, name: str, key: str) -> Path:
+        """The entry's sidecar: sha256, size, shape and dtype of the array file."""
+        return self.root / name / key[:2] / f"{key}{_SIDE}"
+
+    def _legacy(self, name: str, key: str) -> Path:
         return self.root / name / key[:2] / f"{key}.npy"
 
     def get(self, name: str, key: str) -> np.ndarray | None:
-        """The cached array, or ``None`` when absent. An unreadable file is reported
-        with a warning, removed, and treated as absent (it will be recomputed)."""
+        """The cached array, or ``None`` when absent or damaged.
+
+        The bytes are checked against the sidecar (sha256, size, shape, dtype) before
+        anything is returned; a damaged entry is reported with a warning naming it,
+        removed, and treated as absent (the caller recomputes it)."""
         p = self.path(name, key)
-        if not p.is_file():
+        try:
+            with open(p, "rb") as f:
+                raw = np.empty(os.fstat(f.fileno()).st_size, dtype=np.uint8)  # one read: the array's buffer
+                n = f.readinto(memoryview(raw))
+                raw = raw[:n]
+        except FileNotFoundError:
             return None
         try:
-            return np.load(p, allow_pickle=False)
-        except Exception as e:  # truncated or foreign file
-            warnings.warn(f"feature cache file {p} is unreadable ({e}); recomputing it")
-            p.unlink(missing_ok=True)
-            return None
+            problem, arr = self._verify(name, key, raw)
+        except Exception as e:  # a sidecar of the wrong types, ...: damaged all the same
+            problem, arr = f"{type(e).__name__}: {e}", None
+        if problem is None:
+            return arr
+        warnings.warn(f"feature cache entry {name}/{key} is damaged ({problem}); it is not used "
+                      f"and will be recomputed [{p}]", stacklevel=2)
+        self.discard(name, key)
+        return None
+
+    def _verify(self, name: str, key: str, raw: np.ndarray) -> tuple[str | None, np.ndarray | None]:
+        """(None, array) for a sound entry, else (what is wrong, None)."""
+        side = self.sidecar(name, key)
+        try:
+            meta = json.loads(side.read_text())
+        except FileNotFoundError:
+            return f"its checksum sidecar {side.name} is missing", None
+        except (OSError, ValueError) as e:
+            return f"its sidecar {side.name} is unreadable: {e}", None
+        if not isinstance(meta, dict) or not {"sha256", "shape", "dtype", "bytes"} <= set(meta):
+            return f"its sidecar {side.name} lacks sha256/shape/dtype/bytes", None
+        size = None
+        if len(raw) != meta["bytes"]:
+            size = f"{len(raw)} bytes on disk where {meta['bytes']} were written (truncated or extended)"
+        try:
+            buf = io.BytesIO(raw[:4096].tobytes())            # the header (np.save keeps it small)
+            version = np.lib.format.read_magic(buf)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                return f".npy format version {version} is not one the cache writes", None
+            shape, fortran, dtype = read_header(buf)
+        except Exception as e:  # not an .npy file any more
+            return size or f"not a readable .npy file: {e}", None
+        if list(shape) != list(meta["shape"]) or dtype.str != meta["dtype"]:
+            return (f"it holds an array of shape {tuple(shape)} dtype {dtype.str} where shape "
+                    f"{tuple(meta['shape'])} dtype {meta['dtype']} was written"), None
+        if size:
+            return size, None
+        if hashlib.sha256(raw).hexdigest() != meta["sha256"]:
+            return "its sha256 differs from the one written with it (bytes changed on disk)", None
+        if dtype.hasobject:
+            return "it holds Python objects", None
+        offset = buf.tell()
+        count = int(np.prod(shape, dtype=np.int64))
+        if len(raw) - offset != count * dtype.itemsize:
+            return f"its data is {len(raw) - offset} bytes where {count * dtype.itemsize} are needed", None
+        arr = np.frombuffer(raw, dtype=dtype, count=count, offset=offset)
+        arr = arr.reshape(shape[::-1]).transpose() if fortran else arr.reshape(shape)
+        return None, arr
+
+    def discard(self, name: str, key: str) -> None:
+        """Remove an entry (array and sidecar), if present."""
+        for q in (self.path(name, key), self.sidecar(name, key)):
+            try:
+                q.unlink(missing_ok=True)
+            except OSError:      # a read-only cache: the entry stays, and is refused again next time
+                pass
 
     def put(self, name: str, key: str, array: np.ndarray) -> Path:
-        """Write ``array`` atomically (temporary file + rename); returns its path."""
-        def write(tmp: Path) -> None:
-            with tmp.open("wb") as f:       # a file object: np.save would add ".npy" to a path
-                np.save(f, np.asarray(array), allow_pickle=False)
-
-        return atomic_write(self.path(name, key), write)
+        """Write ``array`` and its sidecar atomically (temporary file + rename); returns the array's path."""
+        buf = io.BytesIO()
+        arr = np.asarray(array)
+        np.save(buf, arr, allow_pickle=False)
+        raw = buf.getvalue()
+        meta = {"format": FORMAT, "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw),
+                "shape": list(arr.shape), "dtype": arr.dtype.str}
+        # the sidecar first: a reader that sees the new array always finds its sidecar
+        atomic_write(self.sidecar(name, key), lambda t: t.write_text(json.dumps(meta)))
+        out = atomic_write(self.path(name, key), lambda t: t.write_bytes(raw))
+        self._legacy(name, key).unlink(missing_ok=True)   # an entry of the earlier layout, if any
+        return out
 
     def __contains__(self, name_key: tuple[str, str]) -> bool:
-        return self.path(*name_key).is_file()
+        return self.path(*name_key).is_file() and self.sidecar(*name_key).is_file()
 
     def size(self, name: str | None = None) -> tuple[int, int]:
-        """(number of arrays, bytes) under the cache, or under one extractor."""
+        """(number of arrays, bytes of arrays and sidecars) under the cache, or under one extractor."""
         base = self.root / name if name else self.root
-        files = list(base.rglob("*.npy")) if base.exists() else []
-        return len(files), sum(f.stat().st_size for f in files)
+        if not base.exists():
+            return 0, 0
+        arrays = list(base.rglob(f"*{_DATA}"))
+        files = arrays + list(base.rglob(f"*{_SIDE}"))
+        return len(arrays), sum(f.stat().st_size for f in files)

@@ -24,7 +24,7 @@ PROFILES = ("smoke", "quick", "paper")
 #: protocols of :mod:`sercore.protocols` a chapter may name (kept here so validation needs no torch)
 PROTOCOLS = ("loso", "loso_speaker", "kfold_val", "official", "random", "cross_corpus", "kshot")
 #: keys that belong to the run, not to a params file (the CLI and fanout set them)
-RUN_KEYS = ("paper", "dataset", "profile", "seed", "data_root", "results_dir")
+RUN_KEYS = ("paper", "dataset", "profile", "seed", "data_root", "results_dir", "skip_bad")
 
 
 class ParamsError(ValueError):
@@ -52,6 +52,8 @@ class RunParams:
     seed: int = param("seeds the split, the subsample and training", 0, ge=0)
     data_root: str | None = param("folder with one sub-folder per corpus (None: $SERCORE_DATA)", None)
     results_dir: str | None = param("where metrics.json goes (None: results/<paper>/<dataset>/<profile>)", None)
+    skip_bad: bool = param("skip unreadable or invalid files, counted and reported (False: stop at the first)",
+                           False)
 
 
 @dataclass(kw_only=True)

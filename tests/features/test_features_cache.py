@@ -148,13 +148,23 @@ def test_cache_store_details(tmp_path):
     assert key != make_key({"sha1": "0" * 40}, "demo", {"a": 1}, "2")  # VERSION bump
     assert store.get("demo", key) is None
     p = store.put("demo", key, np.arange(6, dtype=np.float32).reshape(2, 3))
-    assert p == tmp_path / "c" / "demo" / key[:2] / f"{key}.npy"
-    np.testing.assert_array_equal(store.get("demo", key), np.arange(6).reshape(2, 3))
-    assert store.size("demo")[0] == 1
+    assert p == tmp_path / "c" / "demo" / key[:2] / f"{key}.v2.npy"
+    side = json.loads(store.sidecar("demo", key).read_text())
+    assert side["shape"] == [2, 3] and side["dtype"] == "<f4" and side["bytes"] == p.stat().st_size
+    got = store.get("demo", key)
+    np.testing.assert_array_equal(got, np.arange(6).reshape(2, 3))
+    assert got.dtype == np.float32 and got.flags.writeable
+    assert store.size("demo")[0] == 1 and ("demo", key) in store
     p.write_bytes(b"truncated")
-    with pytest.warns(UserWarning, match="unreadable"):
+    with pytest.warns(UserWarning, match=f"demo/{key} is damaged.*truncated"):
         assert store.get("demo", key) is None
-    assert not p.exists()
+    assert not p.exists() and not store.sidecar("demo", key).exists()
+    # an entry of the earlier layout (<key>.npy, no sidecar) is not read, and goes when rewritten
+    legacy = p.with_name(f"{key}.npy")
+    np.save(legacy, np.ones(3))
+    assert store.get("demo", key) is None
+    store.put("demo", key, np.zeros(2))
+    assert not legacy.exists() and store.get("demo", key).tolist() == [0.0, 0.0]
     f = tmp_path / "x.bin"
     f.write_bytes(b"abc")
     assert file_sha1(f) == "a9993e364706816aba3e25717850c26c9cd0d89d"  # sha1("abc")
