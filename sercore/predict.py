@@ -51,6 +51,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from .paths import environ
+
 FORMAT = "sercore-checkpoint"
 VERSION = 2          # 2: config.json records weights_sha256 (version 1 folders load with a warning)
 WEIGHTS = "model.safetensors"
@@ -71,21 +73,16 @@ class CheckpointError(ValueError):
 @contextlib.contextmanager
 def _offline():
     """Hugging Face offline mode for the duration: predict never downloads anything."""
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    os.environ.update({k: "1" for k in saved})
     consts = sys.modules.get("huggingface_hub.constants")   # read at import: patch it when imported
     before = (consts.HF_HUB_OFFLINE if consts is not None else
-              any((v or "").upper() in ("1", "ON", "YES", "TRUE") for v in saved.values()))
+              any((os.environ.get(k) or "").upper() in ("1", "ON", "YES", "TRUE")
+                  for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")))
     if consts is not None:
         consts.HF_HUB_OFFLINE = True
     try:
-        yield
+        with environ(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"):
+            yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         consts = sys.modules.get("huggingface_hub.constants")   # perhaps imported inside the block
         if consts is not None:
             consts.HF_HUB_OFFLINE = before

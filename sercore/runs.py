@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from . import PAPERS
-from .paths import project_root, results_dir, thread_share
+from .paths import environ, project_root, results_dir, thread_share
 from .schemas import ParamsError, schema, validate
 from .schemas.common import PROFILES, RUN_KEYS
 
@@ -326,15 +326,13 @@ def _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, result
     t0 = time.time()
     # the kernel inherits this environment: no progress widgets in results, this run's share of the
     # cores (a user's OMP_NUM_THREADS wins), and no non-inline backend (it would leave pages without figures)
-    env = {"SERCORE_PROGRESS": "0"}
+    env = {"SERCORE_PROGRESS": "0", "MPLBACKEND": None}
     if "OMP_NUM_THREADS" not in os.environ:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(thread_share(workers))
-    saved = {k: os.environ.get(k) for k in (*env, "MPLBACKEND")}
-    os.environ.update(env)
-    os.environ.pop("MPLBACKEND", None)
     try:
-        pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(root / "book"),
-                            kernel_name="python3", progress_bar=progress, log_output=False)
+        with environ(**env):
+            pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(root / "book"),
+                                kernel_name="python3", progress_bar=progress, log_output=False)
         if paper not in SPECIAL:
             read_metrics(stage / "metrics.json")
     except Exception as e:  # papermill's error carries the failing cell's traceback
@@ -343,12 +341,6 @@ def _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, result
         raise RuntimeError(f"{paper} on {dataset} ({profile}) failed after {time.time() - t0:.0f} s: "
                            f"{_cause(e)}\nThe executed notebook is kept at "
                            f"{failed / (paper + '.ipynb')}; earlier results in {final} are untouched.") from e
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     # the executed notebook should name where its results ended up, not the staging folder
     out_nb.write_text(out_nb.read_text().replace(str(stage), str(final)))
     old = final.with_name(f".{final.name}.old-{os.getpid()}")

@@ -34,13 +34,12 @@ of another run, or one that cannot be read, is moved aside
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import random
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 

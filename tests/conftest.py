@@ -31,3 +31,54 @@ def shared_data() -> Path:
     if not p.is_dir():
         pytest.skip(f"no real corpora at {p} (set SERCORE_DATA)")
     return p
+
+
+#: a notebook cell that writes a valid metrics.json at once (WA 100 when ``epochs`` is odd, else 50);
+#: ``{tweak}`` is a line run before writing (e.g. making a metric NaN)
+TOY_METRICS_CELL = """
+from sercore import results, runs
+from sercore.metrics import classification_report
+P = runs.notebook_params(globals())
+rep = classification_report([0, 1], [0, epochs % 2], ["a", "b"])
+{tweak}
+class Toy:
+    synthetic, note = True, None
+    def record(self):
+        return {{"name": "toy"}}
+results.Run(P).write(results.ChapterResult({{"name": "random"}}, rep["metrics"], rep["per_class"],
+                                           rep["confusion"]), corpus=Toy())
+"""
+
+
+def make_project(root: Path, *cells: str, dataset: str = "toy", **edits) -> Path:
+    """A project at ``root`` for ``sercore.runs``: ``params/ctmam/<dataset>.yaml`` is the real
+    ``synthetic.yaml`` with ``edits`` (``key=value`` at the top level, ``"section.key"`` in a profile's
+    section), and ``book/ctmam.ipynb`` is the resolved parameters cell followed by ``cells``."""
+    import nbformat
+    import yaml
+
+    from sercore import runs
+
+    d = root / "params" / "ctmam"
+    d.mkdir(parents=True, exist_ok=True)
+    raw = yaml.safe_load((ROOT / "params" / "ctmam" / "synthetic.yaml").read_text())
+    for k, v in edits.items():
+        section, _, key = k.rpartition(".")
+        (raw.setdefault(section, {}) if section else raw)[key] = v
+    (d / f"{dataset}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    if cells:
+        (root / "book").mkdir(parents=True, exist_ok=True)
+        nb = nbformat.v4.new_notebook()
+        p = nbformat.v4.new_code_cell(runs.parameters_cell("ctmam"))
+        p.metadata["tags"] = ["parameters"]
+        nb.cells = [p, *(nbformat.v4.new_code_cell(c) for c in cells)]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, root / "book" / "ctmam.ipynb")
+    return root
+
+
+@pytest.fixture
+def project():
+    """:func:`make_project`, and the metrics cell as ``project.metrics_cell(tweak="")``."""
+    make_project.metrics_cell = lambda tweak="": TOY_METRICS_CELL.format(tweak=tweak)
+    return make_project

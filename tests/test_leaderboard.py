@@ -2,7 +2,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from sercore import experiment, leaderboard, results, train
 from sercore.chapters import Method

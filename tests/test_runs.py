@@ -5,7 +5,6 @@ import sys
 
 import nbformat
 import pytest
-import yaml
 
 from sercore import runs
 from sercore.paths import project_root
@@ -15,23 +14,8 @@ from sercore.schemas.common import PROFILES
 ROOT = project_root()
 
 
-def _project(tmp_path, paper="ctmam", name="toy", text=None, **edits):
-    """A project whose params/<paper>/<name>.yaml is the real synthetic.yaml (or ``text``), with edits."""
-    d = tmp_path / "params" / paper
-    d.mkdir(parents=True, exist_ok=True)
-    raw = yaml.safe_load((ROOT / "params" / paper / "synthetic.yaml").read_text())
-    for k, v in edits.items():
-        if "." in k:
-            section, key = k.split(".")
-            raw.setdefault(section, {})[key] = v
-        else:
-            raw[k] = v
-    (d / f"{name}.yaml").write_text(text if text is not None else yaml.safe_dump(raw, sort_keys=False))
-    return tmp_path
-
-
-def test_profile_sections_override_the_top_level(tmp_path):
-    root = _project(tmp_path, lr=0.01, **{"smoke.epochs": 3})
+def test_profile_sections_override_the_top_level(tmp_path, project):
+    root = project(tmp_path, lr=0.01, **{"smoke.epochs": 3})
     smoke = runs.resolve("ctmam", "toy", "smoke", root=root)
     paper = runs.resolve("ctmam", "toy", "paper", root=root)
     assert (smoke["epochs"], smoke["lr"], paper["epochs"]) == (3, 0.01, 150)
@@ -51,8 +35,8 @@ def test_profile_sections_override_the_top_level(tmp_path):
     ({"seed": 3}, ["'seed' (top level)", "the run sets seed"]),
     ({"languages": "en"}, ["'languages'", "a list of strings", "the string 'en'"]),
 ])
-def test_bad_params_are_one_line_naming_file_and_key(tmp_path, edit, words):
-    root = _project(tmp_path, **edit)
+def test_bad_params_are_one_line_naming_file_and_key(tmp_path, project, edit, words):
+    root = project(tmp_path, **edit)
     with pytest.raises(ParamsError) as err:
         runs.resolve("ctmam", "toy", "smoke", root=root)
     msg = str(err.value)
@@ -66,8 +50,9 @@ def test_bad_params_are_one_line_naming_file_and_key(tmp_path, edit, words):
     ("- a\n- b\n", ["expected a mapping", "got list"]),
     ("corpus: synthetic\nquick: 3\n", ["'quick'", "expected a mapping"]),
 ])
-def test_unreadable_params_files(tmp_path, text, words):
-    root = _project(tmp_path, text=text)
+def test_unreadable_params_files(tmp_path, project, text, words):
+    root = project(tmp_path)
+    (root / "params/ctmam/toy.yaml").write_text(text)
     with pytest.raises(ParamsError) as err:
         runs.resolve("ctmam", "toy", "smoke", root=root)
     assert "\n" not in str(err.value) and "params/ctmam/toy.yaml" in str(err.value)
@@ -126,35 +111,8 @@ def test_no_per_profile_settings_outside_params():
     assert not hits, hits
 
 
-def _fake_project(tmp_path, body):
-    """A project with one notebook `ctmam.ipynb` whose code cell is ``body``."""
-    (tmp_path / "book").mkdir(parents=True)
-    _project(tmp_path, **{"smoke.epochs": 2})
-    nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell(runs.parameters_cell("ctmam"))
-    p.metadata["tags"] = ["parameters"]
-    nb.cells = [p, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "book" / "ctmam.ipynb")
-    return tmp_path
-
-
-WRITE_METRICS = """
-from sercore import results, runs
-from sercore.metrics import classification_report
-P = runs.notebook_params(globals())
-rep = classification_report([0, 1], [0, epochs % 2], ["a", "b"])
-class Toy:
-    synthetic, note = True, None
-    def record(self):
-        return {"name": "toy"}
-results.Run(P).write(results.ChapterResult({"name": "random"}, rep["metrics"], rep["per_class"],
-                                           rep["confusion"]), corpus=Toy())
-"""
-
-
-def test_failing_notebook_keeps_earlier_results(tmp_path):
-    proj = _fake_project(tmp_path / "proj", WRITE_METRICS)
+def test_failing_notebook_keeps_earlier_results(tmp_path, project):
+    proj = project(tmp_path / "proj", project.metrics_cell(), **{"smoke.epochs": 2})
     out = runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=tmp_path / "res")
     first = json.loads((out / "metrics.json").read_text())
     assert first["extra"]["params"]["epochs"] == 2 and first["metrics"]["wa"] == 50.0  # epochs 2 from smoke
@@ -170,8 +128,8 @@ def test_failing_notebook_keeps_earlier_results(tmp_path):
     assert (out.parent / "smoke.failed" / "ctmam.ipynb").exists()           # the failed run is kept
 
 
-def test_notebook_without_metrics_is_a_failure(tmp_path):
-    proj = _fake_project(tmp_path / "proj", "x = 1")
+def test_notebook_without_metrics_is_a_failure(tmp_path, project):
+    proj = project(tmp_path / "proj", "x = 1")
     with pytest.raises(RuntimeError, match="metrics.json"):
         runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=tmp_path / "res")
     assert not (tmp_path / "res" / "ctmam" / "toy" / "smoke").exists()

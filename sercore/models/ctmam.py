@@ -62,7 +62,6 @@ Where the paper is ambiguous, or the paper and the authors' release disagree, we
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

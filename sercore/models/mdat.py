@@ -67,7 +67,6 @@ Where the paper is ambiguous, this is what the model and its chapter
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

@@ -17,16 +17,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
-import nbformat
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from sercore import results, runs, train
+from sercore import results, runs
 from sercore.metrics import classification_report
 from sercore.paths import project_root
 from sercore.train import (CheckpointWarning, FeatureDataset, TrainConfig, TrainingError, cross_validate,
@@ -244,42 +241,6 @@ def test_reading_a_metrics_json_with_nan_names_the_file(tmp_path):
 
 # --- the same through `sercore run` (run_notebook executes a notebook with papermill)
 
-def _project(tmp_path):
-    d = tmp_path / "params" / "ctmam"
-    d.mkdir(parents=True, exist_ok=True)
-    raw = yaml.safe_load((ROOT / "params" / "ctmam" / "synthetic.yaml").read_text())
-    raw.setdefault("smoke", {})["epochs"] = 2
-    (d / "toy.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    return tmp_path
-
-
-def _fake_project(tmp_path, body):
-    """A project with one notebook `ctmam.ipynb` whose code cell is ``body``."""
-    (tmp_path / "book").mkdir(parents=True)
-    _project(tmp_path)
-    nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell(runs.parameters_cell("ctmam"))
-    p.metadata["tags"] = ["parameters"]
-    nb.cells = [p, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "book" / "ctmam.ipynb")
-    return tmp_path
-
-
-NAN_METRICS = """
-from sercore import results, runs
-from sercore.metrics import classification_report
-P = runs.notebook_params(globals())
-rep = classification_report([0, 1], [0, 1], ["a", "b"])
-rep["metrics"]["ua"] = float("nan")          # what a model fed NaN features reported
-class Toy:
-    synthetic, note = True, None
-    def record(self):
-        return {"name": "toy"}
-results.Run(P).write(results.ChapterResult({"name": "random"}, rep["metrics"], rep["per_class"],
-                                           rep["confusion"]), corpus=Toy())
-"""
-
 TRAIN_ON_NAN = """
 import numpy as np, torch
 from sercore import runs, train
@@ -296,10 +257,11 @@ train.fit(M(), train.FeatureDataset(feats, [0, 1] * 3, range(6), check_finite=Fa
 """
 
 
-def test_sercore_run_with_a_nan_metric_exits_1_and_writes_nothing(tmp_path, monkeypatch, capsys):
+def test_sercore_run_with_a_nan_metric_exits_1_and_writes_nothing(tmp_path, project, monkeypatch, capsys):
     from sercore import cli
 
-    proj = _fake_project(tmp_path / "proj", NAN_METRICS)
+    proj = project(tmp_path / "proj", project.metrics_cell('rep["metrics"]["ua"] = float("nan")'),
+                   **{"smoke.epochs": 2})
     res = tmp_path / "res"
     real = runs.run_notebook
     monkeypatch.setattr(runs, "run_notebook", lambda *a, **kw: real(*a, **kw, root=proj, results_root=res))
@@ -311,8 +273,8 @@ def test_sercore_run_with_a_nan_metric_exits_1_and_writes_nothing(tmp_path, monk
     assert not list(res.rglob("metrics.json"))                                  # nothing published
 
 
-def test_a_run_whose_training_diverges_fails_and_keeps_earlier_results(tmp_path):
-    proj = _fake_project(tmp_path / "proj", TRAIN_ON_NAN)
+def test_a_run_whose_training_diverges_fails_and_keeps_earlier_results(tmp_path, project):
+    proj = project(tmp_path / "proj", TRAIN_ON_NAN, **{"smoke.epochs": 2})
     final = tmp_path / "res" / "ctmam" / "toy" / "smoke"
     final.mkdir(parents=True)
     (final / "metrics.json").write_text('{"earlier": true}')

@@ -22,26 +22,6 @@ def _dead_pid() -> int:
     return p.pid
 
 
-def _toy_project(tmp_path):
-    """A project with the real ctmam params and a notebook that writes a valid metrics.json at once."""
-    (tmp_path / "params" / "ctmam").mkdir(parents=True)
-    (tmp_path / "book").mkdir()
-    (tmp_path / "params/ctmam/synthetic.yaml").write_text((ROOT / "params/ctmam/synthetic.yaml").read_text())
-    nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell(runs.parameters_cell("ctmam"))
-    p.metadata["tags"] = ["parameters"]
-    body = nbformat.v4.new_code_cell(
-        "from sercore import results, runs\nfrom sercore.metrics import classification_report\n"
-        "P = runs.notebook_params(globals())\nrep = classification_report([0, 1], [0, 1], ['a', 'b'])\n"
-        "class Toy:\n    synthetic, note = True, None\n    def record(self):\n        return {'name': 'toy'}\n"
-        "results.Run(P).write(results.ChapterResult({'name': 'random'}, rep['metrics'], rep['per_class'], "
-        "rep['confusion']), corpus=Toy())\n")
-    nb.cells = [p, body]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "book" / "ctmam.ipynb")
-    return tmp_path
-
-
 def test_debris_of_a_killed_run_is_removed_and_never_staged(tmp_path):
     res = tmp_path / "results"
     dead = _dead_pid()
@@ -61,8 +41,8 @@ def test_debris_of_a_killed_run_is_removed_and_never_staged(tmp_path):
     assert [p.name for p in staged] == ["benchmarks.md"]     # nothing of the killed runs reached the book
 
 
-def test_the_next_run_of_a_cell_removes_its_dead_staging(tmp_path):
-    proj = _toy_project(tmp_path / "proj")
+def test_the_next_run_of_a_cell_removes_its_dead_staging(tmp_path, project):
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     res = tmp_path / "res"
     debris = res / "ctmam/synthetic" / f".smoke.running-{_dead_pid()}"
     debris.mkdir(parents=True)
@@ -71,8 +51,8 @@ def test_the_next_run_of_a_cell_removes_its_dead_staging(tmp_path):
     assert not (res / "ctmam/synthetic/.smoke.lock").exists()               # the lock is released
 
 
-def test_a_second_run_of_the_same_cell_is_refused_while_the_first_lives(tmp_path, capsys, monkeypatch):
-    proj = _toy_project(tmp_path / "proj")
+def test_a_second_run_of_the_same_cell_is_refused_while_the_first_lives(tmp_path, project, capsys, monkeypatch):
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     res = tmp_path / "res"
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -90,8 +70,8 @@ def test_a_second_run_of_the_same_cell_is_refused_while_the_first_lives(tmp_path
         holder.wait()
 
 
-def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
-    proj = _toy_project(tmp_path / "proj")
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, project):
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     res = tmp_path / "res"
     (res / "ctmam/synthetic").mkdir(parents=True)
     (res / "ctmam/synthetic/.smoke.lock").write_text(str(_dead_pid()))
@@ -99,8 +79,8 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["paper"] == "ctmam"
 
 
-def test_a_results_folder_that_cannot_be_written_is_named(tmp_path):
-    proj = _toy_project(tmp_path / "proj")
+def test_a_results_folder_that_cannot_be_written_is_named(tmp_path, project):
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     blocked = tmp_path / "res"
     blocked.write_text("a file where the results folder should be")
     with pytest.raises(RuntimeError, match="cannot write results under .*res/ctmam/synthetic"):
@@ -138,10 +118,10 @@ def test_skip_bad_is_a_run_key_not_a_params_file_key(tmp_path):
     assert runs.resolve("ctmam", "synthetic", "smoke", {"skip_bad": True})["skip_bad"] is True
 
 
-def test_a_runs_kernel_gets_its_share_of_the_cores(tmp_path, monkeypatch):
+def test_a_runs_kernel_gets_its_share_of_the_cores(tmp_path, project, monkeypatch):
     """Two concurrent workers on this machine: each kernel's OpenMP/torch threads are half the CPUs."""
     from sercore.paths import thread_share
-    proj = _toy_project(tmp_path / "proj")
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     nb = nbformat.read(proj / "book/ctmam.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(
         "import os, torch\nopen(os.path.join(results_dir, 'threads.txt'), 'w').write("
@@ -154,10 +134,10 @@ def test_a_runs_kernel_gets_its_share_of_the_cores(tmp_path, monkeypatch):
     assert thread_share(1) >= share and thread_share(10_000) == 1
 
 
-def test_a_bad_file_met_inside_the_notebook_is_named_in_one_error(tmp_path, capsys, monkeypatch):
+def test_a_bad_file_met_inside_the_notebook_is_named_in_one_error(tmp_path, project, capsys, monkeypatch):
     """`sercore run` on a corpus with a damaged file: exit 1, the loader's message (file and cause), the
     kept notebook, no traceback, nothing in the results tree."""
-    proj = _toy_project(tmp_path / "proj")
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     nb = nbformat.read(proj / "book/ctmam.ipynb", as_version=4)
     nb.cells.insert(1, nbformat.v4.new_code_cell(
         "from sercore.data import CorruptFileError\n"
