@@ -77,17 +77,16 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
 def environ(**values: str | None):
     """Environment variables set (a string) or removed (``None``) for the block, restored after it;
     child processes started inside (a notebook kernel) inherit them."""
+    def apply(env: dict) -> None:
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
     saved = {k: os.environ.get(k) for k in values}
     try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        apply(values)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        apply(saved)
