@@ -103,7 +103,8 @@ def resolve(paper: str, dataset: str, profile: str, overrides: dict | None = Non
 
     for other in PROFILES:              # a mistake in a section this run does not use is found now too
         if other != profile:
-            validate(cls, *merged(other)[:1], source=shown, where=merged(other)[1])
+            values, where = merged(other)
+            validate(cls, values, source=shown, where=where)
     values, where = merged(profile)
     for k, v in (overrides or {}).items():
         values[k] = v

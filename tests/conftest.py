@@ -82,3 +82,21 @@ def project():
     """:func:`make_project`, and the metrics cell as ``project.metrics_cell(tweak="")``."""
     make_project.metrics_cell = lambda tweak="": TOY_METRICS_CELL.format(tweak=tweak)
     return make_project
+
+
+@pytest.fixture(scope="session")
+def tiny_wav2vec2():
+    """A builder: ``tiny_wav2vec2(folder, layers=10)`` saves a randomly initialised 32-dim wav2vec 2.0
+    with layer-norm convolutions (seeded, no download) to ``folder`` and returns its path."""
+    def make(folder, layers: int = 10) -> str:
+        import torch
+        from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+        torch.manual_seed(0)
+        cfg = Wav2Vec2Config(hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+                             intermediate_size=48, conv_dim=(16, 16, 16), conv_stride=(5, 2, 2),
+                             conv_kernel=(10, 3, 3), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+                             feat_extract_norm="layer", vocab_size=8)
+        Wav2Vec2Model(cfg).save_pretrained(folder)
+        return str(folder)
+    return make

@@ -18,18 +18,6 @@ TINY = dict(lstm_hidden=8, lstm_layers=1, d_model=16, sa_layers=1, sa_heads=2, s
 LABELS = ["neutral", "happy", "sad", "angry"]
 
 
-def tiny_wav2vec2(folder):
-    from transformers import Wav2Vec2Config, Wav2Vec2Model
-
-    torch.manual_seed(0)
-    cfg = Wav2Vec2Config(hidden_size=32, num_hidden_layers=10, num_attention_heads=2, intermediate_size=48,
-                         conv_dim=(16, 16, 16), conv_stride=(5, 2, 2), conv_kernel=(10, 3, 3),
-                         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-                         feat_extract_norm="layer", vocab_size=8)
-    Wav2Vec2Model(cfg).save_pretrained(folder)
-    return str(folder)
-
-
 def tone(sr, seconds=1.2, f0=220.0, channels=1, seed=0):
     t = np.arange(int(sr * seconds)) / sr
     rng = np.random.default_rng(seed)
@@ -38,7 +26,7 @@ def tone(sr, seconds=1.2, f0=220.0, channels=1, seed=0):
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, tiny_wav2vec2):
     """A frozen-mode checkpoint whose SSL features come from a tiny wav2vec 2.0 (layer 9), plus audio files."""
     root = tmp_path_factory.mktemp("predict")
     w2v = tiny_wav2vec2(root / "w2v")

@@ -141,25 +141,13 @@ def test_old_format_cache_entry_counts_as_missing(tmp_path, one_row):
 
 # ============================================================================ checkpoints
 
-def _tiny_wav2vec2(folder: Path) -> str:
-    from transformers import Wav2Vec2Config, Wav2Vec2Model
-
-    torch.manual_seed(0)
-    cfg = Wav2Vec2Config(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=48,
-                         conv_dim=(16, 16, 16), conv_stride=(5, 2, 2), conv_kernel=(10, 3, 3),
-                         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-                         feat_extract_norm="layer", vocab_size=8)
-    Wav2Vec2Model(cfg).save_pretrained(folder)
-    return str(folder)
-
-
 @pytest.fixture(scope="module")
-def ckpts(tmp_path_factory):
+def ckpts(tmp_path_factory, tiny_wav2vec2):
     """A frozen and a finetune checkpoint (tiny wav2vec 2.0, no download) and one good audio file."""
     from sercore.chapters import ca_ser as chapter
 
     root = tmp_path_factory.mktemp("disk_ck")
-    w2v = _tiny_wav2vec2(root / "w2v")
+    w2v = tiny_wav2vec2(root / "w2v", layers=3)
     fc = chapter.feature_config({"mode": "frozen", "encoder": w2v, "ssl_layer": 2, "max_s": 1.0, "min_s": 0.5})
     torch.manual_seed(0)
     frozen = save_checkpoint(CASER(CASERConfig(ssl_dim=32, n_classes=4, **TINY)).eval(), root / "frozen",
