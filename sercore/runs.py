@@ -101,8 +101,11 @@ def resolve(paper: str, dataset: str, profile: str, overrides: dict | None = Non
         values.update(paper=paper, dataset=dataset, profile=prof)
         return values, where
 
+    if profile == "reference" and profile not in raw:
+        raise ParamsError(f"{shown}: no 'reference:' section: {paper} has no reference run on {dataset} "
+                          f"(profiles with a section: {', '.join(p for p in PROFILES if p in raw) or 'none'})")
     for other in PROFILES:              # a mistake in a section this run does not use is found now too
-        if other != profile:
+        if other != profile and (other != "reference" or other in raw):   # reference: only where written
             values, where = merged(other)
             validate(cls, values, source=shown, where=where)
     values, where = merged(profile)

@@ -33,6 +33,7 @@ of another run, or one that cannot be read, is moved aside
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -64,6 +65,51 @@ class TrainingError(RuntimeError):
 class CheckpointWarning(UserWarning):
     """A checkpoint in ``checkpoint_dir`` is not resumed from (another run's, or unreadable); it was moved
     aside and training started fresh."""
+
+
+# ----------------------------------------------------------------------------- progress lines
+
+#: where :func:`fit` appends its progress lines: set by :func:`progress_log`, else ``$SERCORE_RUN_LOG``
+#: (``sercore run`` sets it to ``<results folder>/run.log``); ``stage`` prefixes every line
+_PROGRESS: dict = {"log": None, "stage": ""}
+
+
+def progress_log(path: str | os.PathLike | None) -> None:
+    """Append :func:`fit`'s progress lines to ``path`` (None: back to ``$SERCORE_RUN_LOG``, or nowhere)."""
+    _PROGRESS["log"] = None if path is None else str(path)
+
+
+@contextlib.contextmanager
+def progress_stage(text: str):
+    """Prefix the progress lines written inside the block with ``text`` (e.g. ``variant no_lct (2/3)``)."""
+    old = _PROGRESS["stage"]
+    _PROGRESS["stage"] = text
+    try:
+        yield
+    finally:
+        _PROGRESS["stage"] = old
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(max(seconds, 0)))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def report_progress(line: str) -> None:
+    """One progress line, time-stamped and prefixed with the stage, appended to the run's log (if any).
+
+    Never printed into a notebook: the lines go to a file that ``sercore run`` echoes to the terminal
+    and ``sercore status`` reads."""
+    path = _PROGRESS["log"] or os.environ.get("SERCORE_RUN_LOG")
+    if not path or not distributed.is_main():
+        return
+    stage = _PROGRESS["stage"]
+    text = time.strftime("%Y-%m-%d %H:%M:%S") + " " + (f"{stage} | " if stage else "") + line
+    try:
+        with open(path, "a") as f:
+            f.write(text + "\n")
+    except OSError:           # a progress line is never worth failing a run for
+        pass
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -554,7 +600,8 @@ def _score(rep: dict, metric: str, loss: float) -> float:
 
 
 def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | None,
-        cfg: TrainConfig, labels: Sequence[str], *, key: dict | None = None) -> FitResult:
+        cfg: TrainConfig, labels: Sequence[str], *, key: dict | None = None,
+        monitor: Callable[[nn.Module], dict] | None = None) -> FitResult:
     """Train ``model`` on ``train_set``; select the best epoch on ``val_set``.
 
     Each epoch: shuffle (seeded by ``(seed, epoch)``), optional mixup, cross-entropy
@@ -565,6 +612,10 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
 
     key: what else identifies this training in its checkpoints (e.g. ``{"fold": name}``); with
     ``cfg.resume`` a ``last.pt`` is resumed only when its :func:`fingerprint` matches.
+    monitor: called with the model after each epoch; the numbers it returns are added to that epoch's
+    history row (e.g. a test-set curve kept for reporting). It never selects an epoch.
+    Progress: one line per epoch (fold, epoch i/N, loss, seconds per epoch, ETA of this fit) goes to
+    :func:`report_progress`.
     Raises :class:`TrainingError` for an empty training set, ``epochs < 1``, a non-finite training
     loss or weights, non-finite validation outputs, or when no epoch was trained.
     """
@@ -664,8 +715,17 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
                 bad_epochs += 1
         else:
             best_epoch = epoch + 1
+        if monitor is not None:
+            row.update(monitor(model))
         row["seconds"] = time.time() - te
         history.append(row)
+        per_epoch = float(np.mean([h["seconds"] for h in history[start:]]))
+        report_progress(" | ".join([*(f"{k} {v}" for k, v in sorted((key or {}).items())),
+                                    f"epoch {epoch + 1}/{cfg.epochs}", f"loss {train_loss:.4f}",
+                                    *([f"val {cfg.early_stop_metric} {row['val_' + cfg.early_stop_metric]:.1f}"]
+                                      if "val_" + cfg.early_stop_metric in row else []),
+                                    f"{per_epoch:.1f} s/epoch",
+                                    f"ETA {_duration(per_epoch * (cfg.epochs - epoch - 1))} (this fit)"]))
         bar.set_postfix(loss=f"{train_loss:.3f}", **({"val": f"{row.get('val_' + cfg.early_stop_metric, 0):.1f}"}
                                                     if "val_ua" in row else {}))
         if ckpt and main:
@@ -752,7 +812,8 @@ class CVResult:
 
 def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: Sequence[int],
                    folds: Sequence, cfg: TrainConfig, labels: Sequence[str], *,
-                   segmented: bool = False, on_fold_end: Callable | None = None) -> CVResult:
+                   segmented: bool = False, on_fold_end: Callable | None = None,
+                   monitor_test: bool = False) -> CVResult:
     """Train and test one fresh model per fold.
 
     build_model: returns a new, untrained model (called after seeding, once per fold)
@@ -760,6 +821,9 @@ def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: 
     folds:       objects with ``name``, ``train``, ``val``, ``test`` index arrays
                  (:class:`sercore.protocols.Fold`)
     Each fold trains with ``cfg`` (checkpoints, if any, under ``checkpoint_dir/<fold>``).
+    monitor_test: evaluate the fold's test set after every epoch and keep its metrics in the history
+                  (``test_wa``, ``test_ua``, ...) to report what selecting an epoch on the test set would
+                  give; the fold is still tested with the epoch :func:`fit` selects.
     """
     t0 = time.time()
     out = []
@@ -774,7 +838,10 @@ def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: 
         te = FeatureDataset(features, y, fold.test, segmented)
         if len(fold.test) == 0:
             raise TrainingError(f"fold {fold.name}: the test set is empty, so it measures nothing")
-        res = fit(model, tr, va, fcfg, labels, key={"fold": str(fold.name)})
+        monitor = ((lambda m, te=te, fcfg=fcfg: {f"test_{k}": v for k, v in
+                                                 evaluate(m, te, fcfg, labels)["metrics"].items()})
+                   if monitor_test else None)
+        res = fit(model, tr, va, fcfg, labels, key={"fold": str(fold.name)}, monitor=monitor)
         rep = evaluate(model, te, fcfg, labels)
         all_true += rep["y_true"]
         all_pred += rep["y_pred"]

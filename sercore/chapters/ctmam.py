@@ -7,6 +7,8 @@ ambiguities are in :mod:`sercore.models.ctmam` (``models.readings("ctmam")``).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -86,25 +88,79 @@ def parameter_table(base: str = "ctmam", n_classes: int = 4) -> pd.DataFrame:
     return df.astype({"params (paper)": "Int64", "difference": "Int64"})
 
 
-def train_variants(suffixes, base: str, features, y, folds, cfg: TrainConfig, labels, progress=None) -> dict:
+def train_variants(suffixes, base: str, features, y, folds, cfg: TrainConfig, labels, progress=None, *,
+                   monitor_test: bool = False, checkpoint_dir=None, stage: str = "") -> dict:
     """Train each variant on the same folds; returns ``{suffix: {"metrics", "per_class", "confusion",
-    "n_params", "seconds", "epochs", "batch_size", "history", "cv"}}``. The batch size grows by one when
-    a fold's training segments would leave a last batch of a single segment."""
+    "n_params", "seconds", "epochs", "batch_size", "history", "cv", "predictions"}}`` (``predictions``:
+    one dict per test utterance: fold, manifest row, true and predicted class index). The batch size
+    grows by one when a fold's training segments would leave a last batch of a single segment.
+
+    monitor_test: record the test set's metrics after every epoch in ``history`` (for
+    :func:`selected_on_test`; the tested model stays the last epoch's). checkpoint_dir: each variant
+    checkpoints every epoch under ``<checkpoint_dir>/<variant>/<fold>`` and a killed run resumes there.
+    stage: prefix of the progress lines (``sercore.train.report_progress``)."""
+    from pathlib import Path
+
     from tqdm.auto import tqdm
 
     from ..paths import show_progress
+    from ..train import progress_stage
 
     # a last training batch of one segment would break the batch norm of the SE gate (pooled to 1x1)
     cfg = avoid_single_item_batches(cfg, [sum(len(features[i]) for i in f.train) for f in folds])
     out = {}
-    for s in tqdm(list(suffixes), desc="variants", disable=not show_progress(progress)):
+    suffixes = list(suffixes)
+    for n, s in enumerate(tqdm(suffixes, desc="variants", disable=not show_progress(progress))):
         build = lambda s=s: build_variant(base, s, len(labels))
-        cv = cross_validate(build, features, y, folds, cfg, labels, segmented=True)
+        vcfg = cfg if checkpoint_dir is None else replace(cfg, checkpoint_dir=str(Path(checkpoint_dir) / (s or "proposed")))
+        with progress_stage(f"{stage}variant {s or 'proposed'} ({n + 1}/{len(suffixes)})"):
+            cv = cross_validate(build, features, y, folds, vcfg, labels, segmented=True, monitor_test=monitor_test)
+        preds = [{"fold": str(f["name"]), "row": int(r), "y_true": int(t), "y_pred": int(p)}
+                 for f in cv.folds for r, t, p in zip(f["report"]["rows"], f["report"]["y_true"], f["report"]["y_pred"])]
         out[s] = {"metrics": cv.summary["mean"], "per_class": cv.pooled["per_class"],
                   "confusion": cv.pooled["confusion"], "n_params": count_parameters(build()),
                   "seconds": round(cv.seconds, 1), "epochs": cfg.epochs, "batch_size": cfg.batch_size,
-                  "history": cv.folds[0]["fit"]["history"], "cv": cv.to_json()}
+                  "history": cv.folds[0]["fit"]["history"], "cv": cv.to_json(), "predictions": preds}
     return out
+
+
+def selected_on_test(trained: dict) -> dict | None:
+    """What choosing the epoch on the test set would report (the authors' ``train_Emodb.py`` keeps the
+    best test epoch): per fold, the epoch with the highest test WA and its WA/UA, and their mean. Needs
+    histories recorded with ``monitor_test``; None otherwise. Not a result: the test set chose it."""
+    folds = trained["cv"]["folds"]
+    if not all("test_wa" in h for f in folds for h in f["fit"]["history"]):
+        return None
+    rows = []
+    for f in folds:
+        best = max(f["fit"]["history"], key=lambda h: (h["test_wa"], -h["epoch"]))
+        rows.append({"fold": str(f["name"]), "epoch": int(best["epoch"]), "wa": float(best["test_wa"]),
+                     "ua": float(best["test_ua"])})
+    return {"folds": rows, "wa": float(np.mean([r["wa"] for r in rows])),
+            "ua": float(np.mean([r["ua"] for r in rows])), "selected_on": "test WA (accuracy)",
+            "note": "epoch chosen on the test set, as the authors' train_Emodb.py reports it: optimistic, "
+                    "not a result of this reproduction (the headline tests the last epoch)"}
+
+
+def predictions_frame(trained: dict, manifest: pd.DataFrame, labels) -> pd.DataFrame:
+    """Per-utterance test predictions of every trained variant: variant, fold, manifest row, utt_id,
+    y_true / y_pred (class names). Written as ``predictions.csv`` beside ``metrics.json``."""
+    rows = []
+    for s, t in trained.items():
+        for p in t["predictions"]:
+            rows.append({"variant": s or "proposed", "fold": p["fold"], "row": p["row"],
+                         "utt_id": str(manifest["utt_id"].iloc[p["row"]]),
+                         "y_true": labels[p["y_true"]], "y_pred": labels[p["y_pred"]]})
+    return pd.DataFrame(rows, columns=["variant", "fold", "row", "utt_id", "y_true", "y_pred"])
+
+
+def checkpoint_root(P: dict):
+    """Where a run with ``checkpoint: true`` keeps its per-epoch checkpoints: outside the results
+    folder (a run is staged in a temporary folder that a killed run loses), one folder per
+    (profile, seed): ``<results>/<paper>/<dataset>/.checkpoints/<profile>-seed-<seed>``."""
+    from ..paths import results_dir
+
+    return results_dir() / P["paper"] / P["dataset"] / ".checkpoints" / f"{P['profile']}-seed-{int(P['seed'])}"
 
 
 def cap_segments(features, max_segments: int | None):
@@ -150,8 +206,10 @@ def headline_comparisons(dataset: str, metrics: dict, per_class: dict, note: str
     return out
 
 
-def headline_frame(dataset: str, metrics: dict, eq25: dict | None = None) -> pd.DataFrame:
-    """Tables I/II as printed (prior work and 'Proposed'), with our measured row(s) appended."""
+def headline_frame(dataset: str, metrics: dict, eq25: dict | None = None,
+                   selected: dict | None = None) -> pd.DataFrame:
+    """Tables I/II as printed (prior work and 'Proposed'), with our measured row(s) appended;
+    ``selected`` (:func:`selected_on_test`) adds the test-set-selected epoch as its own, labelled row."""
     from ..results import reference_table
 
     ref_ds = reference_dataset(dataset)
@@ -161,6 +219,10 @@ def headline_frame(dataset: str, metrics: dict, eq25: dict | None = None) -> pd.
     if eq25 is not None:
         t.loc[f"CTMAM, measured here ({dataset}), paper's Eq. 25"] = [eq25["wa"], eq25["ua"],
                                                                      "measured, precision-based (Eq. 25)"]
+    if selected is not None:
+        epochs = ", ".join(str(f["epoch"]) for f in selected["folds"])
+        t.loc[f"CTMAM, epoch chosen ON THE TEST SET ({dataset}; epoch {epochs})"] = [
+            selected["wa"], selected["ua"], "test-set selection as in the authors' release: NOT our result"]
     return t
 
 
@@ -259,9 +321,25 @@ def run(P: dict, corpus) -> ChapterResult:
     params_iemocap = parameter_table("ctmam", 4)
     params_run = parameter_table(P["model"], len(corpus.labels))
     cfg = train_config(P)
-    trained = train_variants(["", *P["ablations"], *P["efficiency"]], P["model"], feats, corpus.manifest["y"],
-                             folds, cfg, corpus.labels)
+    from ..results import Run
+    from ..train import progress_log
+
+    out_dir = Run(P).out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if P.get("results_dir"):               # progress lines beside the results (sercore status reads them)
+        progress_log(out_dir / "run.log")
+    try:
+        trained = train_variants(["", *P["ablations"], *P["efficiency"]], P["model"], feats,
+                                 corpus.manifest["y"], folds, cfg, corpus.labels,
+                                 monitor_test=P["report_test_selection"],
+                                 checkpoint_dir=checkpoint_root(P) if P["checkpoint"] else None,
+                                 stage=f"{PAPER}/{P['dataset']}/{P['profile']} seed {P['seed']} | ")
+    finally:
+        progress_log(None)
     main = trained[""]
+    selected = selected_on_test(main)
+    preds = predictions_frame(trained, corpus.manifest, corpus.labels)
+    preds.to_csv(out_dir / "predictions.csv", index=False)
     eq25 = paper_eq25(main["confusion"])
     note = data_note(P, corpus)
     comparisons = (headline_comparisons(P["dataset"], main["metrics"], main["per_class"], note=note)
@@ -278,9 +356,13 @@ def run(P: dict, corpus) -> ChapterResult:
                "variants": {s or "proposed": {k: t[k] for k in ("metrics", "n_params", "seconds", "epochs")}
                             for s, t in trained.items()},
                "params_iemocap_config": params_iemocap.reset_index().astype(str).to_dict("records"),
-               "dropped_labels": corpus.dropped},
+               "dropped_labels": corpus.dropped, "test_selection": selected,
+               "predictions_file": "predictions.csv",
+               "split_note": "random 80/20 utterance split, stratified by class (the authors' release "
+                             "splits without stratifying); utterance = mean of segment probabilities (the "
+                             "release averages segment logits)"},
         figures={"split": split, "trained": summary, "history": main["history"],
-                 "headline": headline_frame(P["dataset"], main["metrics"], eq25),
+                 "headline": headline_frame(P["dataset"], main["metrics"], eq25, selected),
                  "per_class": per_class_frame(P["dataset"], main["per_class"]),
                  "table_v": variant_frame(trained, params_run, "Table V"),
                  "table_vi": variant_frame(trained, params_run, "Table VI"),

@@ -20,7 +20,9 @@ import types
 import typing
 from dataclasses import MISSING, dataclass, field
 
-PROFILES = ("smoke", "quick", "paper")
+#: ``reference``: the paper's recipe where 2 CPU cores can run it (hours), published in ``records/``;
+#: a params file without a ``reference:`` section has no reference run
+PROFILES = ("smoke", "quick", "paper", "reference")
 #: protocols of :mod:`sercore.protocols` a chapter may name (kept here so validation needs no torch)
 PROTOCOLS = ("loso", "loso_speaker", "kfold_val", "official", "random", "cross_corpus", "kshot")
 #: keys that belong to the run, not to a params file (the CLI and fanout set them)
@@ -48,7 +50,7 @@ class RunParams:
 
     paper: str = param("chapter key (sercore.PAPERS) or study")
     dataset: str = param("params/<paper>/<dataset>.yaml that was resolved")
-    profile: str = param("smoke | quick | paper", choices=PROFILES)
+    profile: str = param("smoke | quick | paper | reference", choices=PROFILES)
     seed: int = param("seeds the split, the subsample and training", 0, ge=0)
     data_root: str | None = param("folder with one sub-folder per corpus (None: $SERCORE_DATA)", None)
     results_dir: str | None = param("where metrics.json goes (None: results/<paper>/<dataset>/<profile>)", None)

@@ -22,3 +22,7 @@ class Params(TrainingParams):
     ablations: list[str] = param("Table V variants trained beside the proposed model", [], choices=ABLATIONS)
     efficiency: list[str] = param("Table VI variants trained (parameter counts are always listed)", [],
                                   choices=EFFICIENCY)
+    report_test_selection: bool = param("also evaluate the test set after every epoch, only to report what "
+                                        "choosing the best epoch on the test set gives (the authors' "
+                                        "train_Emodb.py practice); the headline stays the last epoch", False)
+    checkpoint: bool = param("checkpoint every epoch beside the results folder and resume a killed run", False)
