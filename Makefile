@@ -16,8 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
+# The run matrix (every params file x profile through `sercore run`, tests/test_matrix.py) runs on two
+# pytest-xdist workers of one thread each; everything else runs in one process (timing tests need quiet).
 test: setup chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS) tests book/*.ipynb --nbval-lax
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests book/*.ipynb --nbval-lax --ignore=tests/test_matrix.py
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS) tests/test_matrix.py -n 2 --dist worksteal
 
 book: setup
 	$(BIN)/sercore book --run --profile quick

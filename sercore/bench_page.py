@@ -179,6 +179,13 @@ def render(data: dict, figs: dict | None = None, fig_dir: str = "benchmarks_file
             L += [f"CTMAM training steps at batch {fp['batch']}.", "",
                   _table(["setting", "train utt/s", "CUDA max alloc (MB)", "incl. compile (s)", "error"], rows), ""]
 
+    enc = data.get("encoders")
+    if enc:
+        L += _encoders_section(enc)
+    th = data.get("threads")
+    if th:
+        L += _threads_section(th)
+
     mb = data.get("make_book")
     if mb:
         L += ["## `make book` wall time", ""]
@@ -188,6 +195,20 @@ def render(data: dict, figs: dict | None = None, fig_dir: str = "benchmarks_file
             L += [f"`make book` took **{mb['seconds']:.0f} s** on this machine (target: under "
                   f"{mb['target_s'] / 60:.0f} minutes; {'met' if mb['meets_target'] else 'NOT met'}); "
                   f"source: {mb['source']}.", ""]
+        if mb.get("warm_seconds") is not None:
+            L += [f"A second `make book` with nothing changed (every run reused by its run key) took "
+                  f"**{mb['warm_seconds']:.0f} s** (target: under {mb['warm_target_s']:.0f} s; "
+                  f"{'met' if mb['warm_meets_target'] else 'NOT met'}).", ""]
+        if mb.get("leaderboard_s") is not None:
+            L += [f"The leaderboard notebooks took **{mb['leaderboard_s']:.0f} s** together (our budget: "
+                  f"{mb['leaderboard_target_s']:.0f} s, a third of the book; "
+                  f"{'met' if mb['leaderboard_meets_target'] else 'NOT met'}).", ""]
+        if mb.get("notebooks"):
+            L += ["Every quick notebook in `results/`, slowest first (*run key*: a `run_key.json` lets "
+                  "`sercore book --run` reuse it while nothing it depends on changes).", "",
+                  _table(["notebook", "runtime (s)", "run key"],
+                         [[r["notebook"], r["runtime_s"], "yes" if r["run_key"] else "no"]
+                          for r in mb["notebooks"]]), ""]
         if mb.get("chapters"):
             L += ["Each paper's share: the sum of `runtime_s` of its quick-profile runs in `results/`.", "",
                   _table(["paper", "quick runs (s)", "share of make book"],
@@ -207,6 +228,54 @@ def render(data: dict, figs: dict | None = None, fig_dir: str = "benchmarks_file
           "--executor local|debug|slurm` submits each `sercore run` through `submitit` (SLURM job arrays on a "
           "cluster); results land in the usual `results/` tree.", ""]
     return "\n".join(L)
+
+
+def _met(flag) -> str:
+    return "–" if flag is None else ("met" if flag else "NOT met")
+
+
+def _encoders_section(enc: dict) -> list[str]:
+    t, g, tg = enc.get("text", {}), enc.get("ge2e", {}), enc.get("targets", {})
+    L = ["## Encoders: one by one versus batched", "",
+         f"Each encoder on the same inputs, one call per utterance and then in length-sorted padded batches "
+         f"(`encode_batch`, `frame_states_batch`), back to back in one process with {enc.get('threads')} "
+         f"torch thread(s); load average (1, 5, 15 min) before {enc.get('load_before')} and after "
+         f"{enc.get('load_after')}: on a shared machine the absolute rates are pessimistic, the ratio is not. "
+         "*max diff* is the largest absolute difference between the two outputs.", ""]
+    rows = []
+    if "error" in t:
+        rows.append(["MiniLM text", None, None, None, None, None, t["error"]])
+    elif t:
+        rows.append([f"MiniLM text, {t['sentences']} sentences of {t['words']} words",
+                     f"{t['one_by_one_utt_per_s']} utt/s", f"{t['batched_utt_per_s']} utt/s",
+                     f"{t['speedup']}x", f"{t['max_abs_diff']:.1e}",
+                     f"≥ {tg.get('text_utt_per_s')} utt/s on 2 cores: {_met(t.get('meets_target'))}", ""])
+    if "error" in g:
+        rows.append(["GE2E frames", None, None, None, None, None, g["error"]])
+    elif g:
+        rows.append([f"GE2E frames, {g['utterances']} utterances, {g['audio_s']} s",
+                     f"{g['one_by_one_realtime']}x real time", f"{g['batched_realtime']}x real time",
+                     f"{g['speedup']}x", f"{g['max_abs_diff']:.1e}",
+                     f"≥ {tg.get('ge2e_realtime')}x real time on 2 cores: {_met(g.get('meets_target'))}", ""])
+    L += [_table(["encoder", "one by one", "batched", "speed-up", "max diff", "target", "error"], rows), ""]
+    if t.get("meld_projected_s") is not None:
+        L += [f"At the batched rate MELD's {tg.get('meld_texts')} transcripts take about "
+              f"{t['meld_projected_s']:.0f} s (a projection from this rate; target {tg.get('meld_text_s')} s: "
+              f"{_met(t.get('meld_meets_target'))}).", ""]
+    return L
+
+
+def _threads_section(th: dict) -> list[str]:
+    if th.get("failed"):
+        return ["## One notebook alone and under a 2-worker fan-out", "",
+                f"Not measured: {th['failed'][0]}", ""]
+    return ["## One notebook alone and under a 2-worker fan-out", "",
+            f"`{th['notebook']}` alone ({th['threads_alone']} thread(s)) took {th['alone_s']} s; two of it at once "
+            f"under `sercore fanout --executor local --max-parallel 2` ({th['threads_each_of_2']} thread(s) each) "
+            f"took {th['pair_wall_s']} s (each: {th['each_s']}). Per unit of work that is "
+            f"**{th['per_unit_slowdown']}x** the time alone (target ≤ {th['target_per_unit_slowdown']}x: "
+            f"{_met(th.get('meets_target'))}); load average before {th['load_before']}, after "
+            f"{th['load_after']}.", ""]
 
 
 def write_page(data: dict, page: Path, json_path: Path | str | None = None) -> Path:

@@ -14,17 +14,19 @@ from pathlib import Path
 
 from . import PAPERS
 from .paths import project_root, results_dir
-from .runs import SPECIAL, STUDIES, plan_runs, remove_dead_staging, run_notebook
+from .runs import SPECIAL, STUDIES, plan_runs, remove_dead_staging, reusable_run, run_notebook
 from .schemas.common import PROFILES
 
-#: which profile a page shows when several ran: the most complete (paper, then quick, then smoke)
+#: which profile a page shows when several ran: the most complete (reference, paper, quick, smoke)
 PROFILE_RANK = {p: i for i, p in enumerate(reversed(PROFILES))}
 
 
 def stage_book(root: Path | None = None, results_root: Path | None = None) -> list[Path]:
     """Copy the best executed notebook of each (paper, dataset) into ``book/_generated/``.
 
-    "Best" is the most complete profile present (paper > quick > smoke). Only finished runs are
+    "Best" is the most complete profile present (reference > paper > quick > smoke). Published runs
+    (``records/``, :func:`stage_published`) get a page of their own, labelled as such,
+    where ``results/`` holds no fresher run of the same (paper, dataset, profile). Only finished runs are
     staged: a folder named after a profile (``book`` for the data chapter and the scoreboard) that
     holds its notebook and, for a paper, its ``metrics.json``. Staging and swap folders of killed
     runs are removed first and never staged.
@@ -53,7 +55,38 @@ def stage_book(root: Path | None = None, results_root: Path | None = None) -> li
             dest.parent.mkdir(parents=True, exist_ok=True)
             _stage_notebook(nb, dest, None if paper in SPECIAL else f"{ds} ({nb.parent.name} profile)")
             out.append(dest)
+    published = stage_published(gen, results_root, root=root)  # records/ where results/ has no fresher run
+    for page in published:
+        print(f"staged the published run {page.relative_to(gen)} (from records/)", flush=True)
+    out += published
     out.append(stage_benchmarks(gen, root, results_root))
+    return out
+
+
+def stage_published(gen: Path, results_root: Path | None = None, records_root: Path | None = None,
+                    root: Path | None = None) -> list[Path]:
+    """Stage one page per published cell into ``gen/<paper>/<dataset>-<profile>-published.ipynb``
+    (the lowest seed's notebook under :func:`sercore.records.published_banner`), unless ``results/`` has a fresher
+    run of the same cell (that run is staged instead, by the book). Returns the pages."""
+    import nbformat
+
+    from .records import fresher_result, published_banner, published_cells, records_dir
+
+    out = []
+    for cell, items in sorted(published_cells(records_root or records_dir(root)).items()):
+        if fresher_result(cell, items, results_root) is not None:
+            continue
+        paper, dataset, profile = cell
+        dest = gen / paper / f"{dataset}-{profile}-published.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _stage_notebook(items[0]["folder"] / f"{paper}.ipynb", dest,
+                        f"{dataset} ({profile} profile, published run)")
+        nb = nbformat.read(dest, as_version=4)
+        at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+                   and c.source.startswith("# ")), 0)
+        nb.cells.insert(at, nbformat.v4.new_markdown_cell(published_banner(items, root)))
+        nbformat.write(nb, dest)
+        out.append(dest)
     return out
 
 
@@ -147,33 +180,47 @@ def filtered_toc(root: Path) -> Path:
     return out
 
 
+def _run_or_reuse(paper: str, ds: str, profile: str, data_root: str | None, root: Path, reuse: bool) -> str:
+    """Reuse the run in ``results/`` when its run key matches (:func:`sercore.runs.reusable_run`), else
+    run it; prints one line, ``reused`` or ``ran`` (with what changed), and returns which."""
+    t0 = time.time()
+    name = paper if paper in SPECIAL else f"{paper}/{ds}"
+    hit, changed = reusable_run(paper, ds, profile, data_root=data_root, root=root)
+    if reuse and hit is not None:
+        print(f"  {name}: reused {hit} (run key unchanged)", flush=True)
+        return "reused"
+    why = "--force" if not reuse else ", ".join(changed) + " changed" if changed[0] != "no run_key.json" \
+        else "no earlier run with a key"
+    run_notebook(paper, ds, profile, data_root=data_root, root=root)
+    print(f"  {name}: ran in {time.time() - t0:.0f} s ({why})", flush=True)
+    return "ran"
+
+
 def build_book(run: bool = False, profile: str = "quick", data_root: str | None = None,
-               reuse: bool = False) -> Path:
+               reuse: bool = True) -> Path:
     """Optionally run every planned notebook, execute the data chapter and the
-    scoreboard, then ``jupyter-book build`` with warnings as errors."""
+    scoreboard, then ``jupyter-book build`` with warnings as errors.
+
+    reuse: a run whose key (parameters, seed, corpus files, code; :func:`sercore.runs.run_key`) equals
+    the one in ``results/`` is not executed again (``sercore book --force`` sets it False)."""
     root = project_root()
     failures = []
+    done: dict[str, int] = {"reused": 0, "ran": 0}
     t_start = time.time()
     if run:
         plan = plan_runs(data_root, root)
         print(f"running {len(plan)} notebook(s) on the {profile} profile: "
               + ", ".join(f"{p}/{d}" for p, d in plan), flush=True)
         for paper, ds in plan:
-            done = results_dir() / paper / ds / profile / "metrics.json"
-            if reuse and done.exists():
-                print(f"  {paper}/{ds}: reusing {done}", flush=True)
-                continue
-            t0 = time.time()
             try:
-                run_notebook(paper, ds, profile, data_root=data_root, root=root)
-                print(f"  {paper}/{ds}: done in {time.time() - t0:.0f} s", flush=True)
+                done[_run_or_reuse(paper, ds, profile, data_root, root, reuse)] += 1
             except RuntimeError as e:
                 failures.append(str(e))
                 print(f"  {paper}/{ds}: FAILED\n{e}", file=sys.stderr, flush=True)
     for special in SPECIAL:
-        t0 = time.time()
-        run_notebook(special, "all", "book", data_root=data_root, root=root)
-        print(f"  {special}: done in {time.time() - t0:.0f} s", flush=True)
+        done[_run_or_reuse(special, "all", "book", data_root, root, reuse)] += 1
+    print(f"notebooks: {done['reused']} reused, {done['ran']} ran, {len(failures)} failed "
+          f"({time.time() - t_start:.0f} s)", flush=True)
     staged = stage_book(root)
     print(f"staged {len(staged)} executed notebook(s) into book/_generated", flush=True)
     jb = Path(sys.executable).parent / "jupyter-book"

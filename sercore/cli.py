@@ -4,7 +4,9 @@
     sercore params PAPER --dataset NAME [--profile ...]     (the resolved parameters, as YAML)
     sercore data list [--data-root DIR]
     sercore data fetch NAME [--data-root DIR] [--force]
-    sercore book [--run] [--profile quick] [--data-root DIR]
+    sercore data fixtures DIR [--corpora NAME...] [--seed N]   (small copies of every corpus, official layouts)
+    sercore book [--run] [--profile quick] [--data-root DIR] [--force]   (reuses runs whose run key is unchanged)
+    sercore status [--results DIR]                          (runs in progress, last progress line)
     sercore fanout PAPER... [--datasets D...] [--profiles P...] [--seeds S...] [--executor local|debug|slurm]
     sercore predict FILE... --checkpoint DIR [--json] [--embedding]
 
@@ -93,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable or invalid corpus files (counted and reported) instead of stopping")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one parameter after the profile (VALUE read as YAML: 2, null, [a, b], "
+                        "a/folder); repeatable, validated like the params file")
 
     pa = sub.add_parser("params", help="print a run's resolved, validated parameters as YAML (for papermill -f)")
     pa.add_argument("paper", choices=RUNNABLE)
@@ -112,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     df.add_argument("--data-root", default=None, help="folder with one sub-folder per corpus (default $SERCORE_DATA)")
     df.add_argument("--force", action="store_true", help="download again and replace the corpus folder")
     df.add_argument("--keep-archives", action="store_true", help="keep the downloaded archives in .downloads/")
+    dfx = dsub.add_parser("fixtures", help="write a small copy of every corpus in its official layout "
+                                           "(synthetic speech, real media) into DIR")
+    dfx.add_argument("dir", help="data root to fill (one sub-folder per corpus); SERCORE_DATA=DIR then finds them")
+    dfx.add_argument("--corpora", nargs="+", default=None,
+                     help="registry names (default: all): emodb iemocap iemocap_text meld mosei msp_improv emovo urdu")
+    dfx.add_argument("--seed", type=int, default=0)
 
     pr = sub.add_parser("predict", help="emotion of audio files with a trained checkpoint (CA-SER demo tool)")
     pr.add_argument("files", nargs="+", help="audio files (any sample rate, mono or stereo)")
@@ -137,10 +148,27 @@ def main(argv: list[str] | None = None) -> int:
     fo.add_argument("--cpus-per-task", type=int, default=None)
     fo.add_argument("--mem-gb", type=int, default=None)
 
+    st = sub.add_parser("status", help="runs in progress (live lock files under results/) and their last "
+                                       "progress line")
+    st.add_argument("--results", default=None, help="results tree to look in (default $SERCORE_RESULTS or "
+                                                    "results/)")
+
+    rs = sub.add_parser("results", help="what results/ holds")
+    rsub = rs.add_subparsers(dest="results_cmd", required=True)
+    rx = rsub.add_parser("export", help="one tidy CSV/Parquet of every run and comparison row (headline metrics "
+                                        "with their 95%% intervals, per-fold metrics, reported vs measured)")
+    rx.add_argument("path", help="output file, .csv or .parquet (Parquet needs pyarrow)")
+    rx.add_argument("--results", default=None, help="results tree to read (default $SERCORE_RESULTS or results/)")
+    rx.add_argument("--skip-invalid", action="store_true",
+                    help="leave out runs whose metrics.json is invalid (listed and counted) instead of stopping")
+
     b = sub.add_parser("book", help="build the HTML book from results/")
     b.add_argument("--run", action="store_true", help="first run every (paper, dataset) whose corpus is found")
     b.add_argument("--profile", default="quick", choices=PROFILES)
-    b.add_argument("--reuse", action="store_true", help="with --run: skip runs whose metrics.json exists")
+    b.add_argument("--force", action="store_true",
+                   help="execute every notebook again (default: reuse a run whose run key -- parameters, seed, "
+                        "corpus files, code -- is unchanged)")
+    b.add_argument("--reuse", action="store_true", help="(the default now; kept for old scripts)")
     b.add_argument("--data-root", default=None)
 
     args = ap.parse_args(argv)
@@ -153,10 +181,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args) -> int:
     if args.cmd == "run":
-        from .runs import run_notebook
+        from .features.hub import CheckpointUnavailableError
+        from .runs import parse_overrides, run_notebook
         try:
             out = run_notebook(args.paper, args.dataset, args.profile, args.data_root, args.seed,
-                               progress=sys.stderr.isatty(), skip_bad=args.skip_bad)
+                               progress=sys.stderr.isatty(), skip_bad=args.skip_bad,
+                               overrides=parse_overrides(args.overrides))
+        except CheckpointUnavailableError as e:     # found before anything ran
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         except (RuntimeError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
@@ -180,6 +213,14 @@ def _dispatch(args) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 1
         return 0
+    if args.cmd == "data" and args.data_cmd == "fixtures":
+        from .data import fixtures
+        try:
+            print(fixtures.report(fixtures.write_fixtures(args.dir, args.corpora, seed=args.seed)))
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     if args.cmd == "data":
         from .data import listing
         print(listing(args.data_root))
@@ -188,9 +229,26 @@ def _dispatch(args) -> int:
         return _predict_cmd(args)
     if args.cmd == "fanout":
         return _fanout_cmd(args)
+    if args.cmd == "status":
+        from .paths import results_dir
+        from .runlog import status_text
+        print(status_text(args.results or results_dir()))
+        return 0
+    if args.cmd == "results" and args.results_cmd == "export":
+        from .results import export
+        try:
+            path, df, skipped = export(args.path, args.results, skip_invalid=args.skip_invalid)
+        except (ValueError, RuntimeError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"{path}: {len(df)} rows ({', '.join(f'{k} {v}' for k, v in df['kind'].value_counts().items())}) "
+              f"from {df['source'].nunique()} run(s)")
+        if skipped:
+            print(f"left out {len(skipped)} invalid run(s):\n" + "\n".join(skipped), file=sys.stderr)
+        return 0
     if args.cmd == "book":
         from .book import build_book
-        build_book(args.run, args.profile, args.data_root, args.reuse)
+        build_book(args.run, args.profile, args.data_root, reuse=not args.force)
         return 0
     return 2
 

@@ -94,10 +94,82 @@ def prepare(corpus: str, *, label_map: str, data_root: str | None = None, langua
 
 def load_corpus(P: dict, **load_kwargs) -> Corpus:
     """:func:`prepare` with a run's resolved parameters (corpus, label_map, data_root, languages,
-    n_per_class, seed; ``skip_bad`` skips unreadable files, counted in the corpus note)."""
-    return prepare(P["corpus"], label_map=P["label_map"], data_root=P.get("data_root"),
-                   languages=P.get("languages"), n_per_class=P.get("n_per_class"), seed=int(P.get("seed", 0)),
-                   on_error="skip" if P.get("skip_bad") else "raise", **load_kwargs)
+    seed; ``skip_bad`` skips unreadable files, counted in the corpus note).
+
+    ``n_per_class`` shrinks training only (:func:`trim_training`): every test set of the run's
+    folds is kept whole, so a smoke or quick run measures on the protocol's real test sets.
+    """
+    corpus = prepare(P["corpus"], label_map=P["label_map"], data_root=P.get("data_root"),
+                     languages=P.get("languages"), seed=int(P.get("seed", 0)),
+                     on_error="skip" if P.get("skip_bad") else "raise", **load_kwargs)
+    return trim_training(corpus, P) if P.get("n_per_class") else corpus
+
+
+def _plan_key(params: dict, protocol: str | None = None) -> str:
+    """What fixes a run's folds: protocol, its options and seed (``max_folds`` takes a prefix)."""
+    import json
+
+    name = protocol or params["protocol"]
+    return json.dumps([name, int(params.get("seed", 0)), _protocol_options(name, params)],
+                      sort_keys=True, default=str)
+
+
+def trim_training(corpus: Corpus, P: dict) -> Corpus:
+    """The corpus with at most ``P['n_per_class']`` training (and as many validation) utterances per
+    class in each fold, and every test utterance of every fold the run builds.
+
+    The folds of each protocol the run uses (``P['protocol']`` and, for chapters that run several,
+    ``P['protocols']``) are built once on the whole corpus; only their train and validation parts
+    are subsampled (:func:`sercore.protocols.subsample`, spread over speakers). The kept rows are the
+    manifest; the folds are stored with it (``manifest.attrs['fold_plan']``, by utterance id) so
+    :func:`folds` returns exactly these, and the corpus note says what was trimmed.
+    """
+    from . import protocols
+
+    n = int(P["n_per_class"])
+    m = corpus.manifest
+    names = [P["protocol"], *[p for p in (P.get("protocols") or []) if p != P["protocol"]]]
+    ids = m["utt_id"].to_numpy()
+    keep: set[int] = set()
+    plans, n_train_full, n_train = {}, 0, 0
+    for name in names:
+        if name in ("cross_corpus", "kshot"):
+            continue
+        try:
+            fl = _make_folds(m, P, name)
+        except protocols.UnfitFoldError:
+            if name == P["protocol"]:
+                raise         # the run's own protocol does not fit the corpus: say why now
+            continue
+        except ValueError:
+            continue          # a protocol this corpus cannot take: the chapter says so when it asks
+        stored = []
+        for f in fl:
+            parts = {"test": f.test}
+            for part in ("train", "val"):
+                rows = getattr(f, part)
+                if len(rows):
+                    sub = m.iloc[rows].copy()
+                    sub["_row"] = rows
+                    rows = np.sort(protocols.subsample(sub, n, seed=int(P.get("seed", 0)))["_row"].to_numpy())
+                parts[part] = rows
+            n_train_full += len(f.train)
+            n_train += len(parts["train"])
+            keep.update(int(i) for part in parts.values() for i in part)
+            stored.append({"name": f.name, "held_out": f.held_out, "note": f.note,
+                           "comparable": f.comparable, "reason": f.reason,
+                           **{part: [str(ids[i]) for i in parts[part]] for part in protocols.PARTS}})
+        plans[_plan_key(P, name)] = {"folds": stored, "total": fl.total}
+    rows = sorted(keep)
+    kept = m.iloc[rows].reset_index(drop=True)
+    kept.attrs = {**m.attrs, "fold_plan": plans,
+                  "trimmed": {"n_per_class": n, "from_rows": int(len(m)), "rows": int(len(kept)),
+                              "train_rows": n_train, "train_rows_full": n_train_full}}
+    note = (f"Training data trimmed by the profile: at most {n} training (and {n} validation) utterances "
+            f"per class in each fold ({n_train} of {n_train_full} training rows over the folds run); "
+            "every test set is whole.")
+    return Corpus(corpus.name, kept, corpus.labels, corpus.synthetic,
+                  f"{corpus.note} {note}" if corpus.note else note, corpus.dropped, corpus.skipped)
 
 
 def frame_features(manifest: pd.DataFrame, extractor: str, *, progress: bool = True,
@@ -122,11 +194,51 @@ def folds(manifest: pd.DataFrame, params: dict) -> list:
     E.g. ``test_fraction`` for ``random``, ``k`` for ``kfold_val``, ``test_sessions`` for
     ``official``; ``seed`` and ``max_folds`` always.
     """
+    plan = (manifest.attrs.get("fold_plan") or {}).get(_plan_key(params))
+    mf = params.get("max_folds")
+    if plan is not None and (mf is None and len(plan["folds"]) == plan["total"]
+                             or mf is not None and mf <= len(plan["folds"])):
+        # the corpus was trimmed for this protocol (trim_training); max_folds keeps a prefix
+        return FoldList(_folds_from_plan(manifest, plan["folds"][:mf]), total=plan["total"],
+                        trimmed=manifest.attrs.get("trimmed"))
+    if plan is not None:
+        raise ValueError(f"the corpus was trimmed for the first {len(plan['folds'])} fold(s) of protocol "
+                         f"{params['protocol']!r}, and {'every fold' if mf is None else f'{mf} folds'} were "
+                         "asked for: load it with the run's max_folds (experiment.load_corpus)")
+    return _make_folds(manifest, params, params["protocol"])
+
+
+class FoldList(list):
+    """The folds a run uses, and how many the protocol has (``total``; ``max_folds`` keeps a prefix)
+    and how training was trimmed (``trimmed``, from :func:`trim_training`, else ``None``)."""
+
+    def __init__(self, folds, total: int, trimmed: dict | None = None):
+        super().__init__(folds)
+        self.total, self.trimmed = int(total), trimmed
+
+
+def _make_folds(manifest: pd.DataFrame, params: dict, name: str) -> FoldList:
     from . import protocols
 
-    name = params["protocol"]
-    return protocols.make_folds(manifest, name, seed=int(params.get("seed", 0)),
-                                max_folds=params.get("max_folds"), **_protocol_options(name, params))
+    opts = dict(seed=int(params.get("seed", 0)), **_protocol_options(name, params))
+    every = protocols.make_folds(manifest, name, **opts)
+    mf = params.get("max_folds")
+    return FoldList(every if mf is None else every[:mf], total=len(every))
+
+
+def _folds_from_plan(manifest: pd.DataFrame, plan: list) -> list:
+    from .protocols import PARTS, Fold
+
+    pos = {u: i for i, u in enumerate(manifest["utt_id"].astype(str))}
+    out = []
+    for f in plan:
+        missing = [u for part in PARTS for u in f[part] if u not in pos]
+        if missing:
+            raise ValueError(f"fold {f['name']!r}: {len(missing)} utterance(s) of its stored plan are not in "
+                             f"the manifest (e.g. {missing[0]}); build folds on the corpus load_corpus returned")
+        out.append(Fold(f["name"], *[np.array([pos[u] for u in f[part]], dtype=np.int64) for part in PARTS],
+                        f["held_out"], f["note"], comparable=f["comparable"], reason=f["reason"]))
+    return out
 
 
 def describe_folds(fold_list: list, params: dict) -> dict:
@@ -134,8 +246,14 @@ def describe_folds(fold_list: list, params: dict) -> dict:
     from . import protocols
 
     name = params["protocol"]
-    return protocols.describe(name, fold_list, seed=int(params.get("seed", 0)),
-                              max_folds=params.get("max_folds"), **_protocol_options(name, params))
+    out = protocols.describe(name, fold_list, seed=int(params.get("seed", 0)),
+                             max_folds=params.get("max_folds"), **_protocol_options(name, params))
+    total = getattr(fold_list, "total", None)
+    if total is not None:
+        out["n_folds_total"] = total
+    if getattr(fold_list, "trimmed", None):
+        out["training_trimmed"] = dict(fold_list.trimmed)
+    return out
 
 
 def _protocol_options(name: str, params: dict) -> dict:
@@ -154,7 +272,11 @@ def headline(out: dict) -> pd.DataFrame:
         v = out["metrics"].get(k)
         row[label] = (f"{v:.2f}" + (f" ± {std[k]:.2f}" if n > 1 and std.get(k) is not None else "")
                       if v is not None else "–")
-    idx = f"{out['dataset']} ({'synthetic, ' if out['synthetic'] else ''}{out['profile']}, {n} fold(s))"
+    sc = out.get("scope") or {}
+    where = sc.get("text") or f"{n} fold(s)"
+    if out["synthetic"] or not sc.get("complete", True):
+        where += "; not comparable with the paper"
+    idx = f"{out['dataset']} ({'synthetic, ' if out['synthetic'] else ''}{out['profile']}, {where})"
     return pd.DataFrame([row], index=[idx])
 
 

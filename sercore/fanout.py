@@ -156,6 +156,16 @@ class FanOut:
         return rows
 
 
+def local_workers(executor: str, max_parallel: int, n_jobs: int) -> int:
+    """How many jobs share this machine's cores at once: ``max_parallel`` (no more than there are jobs)
+    for the local executor, whose jobs run side by side; 1 for ``debug`` (one after another) and
+    ``slurm`` (each job has its own allocation). Each job's kernel takes
+    :func:`sercore.paths.thread_share` of this many workers."""
+    if executor != "local":
+        return 1
+    return max(1, min(int(max_parallel), int(n_jobs)))
+
+
 def make_executor(kind: str, folder: str | Path, max_parallel: int = 1, **params):
     """A submitit executor: ``local`` (LocalExecutor), ``debug`` (DebugExecutor) or ``slurm``
     (AutoExecutor with ``cluster="slurm"``). ``params`` go to ``update_parameters``."""
@@ -199,7 +209,7 @@ def fan_out(jobs: Iterable[Job], executor: str = "local", *, max_parallel: int =
     ex = make_executor(executor, folder, max_parallel, **executor_params)
     report = FanOut(executor, str(folder))
     args = dict(data_root=str(data_root) if data_root else None, results_root=str(results_root),
-                root=str(root), workers=max(1, max_parallel) if executor == "local" else 1)
+                root=str(root), workers=local_workers(executor, max_parallel, len(jobs)))
     waves = ([jobs[i:i + max(1, max_parallel)] for i in range(0, len(jobs), max(1, max_parallel))]
              if executor == "local" else [jobs])
     from tqdm.auto import tqdm

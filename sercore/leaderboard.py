@@ -26,10 +26,11 @@ import torch
 from tqdm.auto import tqdm
 
 from . import train
+from .runs import study_chapter_params as chapter_params   # the board's view of a chapter's params
 from .chapters import Method
 from .data import modalities
 from .paths import show_progress
-from .results import ChapterResult
+from .results import ChapterResult, cv_predictions, prediction_arrays
 
 METRICS = ("ua", "wa", "macro_f1", "weighted_f1")
 
@@ -122,6 +123,7 @@ def run_method(method: Method, manifest: pd.DataFrame, labels: Sequence[str], fo
     row["latency_ms"] = round(float(np.mean(lat)), 3) if lat else None
     row["folds"] = len(cv.folds)
     row["_pooled"] = {"per_class": cv.pooled["per_class"], "confusion": cv.pooled["confusion"]}
+    row["_predictions"] = cv_predictions(cv, method.name, seed)     # for intervals and paired tests
     return row
 
 
@@ -130,10 +132,13 @@ def train_all(methods: Sequence[Method], manifest: pd.DataFrame, labels: Sequenc
     """Every method × seed on the same folds; one row each (see the module docstring)."""
     rows = []
     bar = tqdm(total=len(methods) * len(seeds), desc="leaderboard", disable=not show_progress(progress))
+    shared: dict = {}                          # one extraction per feature function (the baselines share MFCCs)
     for m in methods:
         feats = None
         if not missing_modalities(m, manifest):
-            feats = m.features(manifest)       # once per method: every seed sees the same features
+            if m.features not in shared:       # once per method: every seed sees the same features; the
+                shared[m.features] = m.features(manifest)   # chapters' runs filled the feature cache already
+            feats = shared[m.features]
         for s in seeds:
             bar.set_postfix_str(f"{m.name}, seed {s}")
             rows.append(run_method(m, manifest, labels, folds, s, features=feats))
@@ -174,8 +179,9 @@ def _skip_reason(r) -> str:
     return v if isinstance(v, str) and v else ""
 
 
-def display_table(summ: pd.DataFrame) -> pd.DataFrame:
-    """The summary as the book prints it: ``mean ± std`` strings, parameter counts with separators."""
+def display_table(summ: pd.DataFrame, intervals: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The summary as the book prints it: ``mean ± std`` strings (std over seeds), parameter counts
+    with separators; with ``intervals`` (:func:`compare`'s), each method's UA 95% interval."""
     out = pd.DataFrame(index=summ["method"])
     out["paper"] = summ["paper"].to_numpy()
     out["modalities"] = summ["modalities"].to_numpy()
@@ -189,6 +195,9 @@ def display_table(summ: pd.DataFrame) -> pd.DataFrame:
             else:
                 vals.append(f"{r[k]:.2f} ± {r[f'{k}_std']:.2f}")
         out[label] = vals
+        if k == "ua" and intervals is not None:
+            col = intervals["95% interval"]
+            out["UA 95% interval"] = [col.get(m, "–") for m in summ["method"]]
     out["seeds"] = summ["seeds"].astype(int).to_numpy()
     out["parameters"] = [("–" if _skip_reason(r) else f"{int(r['n_params']):,}") for _, r in summ.iterrows()]
     out["train s"] = [("–" if _skip_reason(r) else f"{r['train_s']:.1f}") for _, r in summ.iterrows()]
@@ -198,16 +207,24 @@ def display_table(summ: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def plot(summ: pd.DataFrame, ax=None, title: str | None = None):
-    """UA (mean ± std over seeds) per method that ran, a horizontal bar each."""
+def plot(summ: pd.DataFrame, ax=None, title: str | None = None, intervals: pd.DataFrame | None = None):
+    """UA per method that ran, a horizontal bar each: whiskers are the 95% interval when ``intervals``
+    (:func:`compare`'s) is given, else the std over seeds."""
     import matplotlib.pyplot as plt
 
     ran = summ[summ["skipped"].isna()].iloc[::-1]
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.45 * max(len(ran), 1) + 1))
     colors = ["tab:gray" if p == "baseline" else "tab:blue" for p in ran["paper"]]
-    ax.barh(ran["method"], ran["ua"], xerr=ran["ua_std"].fillna(0), color=colors, capsize=3)
-    ax.set_xlabel("UA (%)")
+    if intervals is not None:
+        lo = intervals["low"].reindex(ran["method"]).to_numpy()
+        hi = intervals["high"].reindex(ran["method"]).to_numpy()
+        err = np.nan_to_num(np.stack([ran["ua"].to_numpy() - lo, hi - ran["ua"].to_numpy()]).clip(0))
+        label = "UA (%), whiskers: 95% interval"
+    else:
+        err, label = ran["ua_std"].fillna(0), "UA (%), whiskers: std over seeds"
+    ax.barh(ran["method"], ran["ua"], xerr=err, color=colors, capsize=3)
+    ax.set_xlabel(label)
     ax.set_xlim(0, 100)
     if title:
         ax.set_title(title)
@@ -216,21 +233,9 @@ def plot(summ: pd.DataFrame, ax=None, title: str | None = None):
 
 # ----------------------------------------------------------------------------- the method list
 
-def chapter_params(paper: str, P: dict) -> tuple[dict, str]:
-    """A chapter's resolved parameters as the board trains it: ``params/<paper>/<dataset>.yaml`` of the
-    board's dataset, or the chapter's ``synthetic.yaml`` when it has none for this dataset, on the
-    board's profile, with the board's seed, data root and shared ``epochs`` (when set) on top.
-    Returns the dict and the file it came from."""
-    from .runs import datasets_with_params, resolve
-
-    ds = P["dataset"] if P["dataset"] in datasets_with_params(paper) else "synthetic"
-    over = {"seed": P["seed"], "data_root": P["data_root"], **({"epochs": P["epochs"]} if P["epochs"] else {})}
-    return resolve(paper, ds, P["profile"], over), f"params/{paper}/{ds}.yaml ({P['profile']})"
-
-
 def methods(P: dict, have: Sequence[str]) -> list[Method]:
     """The board's methods (``P["methods"]``: ``"baselines"`` or chapter keys), each built by its chapter
-    from :func:`chapter_params` and adapted by the chapter to the corpus's modalities ``have``."""
+    from :func:`~sercore.runs.study_chapter_params` and adapted by the chapter to the corpus's modalities ``have``."""
     from . import chapters
 
     out: list[Method] = []
@@ -259,7 +264,7 @@ def run(P: dict, corpus) -> ChapterResult:
     summ = summary(rows)
     rec = record(rows, summ)
     sizes = pd.DataFrame([f.sizes() for f in fold_list], index=[f.name for f in fold_list])
-    return ChapterResult(protocol=describe_folds(fold_list, P), comparisons=[], **rec,
+    return ChapterResult(protocol=describe_folds(fold_list, P), comparisons=[], **rec, predictions=predictions(rows),
                          figures={"rows": rows, "summary": summ, "folds": sizes,
                                   "notes": pd.DataFrame({"note": {m.name: m.note for m in method_list}})})
 
@@ -281,6 +286,99 @@ def record(rows: pd.DataFrame, summ: pd.DataFrame) -> dict:
             "per_class": first["_pooled"]["per_class"], "confusion": first["_pooled"]["confusion"],
             "extra": {"leaderboard": public.to_dict("records"), "summary": summ.to_dict("records"),
                       "headline_method": top["method"]}}
+
+
+def predictions(rows: pd.DataFrame) -> pd.DataFrame | None:
+    """Every (method, seed)'s test predictions, one row per utterance (``results.PREDICTION_COLUMNS``)."""
+    if "_predictions" not in rows.columns:
+        return None
+    parts = [p for p in rows["_predictions"] if isinstance(p, pd.DataFrame)]
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+# ----------------------------------------------------------------------------- paired comparisons
+
+def compare(pred: pd.DataFrame, n_classes: int, metric: str = "ua", order: Sequence[str] | None = None,
+            n_resamples: int = 2000, alpha: float = 0.05) -> dict:
+    """Every pair of methods that ran, on the same test utterances and seeds.
+
+    ``pred``: :func:`predictions` (or ``predictions.csv`` read back). Returns {"pairs": one row per pair
+    (:func:`sercore.stats.pairwise`: difference, paired-bootstrap interval, permutation p, Holm p,
+    significant), "matrix": the differences as a square table (row minus column), "text": the prose
+    that reads them (:func:`sercore.stats.interpret`), "intervals": per method, the bootstrap interval
+    of ``metric``}. Methods whose seeds differ from the others' are compared on the seeds they share.
+    """
+    from . import stats
+
+    names = list(order) if order is not None else list(dict.fromkeys(pred["method"]))
+    names = [n for n in names if n in set(pred["method"])]
+    shared = set.intersection(*[set(pred.loc[pred["method"] == n, "seed"]) for n in names]) if names else set()
+    pred = pred[pred["seed"].isin(shared)]
+    arrays = {n: prediction_arrays(pred, n) for n in names}
+    ref = arrays[names[0]] if names else None
+    for n, a in arrays.items():
+        if len(a["rows"]) != len(ref["rows"]) or (a["rows"] != ref["rows"]).any():
+            raise ValueError(f"{n} was tested on other utterances than {names[0]}: methods can only be "
+                             "paired on the same test set")
+    pairs = (stats.pairwise(ref["y_true"], {n: a["y_pred"] for n, a in arrays.items()}, ref["fold"],
+                            n_classes=n_classes, metric=metric, n_resamples=n_resamples, alpha=alpha)
+             if len(names) > 1 else pd.DataFrame(columns=["a", "b", "diff", "low", "high", "p", "n", "seeds",
+                                                          "p_holm", "significant"]))
+    label = {"ua": "UA", "wa": "WA", "macro_f1": "macro F1"}.get(metric, metric)
+    ivs = {n: stats.bootstrap_ci(ref["y_true"], a["y_pred"], ref["fold"], n_classes=n_classes,
+                                 metrics=[metric], n_resamples=n_resamples)[metric] for n, a in arrays.items()}
+    table = pd.DataFrame({f"{label} (%)": {n: iv["estimate"] for n, iv in ivs.items()},
+                          "95% interval": {n: f"[{iv['low']:.1f}, {iv['high']:.1f}]" for n, iv in ivs.items()},
+                          "low": {n: iv["low"] for n, iv in ivs.items()},
+                          "high": {n: iv["high"] for n, iv in ivs.items()}})
+    return {"pairs": pairs, "matrix": stats.difference_matrix(pairs, names) if len(names) > 1 else pd.DataFrame(),
+            "text": stats.interpret(pairs, label) if len(names) > 1 else "Fewer than two methods ran.",
+            "intervals": table.round(2), "seeds": sorted(int(s) for s in shared), "metric": metric}
+
+
+def across_corpora(runs: Sequence[dict], profile: str | None = None, metric: str = "ua") -> dict:
+    """Methods ranked over every corpus with a leaderboard run (``results.collect()`` entries of paper
+    ``leaderboard``; one profile, the given one or the most common), with the Friedman test and Nemenyi's
+    critical difference (:func:`sercore.stats.friedman_nemenyi`).
+
+    Returns {"table": corpus x method of ``metric`` (mean over seeds), "result": the test or None,
+    "text": what can be said (why nothing, when fewer than 2 corpora or 3 methods)}.
+    """
+    from . import stats
+
+    boards = [r for r in runs if "error" not in r and r.get("paper") == "leaderboard" and not r.get("synthetic")]
+    if profile is None and boards:
+        profile = pd.Series([r["profile"] for r in boards]).mode().iloc[0]
+    boards = [r for r in boards if r["profile"] == profile]
+    table = pd.DataFrame({r["dataset"]: {s["method"]: s.get(metric) for s in r["extra"].get("summary", [])
+                                         if not s.get("skipped")} for r in boards}).T
+    label = {"ua": "UA", "wa": "WA", "macro_f1": "macro F1"}.get(metric, metric)
+    if len(boards) < 2:
+        return {"table": table, "result": None,
+                "text": f"No ranking across corpora: it needs leaderboard runs on at least 2 real corpora with "
+                        f"profile {profile!r}; found {len(boards)} ({', '.join(sorted(table.index)) or 'none'})."}
+    try:
+        res = stats.friedman_nemenyi(table)
+    except ValueError as e:
+        return {"table": table, "result": None,
+                "text": f"No ranking across corpora: {e} (leaderboard runs on real corpora, profile {profile!r}: "
+                        f"{sorted(table.index) or 'none'})."}
+    sig = "differ" if res["p"] <= res["alpha"] else "do not differ significantly"
+    text = (f"Mean rank by {label} over {res['n']} corpora ({', '.join(table.dropna().index)}; profile {profile}); "
+            f"Friedman chi2 = {res['statistic']:.2f}, p = {res['p']:.3g}: the methods' ranks {sig} at alpha "
+            f"{res['alpha']}. Nemenyi critical difference {res['cd']:.2f}: two methods whose mean ranks differ by "
+            f"less are joined by a bar and are not told apart"
+            + (f"; {res['dropped']} corpora with a method missing were left out." if res["dropped"] else "."))
+    return {"table": table, "result": res, "text": text}
+
+
+def plot_across(across: dict, ax=None):
+    """The critical-difference diagram of :func:`across_corpora` (None when no ranking was possible)."""
+    from . import stats
+
+    if across["result"] is None:
+        return None
+    return stats.plot_cd(across["result"], ax=ax, title=f"mean rank over {across['result']['n']} corpora")
 
 
 def setting_note(P: dict) -> str:

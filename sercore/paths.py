@@ -37,11 +37,89 @@ def results_dir() -> Path:
     return p if p.is_absolute() else project_root() / p
 
 
-def thread_share(workers: int = 1) -> int:
-    """Threads one of ``workers`` concurrent processes may use: the CPUs this process may run on
-    (its affinity, which a container or SLURM sets) divided by ``workers``, at least 1."""
+#: the thread-pool sizes a process's numeric libraries read at start: OpenMP (torch's intra-op pool),
+#: MKL, OpenBLAS (numpy, scipy), numexpr, and rayon (Hugging Face tokenizers' batch encoding)
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+               "RAYON_NUM_THREADS")
+
+
+def _positive_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return n
+
+
+def _cgroup_cpus() -> int | None:
+    """CPUs a cgroup CPU quota allows (``docker --cpus``, Kubernetes limits), rounded up; None: no quota."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]     # cgroup v2
+        if quota != "max":
+            return max(1, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    try:                                                                             # cgroup v1
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        if quota > 0 and period > 0:
+            return max(1, -(-quota // period))
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def available_cpus() -> int:
+    """CPUs sercore may keep busy: ``SERCORE_CPUS`` when set (a machine shared with other work), else
+    the CPUs this process may run on (its affinity, which SLURM and ``taskset`` set), capped by a
+    cgroup CPU quota (a container's ``--cpus``)."""
+    n = _positive_int("SERCORE_CPUS")
+    if n is not None:
+        return n
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cpus // max(1, int(workers)))
+    quota = _cgroup_cpus()
+    return max(1, min(cpus, quota) if quota else cpus)
+
+
+def thread_share(workers: int = 1) -> int:
+    """Threads one of ``workers`` concurrent processes may use: :func:`available_cpus` divided by
+    ``workers``, at least 1."""
+    return max(1, available_cpus() // max(1, int(workers)))
+
+
+def thread_env(workers: int = 1) -> dict[str, str]:
+    """The environment that gives a child process (a notebook kernel) its share of the cores: every
+    variable of :data:`THREAD_VARS` set to :func:`thread_share`, or to the caller's ``OMP_NUM_THREADS``
+    when that is smaller (a user's limit is kept, never raised; a larger one is cut to the share, so
+    ``workers`` processes never run more busy threads than there are cores).
+
+    This is the one place the thread count is decided: ``sercore run``/``book`` (1 worker) and
+    ``sercore fanout --executor local`` (``max_parallel`` workers) pass it to each kernel, where
+    torch's intra-op pool starts with ``OMP_NUM_THREADS`` threads.
+    """
+    n = thread_share(workers)
+    user = _positive_int("OMP_NUM_THREADS")
+    if user is not None:
+        n = min(n, user)
+    return {name: str(n) for name in THREAD_VARS}
+
+
+def limit_threads(workers: int = 1) -> int:
+    """Apply :func:`thread_env` to this process (its environment, and torch's intra-op pool when torch
+    is imported); returns the thread count. For code that computes in the calling process itself."""
+    import sys
+
+    env = thread_env(workers)
+    os.environ.update(env)
+    n = int(env["OMP_NUM_THREADS"])
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    return n
 
 
 def show_progress(progress: bool | None = None) -> bool:
@@ -90,3 +168,14 @@ def environ(**values: str | None):
         yield
     finally:
         apply(saved)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 hex digest of a file, read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -36,7 +36,6 @@ recorded when it was written. Nothing in :mod:`sercore.predict` reaches the mode
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -51,7 +50,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from .paths import environ
+from .paths import environ, file_sha256
 
 FORMAT = "sercore-checkpoint"
 VERSION = 2          # 2: config.json records weights_sha256 (version 1 folders load with a warning)
@@ -135,19 +134,13 @@ def save_checkpoint(model: torch.nn.Module, folder, labels: Sequence[str], featu
     meta = {"format": FORMAT, "version": VERSION, "model": preset, "model_config": asdict(cfg),
             "labels": list(labels), "features": feature_config, "encoder": encoder,
             "encoder_hf_config": enc.config.to_dict() if enc is not None and hasattr(enc, "config") else None,
-            "weights": WEIGHTS, "weights_sha256": _sha256(folder / WEIGHTS),
+            "weights": WEIGHTS, "weights_sha256": file_sha256(folder / WEIGHTS),
             "weights_bytes": (folder / WEIGHTS).stat().st_size, "extra": extra or {}}
     from .paths import atomic_write
     atomic_write(folder / CONFIG, lambda t: t.write_text(json.dumps(meta, indent=2, default=str)))
     return folder
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _is_number(v) -> bool:
@@ -312,7 +305,7 @@ def check_checkpoint(folder) -> dict:
         if isinstance(size, int) and size != n:
             raise CheckpointError(folder, f"the weights file {path.name} is damaged: {n:,} bytes where "
                                           f"{size:,} were written ({'truncated' if n < size else 'extended'})")
-        got = _sha256(path)
+        got = file_sha256(path)
         if got != want:
             raise CheckpointError(folder, f"the weights file {path.name} is damaged: its sha256 is {got}, "
                                           f"{CONFIG} recorded {want} (truncated or changed on disk)")

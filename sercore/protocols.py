@@ -38,6 +38,15 @@ Readings chosen for the validation parts (each also in :data:`PROTOCOLS`):
 * ``random``: ``val_fraction`` is a share of the training part, stratified.
 * ``cross_corpus``: validation is carved from the source like ``official``.
 * ``kshot``: no validation part.
+
+**Folds that are not a measurement.** :func:`make_folds` checks every fold it returns
+(:func:`check_folds`): a test set must hold every class of the label map and at least
+``min_test`` utterances (default 2 per class). By default (``unfit_folds="refuse"``) an unfit
+fold raises :class:`UnfitFoldError` naming the corpus, the fold and its classes present vs
+expected; ``unfit_folds="flag"`` keeps it with ``comparable=False`` and the reason, which
+:func:`describe` records. A corpus whose speakers and labels are tied (:func:`confound`, e.g.
+URDU) gives single-class leave-one-speaker-out folds; ``kfold_val`` (label-stratified) measures
+emotion there.
 """
 from __future__ import annotations
 
@@ -60,7 +69,8 @@ PROTOCOLS: dict[str, str] = {
                     "Emo-DB) and validates on another whole speaker drawn at random (or on the test "
                     "speaker's session partner).",
     "kfold_val": "Stratified k-fold with a separate validation fold: k label-stratified parts, fold i "
-                 "tests on part i, validates on part i+1 and trains on the other k-2 (8/1/1 for k=10).",
+                 "tests on part i, validates on part i+1 and trains on the other k-2 (8/1/1 for k=10); "
+                 "every class is in every test fold (val='none': plain stratified k-fold).",
     "official": "The corpus' fixed train/dev/test split; with test_sessions the listed sessions are "
                 "the test set and validation is whole speakers drawn from the other sessions.",
     "random": "Random utterance split stratified by label (80/20 by default), optionally with a "
@@ -71,8 +81,13 @@ PROTOCOLS: dict[str, str] = {
              "adapt on; every other target utterance is the test set.",
 }
 
+#: the fold check every protocol applies (:func:`check_folds`): ``unfit_folds`` is ``"refuse"`` (an
+#: unfit fold raises :class:`UnfitFoldError`) or ``"flag"`` (it runs, marked ``comparable=False`` with
+#: the reason); ``min_test`` is the fewest test utterances a fold may have (None: 2 per class)
+CHECK_DEFAULTS: dict = {"unfit_folds": "refuse", "min_test": None}
+
 #: options each protocol takes, with their defaults (``seed`` and ``max_folds`` apply to all)
-DEFAULTS: dict[str, dict] = {
+DEFAULTS: dict[str, dict] = {name: {**opts, **CHECK_DEFAULTS} for name, opts in {
     "loso": {"val": "speaker", "val_speakers": 1},
     "loso_speaker": {"val": "speaker", "val_speakers": 1},
     "kfold_val": {"k": 10, "val": "fold"},
@@ -81,7 +96,7 @@ DEFAULTS: dict[str, dict] = {
     "cross_corpus": {"source": None, "target": None, "by": "corpus", "val_fraction": 0.1,
                      "val": "speaker"},
     "kshot": {"k": None, "per_class": True, "repeats": 1},
-}
+}.items()}
 
 _DEV_NAMES = {"dev": "val", "val": "val", "valid": "val", "validation": "val",
               "train": "train", "test": "test"}
@@ -96,6 +111,9 @@ class Fold:
     held_out: the groups that define the held-out parts, e.g.
               ``{"test": {"session": [5]}, "val": {"speaker": ["Ses02M"]}}``
     note:     a caveat about this fold (a fallback taken), empty when none
+    comparable: False when :func:`check_folds` flagged the fold (its test set lacks classes of
+              the label map, or is smaller than ``min_test``): its numbers are not a measurement
+    reason:   why the fold is not comparable, empty when it is
     """
 
     name: str
@@ -104,6 +122,8 @@ class Fold:
     test: np.ndarray
     held_out: dict = field(default_factory=dict)
     note: str = ""
+    comparable: bool = True
+    reason: str = ""
 
     def __post_init__(self):
         for part in PARTS:
@@ -130,7 +150,8 @@ def make_folds(manifest: pd.DataFrame, protocol: str, *, seed: int = 0,
     """Folds of ``protocol`` over ``manifest`` (see :data:`PROTOCOLS` and :data:`DEFAULTS`).
 
     ``max_folds=n`` keeps the first ``n`` folds (groups in natural order), the
-    same folds a full run builds first. Unknown protocols and options raise
+    same folds a full run builds first. Every kept fold passes :func:`check_folds`
+    (options ``unfit_folds`` and ``min_test``). Unknown protocols and options raise
     ``ValueError`` listing the known ones; a protocol that needs an empty
     manifest column (``session``, ``speaker``, ``split``) names it.
     """
@@ -143,9 +164,12 @@ def make_folds(manifest: pd.DataFrame, protocol: str, *, seed: int = 0,
         raise ValueError(f"protocol {protocol!r}: the manifest has no rows")
     if max_folds is not None and (not _is_int(max_folds) or max_folds < 1):
         raise ValueError(f"max_folds must be a positive integer or None, got {max_folds!r}")
+    opts = {**DEFAULTS[protocol], **options}
+    check = {k: opts.pop(k) for k in CHECK_DEFAULTS}
     rng = np.random.default_rng(seed)
-    folds = _BUILDERS[protocol](manifest, rng, **{**DEFAULTS[protocol], **options})
-    return folds if max_folds is None else folds[:max_folds]
+    folds = _BUILDERS[protocol](manifest, rng, **opts)
+    folds = folds if max_folds is None else folds[:max_folds]
+    return check_folds(manifest, folds, protocol=protocol, **check)
 
 
 def describe(protocol: str, folds: Sequence[Fold], **options) -> dict:
@@ -158,6 +182,7 @@ def describe(protocol: str, folds: Sequence[Fold], **options) -> dict:
     seed = options.pop("seed", None)
     max_folds = options.pop("max_folds", None)
     opts = {**DEFAULTS[protocol], **options}
+    unfit = [f for f in folds if not f.comparable]
     return _jsonable({
         "name": protocol,
         "explanation": PROTOCOLS[protocol],
@@ -165,9 +190,131 @@ def describe(protocol: str, folds: Sequence[Fold], **options) -> dict:
         "options": opts,
         "max_folds": max_folds,
         "n_folds": len(folds),
-        "folds": [{"name": f.name, "sizes": f.sizes(), "held_out": f.held_out,
+        "comparable": not unfit,
+        "not_comparable": [{"fold": f.name, "reason": f.reason} for f in unfit],
+        "folds": [{"name": f.name, "sizes": f.sizes(), "held_out": f.held_out, "comparable": f.comparable,
+                   **({"reason": f.reason} if f.reason else {}),
                    **({"note": f.note} if f.note else {})} for f in folds],
     })
+
+
+class UnfitFoldError(ValueError):
+    """A fold whose test set cannot measure emotion (missing classes, or too few utterances)."""
+
+
+def expected_classes(manifest: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """``(classes, row_class)``: the classes every test set should hold, and each row's class name.
+
+    With a ``y`` column and a known label map (``attrs['label_map']``) the classes are the map's, so
+    a class the corpus lacks entirely counts as missing; otherwise they are the classes present in
+    ``manifest`` (``y`` values, else ``label``).
+    """
+    lm = manifest.attrs.get("label_map")
+    if lm and "y" in manifest.columns and manifest["y"].notna().all():
+        from .data.labels import LABEL_MAPS
+        if lm in LABEL_MAPS:
+            classes = list(LABEL_MAPS[lm].classes)
+            y = manifest["y"].to_numpy().astype(np.int64)
+            if len(y) and (y.min() < 0 or y.max() >= len(classes)):
+                raise ValueError(f"column 'y' holds {sorted(set(y.tolist()))}, outside label map {lm!r} "
+                                 f"of {len(classes)} classes")
+            return classes, np.array(classes, dtype=object)[y]
+    names, codes = _class_codes(manifest)
+    return [str(n) for n in names], np.array([str(n) for n in names], dtype=object)[codes]
+
+
+def fold_problem(manifest: pd.DataFrame, fold: Fold, min_test: int | None = None) -> str:
+    """Why ``fold``'s test set is not a measurement, or ``""`` when it is one: it must hold every
+    class of :func:`expected_classes` and at least ``min_test`` utterances (None: 2 per class)."""
+    classes, row_class = expected_classes(manifest)
+    need = 2 * len(classes) if min_test is None else int(min_test)
+    present = set(row_class[fold.test])
+    missing = [c for c in classes if c not in present]
+    problems = []
+    if missing:
+        lm = manifest.attrs.get("label_map")
+        problems.append(f"its {len(fold.test)} test utterance(s) hold {len(classes) - len(missing)} of the "
+                        f"{len(classes)} classes{f' of label map {lm!r}' if lm else ''} "
+                        f"(present: {[c for c in classes if c in present]}; missing: {missing})")
+    if len(fold.test) < need:
+        problems.append(f"its test set has {len(fold.test)} utterance(s), fewer than min_test={need}")
+    return "; ".join(problems)
+
+
+def check_folds(manifest: pd.DataFrame, folds: Sequence[Fold], *, unfit_folds: str = "refuse",
+                min_test: int | None = None, protocol: str | None = None) -> list[Fold]:
+    """``folds``, each checked by :func:`fold_problem` (DESIGN.md: a fold with fewer test classes than
+    the label map is not a measurement).
+
+    ``unfit_folds="refuse"`` raises :class:`UnfitFoldError` naming the corpus, the protocol, every
+    unfit fold and its classes present vs expected; ``"flag"`` returns the folds with
+    ``comparable=False`` and ``reason`` set on the unfit ones (``describe`` records them).
+    """
+    _choice(protocol or "check_folds", "unfit_folds", unfit_folds, ("refuse", "flag"))
+    if min_test is not None and (not _is_int(min_test) or min_test < 1):
+        raise ValueError(f"min_test must be a positive integer or None, got {min_test!r}")
+    bad = []
+    for f in folds:
+        why = fold_problem(manifest, f, min_test)
+        if why:
+            bad.append((f, why))
+    if bad and unfit_folds == "refuse":
+        corpus = "+".join(map(str, _corpus_names(manifest))) or "the corpus"
+        shown = "; ".join(f"fold {f.name!r}: {why}" for f, why in bad[:3])
+        more = f" ... ({len(bad)} of {len(folds)} folds in all)" if len(bad) > 3 else ""
+        raise UnfitFoldError(
+            f"{corpus}: protocol {protocol!r} gives {len(bad)} of {len(folds)} fold(s) that are not a "
+            f"measurement: {shown}{more}. Use a protocol that keeps every class in every test fold "
+            "(protocol: kfold_val, label-stratified), or set unfit_folds: flag to run them marked not "
+            "comparable")
+    for f, why in bad:
+        f.comparable, f.reason = False, why
+    return list(folds)
+
+
+def confound(manifest: pd.DataFrame, group: str = "speaker", label: str = "label") -> dict:
+    """How strongly ``group`` (speaker) and ``label`` are tied in ``manifest``.
+
+    Returns ``groups``, ``labels``, ``utterances``, ``single_label_groups`` (groups heard under one
+    label only: a leave-one-``group``-out fold on them tests a single class), their ``share``, and
+    Cramér's V of the ``group`` x ``label`` table (0: independent, 1: the group fixes the label;
+    ``sqrt(chi2 / (n (min(r, c) - 1)))``, without bias correction, so it reads high on small
+    samples). ``confounded`` is True when half the groups or more are heard under one label only:
+    most leave-one-``group``-out test folds then hold a single class and the protocol measures
+    speakers, not emotion (:func:`check_folds` refuses such folds whatever this says).
+    """
+    for col in (group, label):
+        _require(manifest, col, "confound")
+    ct = pd.crosstab(manifest[group].astype(str), manifest[label].astype(str)).to_numpy().astype(float)
+    n, (r, c) = ct.sum(), ct.shape
+    single = int(((ct > 0).sum(1) == 1).sum())
+    v = None
+    if min(r, c) > 1:
+        expected = ct.sum(1, keepdims=True) * ct.sum(0, keepdims=True) / n
+        chi2 = float((((ct - expected) ** 2) / expected).sum())
+        v = math.sqrt(chi2 / (n * (min(r, c) - 1)))
+    share = single / r if r else 0.0
+    return {"groups": int(r), "labels": int(c), "utterances": int(n), "single_label_groups": single,
+            "share": share, "cramers_v": v, "confounded": bool(share >= 0.5)}
+
+
+def confound_table(manifests: dict, group: str = "speaker") -> pd.DataFrame:
+    """:func:`confound` for every manifest of ``{corpus: manifest}``, one row each (for the data
+    chapter): speakers, labels, speakers under one label only (and their share), Cramér's V, and the
+    protocol that measures emotion on it."""
+    rows = []
+    for name, m in manifests.items():
+        if group not in m.columns or m[group].isna().all():
+            rows.append({"corpus": name, "protocol that measures emotion": f"(no {group} column)"})
+            continue
+        c = confound(m, group)
+        rows.append({"corpus": name, f"{group}s": c["groups"], "labels": c["labels"],
+                     f"{group}s under one label only": c["single_label_groups"],
+                     "share (%)": round(100 * c["share"], 1),
+                     "Cramér's V": None if c["cramers_v"] is None else round(c["cramers_v"], 3),
+                     "protocol that measures emotion": "stratified k-fold (kfold_val): speaker and label are tied"
+                     if c["confounded"] else f"leave-one-{group}-out or official splits"})
+    return pd.DataFrame(rows).set_index("corpus")
 
 
 def cross_corpus_split(source: pd.DataFrame, target: pd.DataFrame, *, val_fraction: float = 0.1,

@@ -27,8 +27,16 @@ from .paths import atomic_write, results_dir
 
 METRIC_KEYS = ("wa", "ua", "macro_f1", "weighted_f1")
 TOP_KEYS = ("paper", "dataset", "profile", "protocol", "synthetic", "corpus_note", "seed", "git_sha",
-            "started", "runtime_s", "device", "metrics", "per_class", "confusion", "comparisons", "extra")
+            "started", "runtime_s", "device", "metrics", "intervals", "per_class", "confusion", "comparisons",
+            "extra")
 COMPARISON_KEYS = ("table", "row", "metric", "reported", "measured", "note")
+# what Run.write adds to each comparison row: our interval of the measured number ([low, high] or
+# None) and whether the paper's number lies inside it (True/False, or None: not comparable, why in
+# ``verdict``)
+COMPARISON_STAT_KEYS = ("interval", "inside", "verdict")
+INTERVAL_KEYS = ("estimate", "low", "high", "confidence", "method", "n", "folds", "seeds", "n_resamples")
+PREDICTION_COLUMNS = ("method", "seed", "fold", "row", "y_true", "y_pred")
+PREDICTIONS_FILE = "test_predictions.csv"   # (ctmam writes its own predictions.csv of every variant)
 
 SYNTHETIC_BANNER = ("**Synthetic corpus.** These numbers were measured on sercore's generated speech "
                     "(espeak-ng prosody profiles). They check that the pipeline works and are **not "
@@ -84,7 +92,7 @@ class MetricsError(ValueError):
 # was not measured is ``None`` (e.g. a per-class recall of a class absent from the test set, or a
 # comparison row the run does not measure); NaN/Inf is never turned into null here. ``extra`` is
 # free-form (curves, a std over one fold) and is written with NaN/Inf as null.
-STRICT_SECTIONS = ("metrics", "per_class", "confusion", "comparisons")
+STRICT_SECTIONS = ("metrics", "intervals", "per_class", "confusion", "comparisons")
 
 
 def nonfinite_paths(obj, path: str = "") -> list[str]:
@@ -150,12 +158,45 @@ def validate_metrics(data: dict) -> dict:
             if set(data["per_class"]) - set(conf["labels"]):
                 problems.append("per_class has labels not in confusion.labels")
         for i, c in enumerate(data["comparisons"]):
-            miss = [k for k in COMPARISON_KEYS if k not in c]
+            miss = [k for k in COMPARISON_KEYS + COMPARISON_STAT_KEYS if k not in c]
             if miss:
                 problems.append(f"comparisons[{i}] misses {miss}")
+            elif c["interval"] is not None and (len(c["interval"]) != 2 or c["interval"][0] > c["interval"][1]):
+                problems.append(f"comparisons[{i}].interval must be [low, high] with low <= high, got "
+                                f"{c['interval']}")
+        problems += _interval_problems(data["intervals"], data["metrics"])
     if problems:
         raise MetricsError("invalid metrics.json:\n  " + "\n  ".join(problems))
     return data_in
+
+
+def _interval_problems(intervals, metrics: dict) -> list[str]:
+    """What is wrong with ``metrics.json["intervals"]`` ({metric: interval}; {} when the run kept no
+    test predictions)."""
+    if not isinstance(intervals, dict):
+        return [f"intervals must be a dict metric -> interval, got {type(intervals).__name__}"]
+    out = []
+    for m, iv in intervals.items():
+        if m not in METRIC_KEYS:
+            out.append(f"intervals.{m}: not a headline metric (expected one of {METRIC_KEYS})")
+            continue
+        miss = [k for k in INTERVAL_KEYS if k not in iv]
+        if miss:
+            out.append(f"intervals.{m} misses {miss}")
+            continue
+        if not iv["low"] <= iv["estimate"] <= iv["high"]:
+            out.append(f"intervals.{m}: need low <= estimate <= high, got {iv['low']}, {iv['estimate']}, {iv['high']}")
+        if not (0 <= iv["low"] and iv["high"] <= 100):
+            out.append(f"intervals.{m} must be in percent (0-100), got [{iv['low']}, {iv['high']}]")
+        if not 0 < iv["confidence"] < 1 or not isinstance(iv["method"], str) or not iv["method"]:
+            out.append(f"intervals.{m}: confidence in (0, 1) and a method description are required")
+        if not isinstance(iv["n"], int) or iv["n"] < 1:
+            out.append(f"intervals.{m}.n must be the number of test utterances (>= 1), got {iv['n']!r}")
+        head = metrics.get(m)
+        if head is not None and abs(head - iv["estimate"]) > 1e-6 * max(1.0, abs(head)):
+            out.append(f"intervals.{m}.estimate {iv['estimate']} is not the headline metrics.{m} {head}: "
+                       "the interval was computed from other predictions than the headline's")
+    return out
 
 
 def write_metrics(data: dict, path: str | os.PathLike) -> Path:
@@ -196,6 +237,107 @@ class ChapterResult:
     comparisons: list = field(default_factory=list)   # results.comparison(...) rows beside the paper
     extra: dict = field(default_factory=dict)   # ablations, curves, parameter counts: metrics.json["extra"]
     figures: dict = field(default_factory=dict)  # data for the notebook's figures and tables (not written)
+    # per-utterance test predictions behind the headline (:func:`cv_predictions`): one row per
+    # (method, seed, test utterance), columns PREDICTION_COLUMNS; written to predictions.csv, and the
+    # source of metrics.json["intervals"]. Several methods (the leaderboard): the headline is
+    # extra["headline_method"]. None: no interval (said on the scoreboard).
+    predictions: pd.DataFrame | None = None
+
+
+def cv_predictions(cv, method: str, seed: int = 0) -> pd.DataFrame:
+    """The test predictions of a :class:`sercore.train.CVResult` as :attr:`ChapterResult.predictions`
+    rows: method, seed, fold (the fold's name), row (manifest row), y_true, y_pred (class indices)."""
+    parts = []
+    for f in cv.folds:
+        rep = f["report"]
+        n = len(rep["rows"])
+        parts.append(pd.DataFrame({"method": [method] * n, "seed": int(seed), "fold": str(f["name"]),
+                                   "row": rep["rows"], "y_true": rep["y_true"], "y_pred": rep["y_pred"]}))
+    if not parts:
+        raise ValueError(f"{method}: the cross-validation result holds no fold, so no test predictions")
+    return pd.concat(parts, ignore_index=True)
+
+
+def records_predictions(records, method: str, seed: int = 0) -> pd.DataFrame:
+    """:attr:`ChapterResult.predictions` from per-utterance dicts with fold, row, y_true, y_pred
+    (class indices), e.g. what a chapter kept of its headline's cross-validation."""
+    df = pd.DataFrame(list(records))
+    miss = [c for c in ("fold", "row", "y_true", "y_pred") if c not in df.columns]
+    if miss:
+        raise ValueError(f"{method}: prediction records lack {miss} (got columns {list(df.columns)})")
+    return df.assign(method=method, seed=int(seed), fold=df["fold"].astype(str))[list(PREDICTION_COLUMNS)]
+
+
+def prediction_arrays(pred: pd.DataFrame, method: str | None = None) -> dict:
+    """One method's predictions as the arrays :mod:`sercore.stats` takes, utterances aligned over seeds.
+
+    Returns {"y_true": (N,), "fold": (N,) fold index, "y_pred": (S, N), "seeds": [...], "rows": (N,),
+    "folds": fold names}. Every seed must have tested the same (fold, row) utterances, else ValueError.
+    """
+    if method is not None:
+        pred = pred[pred["method"] == method]
+    if pred.empty:
+        raise ValueError(f"no predictions for method {method!r}")
+    seeds = sorted(pred["seed"].unique())
+    by_seed = {s: g.sort_values(["fold", "row"], kind="stable").reset_index(drop=True) for s, g in pred.groupby("seed")}
+    first = by_seed[seeds[0]]
+    key = ["fold", "row", "y_true"]
+    for s in seeds[1:]:
+        g = by_seed[s]
+        if len(g) != len(first) or not (g[key].astype(str).to_numpy() == first[key].astype(str).to_numpy()).all():
+            raise ValueError(f"{method or 'predictions'}: seed {s} tested other utterances than seed {seeds[0]} "
+                             f"({len(g)} vs {len(first)} rows); seeds can only be pooled on one test set")
+    fold_names = list(dict.fromkeys(first["fold"]))
+    return {"y_true": first["y_true"].to_numpy(np.int64),
+            "fold": first["fold"].map({f: i for i, f in enumerate(fold_names)}).to_numpy(np.int64),
+            "y_pred": np.stack([by_seed[s]["y_pred"].to_numpy(np.int64) for s in seeds]),
+            "seeds": [int(s) for s in seeds], "rows": first["row"].to_numpy(), "folds": fold_names}
+
+
+def headline_intervals(pred: pd.DataFrame, n_classes: int, method: str | None = None, **kw) -> dict:
+    """95% bootstrap intervals of WA, UA and macro F1 from the headline's predictions
+    (:func:`sercore.stats.bootstrap_ci`; folds pooled, strata fold x class, seeds as a second level)."""
+    from . import stats
+
+    a = prediction_arrays(pred, method)
+    return stats.bootstrap_ci(a["y_true"], a["y_pred"], a["fold"], n_classes=n_classes, **kw)
+
+
+def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict, synthetic: bool) -> list[dict]:
+    """Each comparison row with ``interval`` (ours, [low, high]), ``inside`` (the paper's number within
+    it) and ``verdict``: inside | below (ours below the paper's) | above | not comparable: <why>.
+
+    A row gets the headline's interval when its metric has one and its measured value is the headline
+    value (an ablation or baseline row measured by another model has no interval kept). A row marked
+    ``comparable: False`` (:func:`_scoped`: fewer folds than the protocol, or the chapter said so) is
+    not comparable, whatever its interval.
+    """
+    out = []
+    for c in comparisons:
+        c = dict(c)
+        iv = intervals.get(c["metric"])
+        head = metrics.get(c["metric"])
+        is_head = (iv is not None and c["measured"] is not None and head is not None
+                   and abs(c["measured"] - head) <= 1e-6 * max(1.0, abs(head)))
+        c["interval"] = [iv["low"], iv["high"]] if is_head else None
+        c["inside"] = None
+        if c["reported"] is None:
+            c["verdict"] = "not comparable: the paper reports no number here"
+        elif c["measured"] is None:
+            c["verdict"] = "not comparable: not measured by this run"
+        elif synthetic:
+            c["verdict"] = "not comparable: synthetic corpus"
+        elif c.get("comparable") is False:
+            c["verdict"] = "not comparable: " + (c.get("scope") or "the chapter marks this row so")
+        elif not is_head:
+            c["verdict"] = ("not comparable: no interval (the run keeps test predictions of its headline "
+                            "model only)" if intervals else "not comparable: no interval (the run kept no "
+                            "test predictions)")
+        else:
+            c["inside"] = bool(iv["low"] <= c["reported"] <= iv["high"])
+            c["verdict"] = "inside" if c["inside"] else ("below" if iv["high"] < c["reported"] else "above")
+        out.append(c)
+    return out
 
 
 class Run:
@@ -218,34 +360,99 @@ class Run:
     def metrics_path(self) -> Path:
         return self.out_dir / "metrics.json"
 
+    @staticmethod
+    def _intervals(result: ChapterResult, metrics: dict, where: str) -> tuple[dict, dict | None]:
+        """``metrics.json["intervals"]`` from the headline's predictions, and the record of the
+        predictions file (``({}, None)`` when the chapter handed no predictions)."""
+        pred = result.predictions
+        if pred is None:
+            return {}, None
+        miss = [c for c in PREDICTION_COLUMNS if c not in pred.columns]
+        if miss:
+            raise ValueError(f"{where}: ChapterResult.predictions lacks columns {miss} (expected "
+                             f"{list(PREDICTION_COLUMNS)}; see results.cv_predictions)")
+        methods = list(dict.fromkeys(pred["method"]))
+        head = result.extra.get("headline_method") if len(methods) > 1 else methods[0]
+        if head not in methods:
+            raise ValueError(f"{where}: predictions of several methods {methods} but extra['headline_method'] "
+                             f"is {head!r}: say which method the headline metrics are")
+        keys = [m for m in ("wa", "ua", "macro_f1") if metrics.get(m) is not None]
+        intervals = headline_intervals(pred, len(result.confusion["labels"]), head, metrics=keys)
+        return intervals, {"file": PREDICTIONS_FILE, "rows": int(len(pred)), "methods": methods,
+                           "headline_method": head, "columns": list(PREDICTION_COLUMNS)}
+
     def write(self, result: ChapterResult, *, corpus) -> dict:
         """Write ``metrics.json`` (and ``config.json`` with the parameters) and return the dict.
 
         ``corpus`` (:class:`sercore.experiment.Corpus`) is the data the headline was measured on:
         it says whether the run is synthetic, carries the corpus caveat and is fingerprinted.
         """
+        metrics = {k: result.metrics.get(k) for k in METRIC_KEYS}
+        where = f"{self.paper} on {self.dataset} ({self.profile}, seed {self.seed})"
+        intervals, pred_record = self._intervals(result, metrics, where)
         data = {
             "paper": self.paper, "dataset": self.dataset, "profile": self.profile,
             "protocol": result.protocol, "synthetic": bool(corpus.synthetic), "corpus_note": corpus.note,
             "seed": self.seed, "git_sha": git_sha(), "started": self.started,
             "runtime_s": round(time.time() - self._t0, 2), "device": device_name(),
-            "metrics": {k: result.metrics.get(k) for k in METRIC_KEYS},
+            "metrics": metrics, "intervals": intervals,
             "per_class": result.per_class, "confusion": result.confusion,
-            "comparisons": list(result.comparisons),
+            "comparisons": attach_intervals(_scoped(result.comparisons, result.protocol, corpus), metrics,
+                                            intervals, bool(corpus.synthetic)),
+            "scope": scope(result.protocol),
             "extra": {**result.extra, "environment": environment(), "params": self.params,
-                      "corpus": corpus.record()},
+                      "corpus": corpus.record(), "predictions": pred_record},
         }
         try:
             write_metrics(data, self.metrics_path)
         except MetricsError as e:
-            raise MetricsError(f"{self.paper} on {self.dataset} ({self.profile}, seed {self.seed}): not "
-                               f"writing {self.metrics_path}: {e}") from None
+            raise MetricsError(f"{where}: not writing {self.metrics_path}: {e}") from None
+        if result.predictions is not None:
+            cols = list(PREDICTION_COLUMNS)
+            atomic_write(self.out_dir / PREDICTIONS_FILE, lambda tmp: result.predictions[cols].to_csv(tmp, index=False))
         (self.out_dir / "config.json").write_text(json.dumps(
             _clean({"params": self.params, "seed": self.seed, "git_sha": data["git_sha"]}), indent=2))
         return _clean(data)
 
 
 # ----------------------------------------------------------------------------- reported vs measured
+
+def scope(protocol: dict) -> dict:
+    """What a run's test sets cover, from its protocol record (:func:`sercore.experiment.describe_folds`):
+    ``{"complete": bool, "text": "2 of 10 folds; training trimmed to 6 per class"}``. A run that
+    tests on fewer folds than the protocol has measures a different thing than the paper's number."""
+    n, total = protocol.get("n_folds"), protocol.get("n_folds_total")
+    parts = []
+    complete = not (total and n is not None and n < total)
+    if not complete:
+        parts.append(f"{n} of {total} folds")
+    tests = sum(f["sizes"]["test"] for f in protocol.get("folds", []))
+    if tests:
+        parts.append(f"{tests} test utterances")
+    unfit = protocol.get("not_comparable") or []
+    if unfit:
+        parts.append(f"{len(unfit)} fold(s) flagged: {unfit[0]['reason']}")
+    t = protocol.get("training_trimmed")
+    if t:
+        parts.append(f"training trimmed to {t['n_per_class']} per class")
+    return {"complete": complete, "text": "; ".join(parts)}
+
+
+
+def _scoped(comparisons, protocol: dict, corpus) -> list[dict]:
+    """Comparison rows with ``comparable`` (False on synthetic data, or when the run tested on fewer
+    folds than the protocol has, or when the chapter said so) and ``scope`` (what the test sets
+    covered, e.g. "2 of 10 folds; 98 test utterances")."""
+    sc = scope(protocol)
+    fit = bool(protocol.get("comparable", True))       # False when a fold was flagged unfit
+    out = []
+    for c in comparisons:
+        c = dict(c)
+        c["comparable"] = bool(c.get("comparable", True)) and fit and sc["complete"] and not corpus.synthetic
+        c["scope"] = sc["text"]
+        out.append(c)
+    return out
+
 
 def comparison(table: str, row: str, metric: str, reported: float | None, measured: float | None,
                note: str = "") -> dict:
@@ -313,21 +520,58 @@ def collect(root: str | os.PathLike | None = None) -> list[dict]:
     return out
 
 
+VERDICTS = ("inside", "below", "above", "not comparable")
+
+
 def scoreboard(runs: Sequence[dict]) -> pd.DataFrame:
-    """Every comparison row of every run: paper, dataset, profile, data used, reported, measured."""
+    """Every comparison row of every run: paper, dataset, profile, data used, table, row, metric,
+    reported (the paper's), measured (ours), low/high (our 95% interval), inside (the paper's number
+    within it), verdict (inside | below | above | not comparable: why), deviation, note."""
     rows = []
     for d in runs:
         if "error" in d:
             continue
         data = "synthetic" if d["synthetic"] else d["dataset"]
         for c in d["comparisons"]:
+            iv = c.get("interval") or [None, None]
+            verdict = c.get("verdict") or ("not comparable: no interval (this metrics.json predates intervals)")
             rows.append({"paper": d["paper"], "dataset": d["dataset"], "profile": d["profile"],
-                         "data used": data, "synthetic": d["synthetic"], **c})
+                         "data used": data, "synthetic": d["synthetic"], **c, "low": iv[0], "high": iv[1],
+                         "verdict": verdict})
     cols = ["paper", "dataset", "profile", "data used", "synthetic", "table", "row", "metric",
-            "reported", "measured", "note"]
+            "reported", "measured", "low", "high", "inside", "verdict", "note"]
     df = pd.DataFrame(rows, columns=cols)
-    df.insert(10, "deviation", df["measured"] - df["reported"])
+    for c in ("reported", "measured", "low", "high"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    df.insert(len(cols) - 1, "deviation", df["measured"] - df["reported"])
     return df
+
+
+def paper_summary(board: pd.DataFrame) -> pd.DataFrame:
+    """Per paper: how many comparison rows reproduced (the paper's number inside our 95% interval),
+    how many came out below or above it, and how many are not comparable (synthetic data, fewer folds,
+    no interval, no reported number)."""
+    kind = board["verdict"].fillna("not comparable").str.split(":").str[0]
+    t = pd.crosstab(board["paper"], kind).reindex(columns=list(VERDICTS), fill_value=0)
+    t.columns = ["reproduced (inside)", "ours below", "ours above", "not comparable"]
+    t["rows"] = t.sum(axis=1)
+    return t
+
+
+def summary_text(summary: pd.DataFrame) -> str:
+    """The scoreboard's reading, generated from :func:`paper_summary`."""
+    if summary.empty:
+        return "No comparison rows: no chapter has been run."
+    parts = []
+    for paper, r in summary.iterrows():
+        comparable = int(r["rows"] - r["not comparable"])
+        if comparable == 0:
+            parts.append(f"{paper}: none of its {int(r['rows'])} row(s) is comparable with the paper")
+        else:
+            parts.append(f"{paper}: {int(r['reproduced (inside)'])} of {comparable} comparable row(s) reproduce "
+                         f"the paper's number within our 95% interval ({int(r['ours below'])} below, "
+                         f"{int(r['ours above'])} above; {int(r['not comparable'])} not comparable)")
+    return "; ".join(parts) + "."
 
 
 def runs_frame(runs: Sequence[dict]) -> pd.DataFrame:
@@ -337,11 +581,110 @@ def runs_frame(runs: Sequence[dict]) -> pd.DataFrame:
         if "error" in d:
             rows.append({"paper": None, "error": d["error"], "path": d["_path"]})
             continue
+        iv = d.get("intervals", {})
+        ci = {f"{k.upper()} 95% CI": (f"[{iv[k]['low']:.1f}, {iv[k]['high']:.1f}]" if k in iv else "–")
+              for k in ("wa", "ua")}
         rows.append({"paper": d["paper"], "dataset": d["dataset"], "profile": d["profile"],
                      "synthetic": d["synthetic"], "protocol": d["protocol"].get("name"),
-                     **{k.upper() if k in ("wa", "ua") else k: _round(d["metrics"][k]) for k in METRIC_KEYS},
+                     "WA": _round(d["metrics"]["wa"]), **{"WA 95% CI": ci["WA 95% CI"]},
+                     "UA": _round(d["metrics"]["ua"]), **{"UA 95% CI": ci["UA 95% CI"]},
+                     "macro_f1": _round(d["metrics"]["macro_f1"]), "weighted_f1": _round(d["metrics"]["weighted_f1"]),
+                     "test utterances": next((v["n"] for v in iv.values()), None),
                      "runtime_s": d["runtime_s"], "device": d["device"], "git_sha": d["git_sha"][:12]})
     return pd.DataFrame(rows)
+
+
+def interval_table(out: dict) -> pd.DataFrame:
+    """A run's headline metrics with their 95% intervals (``metrics.json["intervals"]``), for a chapter."""
+    iv = out.get("intervals", {})
+    rows = {k: {"measured (%)": _round(out["metrics"].get(k)),
+                "95% interval": f"[{iv[k]['low']:.2f}, {iv[k]['high']:.2f}]" if k in iv else "–",
+                "test utterances": iv[k]["n"] if k in iv else None,
+                "how": iv[k]["method"] if k in iv else "no test predictions kept: no interval"}
+            for k in METRIC_KEYS if out["metrics"].get(k) is not None}
+    return pd.DataFrame(rows).T
+
+
+# ----------------------------------------------------------------------------- export
+
+EXPORT_COLUMNS = ("kind", "paper", "dataset", "profile", "synthetic", "method", "seed", "fold", "metric",
+                  "value", "low", "high", "confidence", "reported", "inside", "verdict", "table", "row",
+                  "source")
+
+
+def load_predictions(run: dict) -> pd.DataFrame | None:
+    """A collected run's per-utterance test predictions (``test_predictions.csv`` beside its
+    ``metrics.json``), or None when it kept none. A missing file that metrics.json names is an error."""
+    rec = (run.get("extra") or {}).get("predictions")
+    if not rec:
+        return None
+    path = Path(run["_path"]).parent / rec["file"]
+    if not path.is_file():
+        raise FileNotFoundError(f"{run['_path']} names test predictions {rec['file']} but {path} is missing")
+    return pd.read_csv(path, dtype={"fold": str})
+
+
+def export_frame(runs: Sequence[dict]) -> pd.DataFrame:
+    """Every run and comparison row as one tidy table (one number per line), columns EXPORT_COLUMNS.
+
+    kind ``headline``: a run's headline metric with its 95% interval; ``fold``: the metric of one
+    (method, seed, fold) from the kept test predictions; ``comparison``: a row beside the paper
+    (reported, inside, verdict, table and row of the paper). ``source`` is the metrics.json path.
+    """
+    from .metrics import classification_report
+
+    rows = []
+    for d in runs:
+        if "error" in d:
+            continue
+        base = {"paper": d["paper"], "dataset": d["dataset"], "profile": d["profile"], "synthetic": d["synthetic"],
+                "source": d["_path"]}
+        head = (d["extra"].get("predictions") or {}).get("headline_method") or d["paper"]
+        for k in METRIC_KEYS:
+            iv = d.get("intervals", {}).get(k, {})
+            rows.append({**base, "kind": "headline", "method": head, "seed": d["seed"], "fold": "all", "metric": k,
+                         "value": d["metrics"].get(k), "low": iv.get("low"), "high": iv.get("high"),
+                         "confidence": iv.get("confidence")})
+        pred = load_predictions(d)
+        if pred is not None:
+            labels = d["confusion"]["labels"]
+            for (m, s, f), g in pred.groupby(["method", "seed", "fold"], sort=False):
+                rep = classification_report(g["y_true"], g["y_pred"], labels)["metrics"]
+                rows += [{**base, "kind": "fold", "method": m, "seed": int(s), "fold": f, "metric": k, "value": v}
+                         for k, v in rep.items()]
+        for c in d["comparisons"]:
+            iv = c.get("interval") or [None, None]
+            rows.append({**base, "kind": "comparison", "method": head, "seed": d["seed"], "fold": "all",
+                         "metric": c["metric"], "value": c["measured"], "low": iv[0], "high": iv[1],
+                         "reported": c["reported"], "inside": c.get("inside"), "verdict": c.get("verdict"),
+                         "table": c["table"], "row": c["row"]})
+    return pd.DataFrame(rows, columns=list(EXPORT_COLUMNS))
+
+
+def export(path: str | os.PathLike, root: str | os.PathLike | None = None,
+           skip_invalid: bool = False) -> tuple[Path, pd.DataFrame, list[str]]:
+    """Write :func:`export_frame` of every run under ``root`` (default ``results/``) to ``path``
+    (``.csv`` or ``.parquet``, the latter needs pyarrow). A run whose metrics.json is invalid (e.g.
+    written before intervals existed) stops the export with every such path listed, or, with
+    ``skip_invalid``, is left out and returned in the third element (the caller reports them)."""
+    path = Path(path)
+    if path.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"export path must end in .csv or .parquet, got {path}")
+    runs = collect(root)
+    bad = [r["error"] for r in runs if "error" in r]
+    if bad and not skip_invalid:
+        raise ValueError(f"{len(bad)} invalid metrics.json under {root or results_dir()} (run them again, or "
+                         f"pass --skip-invalid to export the others):\n" + "\n".join(bad))
+    df = export_frame(runs)
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as e:
+            raise RuntimeError(f"writing {path}: Parquet needs pyarrow (pip install pyarrow), or use a .csv path") from e
+        atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+    else:
+        atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+    return path, df, bad
 
 
 def _round(x, nd: int = 2):
@@ -398,27 +741,48 @@ def plot_history(history: Sequence[dict], metrics: Sequence[str] = ("train_loss"
     return ax
 
 
-def style_scoreboard(board: pd.DataFrame):
-    """The scoreboard for display: numbers to two decimals, synthetic rows shaded, notes as
-    footnote numbers (see :func:`scoreboard_notes`)."""
+def scoreboard_display(board: pd.DataFrame) -> pd.DataFrame:
+    """The scoreboard as the book shows it: numbers to two decimals, our interval as ``[low, high]``,
+    notes as footnote numbers (see :func:`scoreboard_notes`)."""
     notes = {n: i + 1 for i, n in enumerate(dict.fromkeys(board["note"].fillna("")))}
-    shown = board.drop(columns=["note"]).assign(
-        note=[f"[{notes[n]}]" if n else "" for n in board["note"].fillna("")])
-
-    def shade(row):
-        return ["background-color: #fff4e0" if row["synthetic"] else ""] * len(row)
-
-    return (shown.style.apply(shade, axis=1)
-            .format({"reported": "{:.2f}", "measured": "{:.2f}", "deviation": "{:+.2f}"}, na_rep="–")
-            .hide(axis="index").set_table_attributes('class="sortable"'))
+    out = board.drop(columns=["note", "synthetic", "low", "high", "inside"]).copy()
+    for c in ("reported", "measured", "deviation"):
+        out[c] = out[c].round(2)
+    out.insert(out.columns.get_loc("measured") + 1, "ours 95% interval",
+               [f"[{lo:.2f}, {hi:.2f}]" if pd.notna(lo) else "–" for lo, hi in zip(board["low"], board["high"])])
+    out["note"] = [f"[{notes[n]}]" if n else "" for n in board["note"].fillna("")]
+    return out
 
 
-def sortable(df: pd.DataFrame, precision: int = 2):
-    """A table the HTML book lets a reader sort by clicking a column header (``_static/sortable.js``)."""
-    return df.style.format(precision=precision, na_rep="–").set_table_attributes('class="sortable"')
+_ITABLES_EMITTED = False
+
+
+def table(df: pd.DataFrame, *, caption: str | None = None, page_length: int = 25, column_filters: bool = True):
+    """An interactive table for the HTML book (itables' bundled DataTables, works offline): a search
+    box, a filter box above every column (type a paper, dataset or profile), sorting by clicking a
+    header, and pages of ``page_length`` rows. The first table of a kernel also carries the
+    DataTables bundle, so a static page needs nothing else. Returns an ``IPython.display.HTML``."""
+    import itables
+    from IPython.display import HTML
+    from itables import javascript, options
+
+    global _ITABLES_EMITTED
+    shown = df.copy()
+    for c in shown.columns:                    # None/NaN as a dash, never "NaN"/"null" in a cell
+        if shown[c].dtype == object or str(shown[c].dtype) in ("str", "string", "bool", "boolean"):
+            shown[c] = shown[c].map(lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+    show_index = not isinstance(shown.index, pd.RangeIndex)
+    html = itables.to_html_datatable(
+        shown, caption=caption, connected=False, showIndex=show_index, pageLength=page_length,
+        lengthMenu=[10, 25, 100, -1], column_filters="header" if column_filters else False,
+        classes="display compact", maxBytes=0, allow_html=False)
+    if not _ITABLES_EMITTED:
+        html = javascript.generate_init_offline_itables_html(options.dt_bundle) + html
+        _ITABLES_EMITTED = True
+    return HTML(html)
 
 
 def scoreboard_notes(board: pd.DataFrame) -> pd.DataFrame:
-    """The distinct notes of a scoreboard, numbered as :func:`style_scoreboard` cites them."""
+    """The distinct notes of a scoreboard, numbered as :func:`scoreboard_display` cites them."""
     notes = [n for n in dict.fromkeys(board["note"].fillna("")) if n]
     return pd.DataFrame({"note": notes}, index=[f"[{i + 1}]" for i in range(len(notes))])

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
 
-from . import PAPERS
-from .paths import environ, project_root, results_dir, thread_share
+from . import PAPERS, runlog
+from .paths import cache_dir, environ, project_root, results_dir, thread_env
 from .schemas import ParamsError, schema, validate
 from .schemas.common import PROFILES, RUN_KEYS
 
@@ -264,35 +265,93 @@ def _lock(final: Path) -> Path:
     raise RunLockedError(f"could not take the lock {lock} for {final}")
 
 
+def study_chapter_params(paper: str, P: dict) -> tuple[dict, str]:
+    """A chapter's resolved parameters as a study (the leaderboard) trains it: ``params/<paper>/<dataset>.yaml`` of the
+    board's dataset, or the chapter's ``synthetic.yaml`` when it has none for this dataset, on the
+    board's profile, with the board's seed, data root and shared ``epochs`` (when set: also the cap of
+    the chapter's ``pretrain_epochs`` and ``ft_epochs``) on top. Returns the dict and the file it came from."""
+    ds = P["dataset"] if P["dataset"] in datasets_with_params(paper) else "synthetic"
+    over = {"seed": P["seed"], "data_root": P["data_root"], **({"epochs": P["epochs"]} if P["epochs"] else {})}
+    chapter = resolve(paper, ds, P["profile"], over)
+    if P["epochs"]:         # the shared budget caps every training stage (pre-training, fine-tuning) too
+        over.update({k: min(int(chapter[k]), int(P["epochs"])) for k in ("pretrain_epochs", "ft_epochs")
+                     if chapter.get(k)})
+    if P.get("encoder") and chapter.get("encoder"):       # the board's own checkpoint for the chapters naming one
+        over["encoder"] = P["encoder"]
+    chapter = resolve(paper, ds, P["profile"], over)
+    return chapter, f"params/{paper}/{ds}.yaml ({P['profile']})"
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``sercore run --set`` pairs: ``["epochs=1", "encoder=/tmp/w2v"]`` -> ``{"epochs": 1, "encoder": "/tmp/w2v"}`` (values as YAML)."""
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParamsError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set epochs=1")
+        if key.strip() in RUN_KEYS:
+            raise ParamsError(f"--set {pair!r}: {key.strip()} is set by its own option "
+                              f"(--{key.strip().replace('_', '-')}), not by --set")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError as e:
+            raise ParamsError(f"--set {pair!r}: VALUE is not YAML ({e.problem})") from None
+    return out
+
+
+def _run_params(paper: str, dataset: str, profile: str, seed: int, skip_bad: bool, overrides: dict | None,
+                root: Path) -> dict:
+    """A run's parameters: resolved and validated, or the bare run keys of the data and scoreboard pages."""
+    if paper in SPECIAL:
+        return {"paper": paper, "dataset": dataset, "profile": profile, "seed": int(seed)}
+    return resolve(paper, dataset, profile, {**(overrides or {}), "seed": int(seed), "skip_bad": bool(skip_bad)},
+                   root)
+
+
 def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: str | None = None,
                  seed: int = 0, results_root: str | os.PathLike | None = None,
                  root: Path | None = None, progress: bool = False, run_dir: str | None = None,
-                 skip_bad: bool = False, workers: int = 1) -> Path:
+                 skip_bad: bool = False, workers: int = 1, overrides: dict | None = None,
+                 reuse: bool = False) -> Path:
     """Execute one (paper, dataset, profile) notebook; return its results folder.
 
     Parameters are resolved (and validated) before anything is created, so bad parameters
     write nothing. run_dir: the results folder under ``results/PAPER/DATASET/`` (default:
     PROFILE); ``sercore fanout`` puts seeds other than a grid's first in ``seeds/PROFILE/seed-S``.
     skip_bad: unreadable or invalid corpus files are skipped, counted and reported, instead of
-    stopping the run. workers: how many runs share this machine's CPUs now (``sercore fanout``); the
-    kernel's torch/OpenMP threads are its share (:func:`sercore.paths.thread_share`), unless
-    ``OMP_NUM_THREADS`` is set already.
+    stopping the run. overrides: parameters set after the profile (``sercore run --set KEY=VALUE``),
+    validated like the file. workers: how many runs share this machine's CPUs now (``sercore fanout``); the
+    kernel's torch/OpenMP/BLAS threads are its share (:func:`sercore.paths.thread_env`; a smaller
+    ``OMP_NUM_THREADS`` of the caller is kept, a larger one cut to the share).
 
     One run at a time per results folder: a second one raises :class:`RunLockedError` while the
     first is alive. Staging folders left by killed runs are removed first.
 
-    Raises ``ParamsError`` for bad parameters and ``RuntimeError`` naming the failed notebook (kept
+    Every finished run leaves ``run_key.json`` beside its metrics (:func:`run_key`). reuse: when the
+    results folder already holds a finished run whose key equals this run's (same resolved parameters
+    and seed, same corpus files, same package code, notebook and params file), nothing is executed and
+    that folder is returned (:func:`reusable`).
+
+    Raises ``ParamsError`` for bad parameters, ``CheckpointUnavailableError`` when a named Hugging
+    Face checkpoint cannot be loaded here (both before anything is written), and ``RuntimeError`` naming the failed notebook (kept
     in ``<PROFILE>.failed/``) when execution fails or writes no valid metrics.json.
     """
     import papermill as pm
 
+    from .features.hub import check_checkpoints
     from .results import read_metrics
 
     root = root or project_root()
-    if paper in SPECIAL:
-        params = {"paper": paper, "dataset": dataset, "profile": profile, "seed": int(seed)}
-    else:
-        params = resolve(paper, dataset, profile, {"seed": int(seed), "skip_bad": bool(skip_bad)}, root)
+    params = _run_params(paper, dataset, profile, seed, skip_bad, overrides, root)
+    if paper not in SPECIAL:
+        check_checkpoints(params, f"{paper}/{dataset}, profile {profile}")   # before anything is written
+        if paper in STUDIES:            # the board trains the chapters with their own params files
+            for method in params["methods"]:
+                if method != "baselines":
+                    chapter, source = study_chapter_params(method, {**params, "data_root": data_root})
+                    check_checkpoints(chapter, f"{source}, trained by the leaderboard")
     nb = root / "book" / f"{paper}.ipynb"
     if not nb.exists():
         raise FileNotFoundError(f"no notebook {nb}")
@@ -305,6 +364,9 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     final = results_root / paper / dataset / (run_dir or profile)
     stage = final.with_name(f".{final.name}.running-{os.getpid()}")
     failed = final.with_name(f"{final.name}.failed")
+    key = run_key(paper, params, root, data_root, results_root)
+    if reuse and reusable(final, key) is not None:
+        return final
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         lock = _lock(final)
@@ -314,32 +376,46 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
         remove_dead_staging(final.parent)
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
-        return _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, results_root, data_root,
-                        stage, final, failed, progress, workers)
+        out = _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, results_root, data_root,
+                       stage, final, failed, progress, workers)
+        write_run_key(out, key)
+        return out
     finally:
         lock.unlink(missing_ok=True)
 
 
 def _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, results_root, data_root,
              stage: Path, final: Path, failed: Path, progress: bool, workers: int) -> Path:
-    params.update(results_dir=str(stage),
-                  data_root=str(Path(data_root).resolve()) if data_root else None)
+    from .data import data_root as resolve_data_root
+
+    # the kernel runs in book/: every path a user typed (--data-root, a relative SERCORE_DATA, the
+    # default ./data, a relative SERCORE_CACHE) is made absolute here, from the caller's directory
+    data = resolve_data_root(data_root)
+    params.update(results_dir=str(stage), data_root=str(data))
     if paper in SPECIAL:
         params["results_root"] = str(results_root)
     out_nb = stage / f"{paper}.ipynb"
     t0 = time.time()
     # the kernel inherits this environment: no progress widgets in results, this run's share of the
-    # cores (a user's OMP_NUM_THREADS wins), and no non-inline backend (it would leave pages without figures)
-    env = {"SERCORE_PROGRESS": "0", "MPLBACKEND": None}
-    if "OMP_NUM_THREADS" not in os.environ:
-        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(thread_share(workers))
+    # cores (see thread_env), and no non-inline backend (it would leave pages without figures)
+    env = {"SERCORE_PROGRESS": "0", "MPLBACKEND": None, "SERCORE_DATA": str(data),
+           "SERCORE_CACHE": str(cache_dir().resolve()), "SERCORE_RESULTS": str(Path(results_root).resolve())}
+    env.update(thread_env(workers))     # its share of the cores; a user's smaller OMP_NUM_THREADS is kept
+    # progress: the kernel's training loop appends to run.log beside the results; echoed to stderr
+    env["SERCORE_RUN_LOG"] = str(stage / runlog.LOG_NAME)
+    runlog.write_line(env["SERCORE_RUN_LOG"], f"{paper}/{dataset}/{profile} seed {params.get('seed', 0)}: "
+                                              f"started (pid {os.getpid()}), writing {final}")
     try:
-        with environ(**env):
+        # --IPKernelApp.log_level=ERROR: the kernel's start-up warnings (e.g. "running over TCP without
+        # encryption", about a local kernel only this process talks to) are not for users
+        with environ(**env), runlog.echo(env["SERCORE_RUN_LOG"], sys.stderr):
             pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(root / "book"),
-                                kernel_name="python3", progress_bar=progress, log_output=False)
+                                kernel_name="python3", progress_bar=progress, log_output=False,
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
         if paper not in SPECIAL:
             read_metrics(stage / "metrics.json")
     except Exception as e:  # papermill's error carries the failing cell's traceback
+        runlog.write_line(env["SERCORE_RUN_LOG"], f"failed after {time.time() - t0:.0f} s: {_cause(e)}")
         shutil.rmtree(failed, ignore_errors=True)
         stage.rename(failed)
         raise RuntimeError(f"{paper} on {dataset} ({profile}) failed after {time.time() - t0:.0f} s: "
@@ -347,6 +423,7 @@ def _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, result
                            f"{failed / (paper + '.ipynb')}; earlier results in {final} are untouched.") from e
     # the executed notebook should name where its results ended up, not the staging folder
     out_nb.write_text(out_nb.read_text().replace(str(stage), str(final)))
+    runlog.write_line(env["SERCORE_RUN_LOG"], f"finished in {time.time() - t0:.0f} s")
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
     if final.exists():
         final.rename(old)
@@ -367,8 +444,216 @@ def _cause(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+# ----------------------------------------------------------------------------- run keys (reuse)
+#
+# Why run-level keys rather than Jupyter Book's jupyter-cache: jupyter-cache keys a notebook on the source
+# of its code cells (and its kernel). Our notebooks are thin -- the work is in ``sercore/`` and in the
+# corpus files -- so an edited model, a fixed loader or a replaced wav file would leave the cached outputs
+# in place, and papermill's injected-parameters cell only partly stands for the resolved parameters. A run
+# key hashes exactly what a run depends on (resolved parameters and seed, corpus files, package code,
+# notebook, params files, numeric package versions), and a run is the unit the book stages, the scoreboard
+# reads and ``metrics.json`` records. Cell-level reuse inside a run is the feature cache's job.
+
+#: what a run's key hashes; anything else in run_key.json is a record, not compared
+KEY_PARTS = ("params", "corpus", "code", "inputs")
+#: packages whose version changes numbers (their installed versions are part of the code hash)
+KEY_PACKAGES = ("torch", "torchaudio", "numpy", "scipy", "scikit-learn", "transformers", "pandas")
+_CORPUS_MEMO: dict[tuple[str, str], dict] = {}
+
+
+def _sha256_files(files, base: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(base).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def code_fingerprint(paper: str, params: dict, root: Path | None = None) -> dict:
+    """sha256 of the code a run executes: every ``sercore/**/*.py`` (the installed package's source),
+    ``book/<paper>.ipynb``, the params files it reads (its own; the leaderboard reads every chapter's),
+    and the installed versions of the numeric packages (:data:`KEY_PACKAGES`)."""
+    from importlib import metadata
+
+    root = root or project_root()
+    pkg = Path(__file__).resolve().parent
+    files = sorted(f for f in pkg.rglob("*.py") if "__pycache__" not in f.parts)
+    nb = root / "book" / f"{paper}.ipynb"
+    if paper in STUDIES:
+        par = sorted((root / "params").rglob("*.yaml"))
+    elif paper in SPECIAL:
+        par = []
+    else:
+        par = [params_file(paper, params["dataset"], root)]
+    versions = {}
+    for name in KEY_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"package": _sha256_files(files, pkg.parent), "notebook": _sha256_files([nb], root),
+            "params_files": _sha256_files(par, root), "versions": versions}
+
+
+def corpus_fingerprint(name: str, data_root: str | None = None) -> dict:
+    """What a run knows of a corpus's files without reading them: relative path, size and mtime of every
+    file under its folder, hashed (a touched or replaced file changes it; moving the folder does not).
+    The synthetic corpus is generated by the package's code, so the code hash covers it."""
+    from . import data
+
+    if name == "synthetic":
+        return {"name": name, "generated": "by sercore.data.synthetic (covered by the code hash)"}
+    folder = data.corpus_dir(name, data_root)
+    memo = (name, str(folder))
+    if memo not in _CORPUS_MEMO:
+        import hashlib
+
+        h, n, size = hashlib.sha256(), 0, 0
+        if folder.is_dir():
+            for f in sorted(folder.rglob("*")):
+                if f.is_file():
+                    st = f.stat()
+                    h.update(f"{f.relative_to(folder).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                    n, size = n + 1, size + st.st_size
+        _CORPUS_MEMO[memo] = {"name": name, "files": n, "bytes": size, "sha256": h.hexdigest()}
+    return dict(_CORPUS_MEMO[memo])
+
+
+def _corpora_of(params: dict) -> list[str]:
+    """Every corpus a run's parameters name (``corpus``, ``corpora``, any value that is a corpus name)."""
+    from .data import CORPORA
+
+    names = []
+    for v in params.values():
+        for item in (v if isinstance(v, list) else [v]):
+            if isinstance(item, str) and item in CORPORA and item not in names:
+                names.append(item)
+    return names
+
+
+def _results_fingerprint(results_root: Path) -> str:
+    """sha256 over every finished run's metrics.json under ``results_root`` and ``records/`` (what the
+    scoreboard reads)."""
+    roots = [Path(results_root), project_root() / "records"]
+    files = []
+    for r in roots:
+        if r.is_dir():
+            files += [(r, f) for f in sorted(r.rglob("metrics.json"))
+                      if not any(part.startswith(".") or part.endswith(".failed") or part == "_fanout"
+                                 for part in f.relative_to(r).parts)]
+    import hashlib
+
+    h = hashlib.sha256()
+    for r, f in files:
+        h.update(f"{r.name}/{f.relative_to(r).as_posix()}\0".encode() + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _git_record(root: Path) -> dict:
+    """The commit and whether the files a run executes differ from it (a record, not part of the key)."""
+    import subprocess
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "sercore", "book", "params"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return {"sha": None, "dirty_files": None}
+    return {"sha": sha or None, "dirty_files": [line[3:] for line in dirty]}
+
+
+def run_key(paper: str, params: dict, root: Path | None = None, data_root: str | None = None,
+            results_root: str | os.PathLike | None = None) -> dict:
+    """A run's key: ``{"key": sha256, "parts": {...}, "record": {...}}``.
+
+    ``parts`` (compared): the resolved parameters with the seed (paths left out: where the data and
+    results live does not change a number), the fingerprint of every corpus they name, the code hash
+    (:func:`code_fingerprint`), and for the data chapter / scoreboard their inputs (every corpus found
+    / every finished run's metrics.json). ``record`` (not compared): the git commit and the files that
+    differ from it. A dirty tree is keyed by content like a clean one, so its runs are reused exactly
+    when the same content runs again; ``record.git.dirty_files`` says the commit alone does not
+    reproduce them.
+    """
+    import hashlib
+    import json
+
+    from .data import available
+
+    root = root or project_root()
+    shown = {k: v for k, v in params.items() if k not in ("results_dir", "data_root", "results_root")}
+    parts = {"params": shown, "corpus": [corpus_fingerprint(c, data_root) for c in _corpora_of(params)],
+             "code": code_fingerprint(paper, params, root), "inputs": None}
+    if paper == "data":
+        parts["inputs"] = [corpus_fingerprint(c, data_root) for c in available(data_root)]
+    elif paper == "scoreboard":
+        parts["inputs"] = _results_fingerprint(Path(results_root) if results_root else results_dir())
+    key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return {"key": key, "parts": parts, "record": {"git": _git_record(root), "written": time.strftime("%Y-%m-%dT%H:%M:%S")}}
+
+
+def write_run_key(folder: Path, key: dict) -> Path:
+    """``<folder>/run_key.json`` (atomic)."""
+    import json
+
+    from .paths import atomic_write
+
+    return atomic_write(Path(folder) / "run_key.json", lambda t: t.write_text(json.dumps(key, indent=1, default=str)))
+
+
+def reusable(final: Path, key: dict) -> Path | None:
+    """``final`` when it holds a finished run (its notebook, and for a paper a readable metrics.json)
+    whose ``run_key.json`` has the same key; else None. What differs is in :func:`key_changes`."""
+    import json
+
+    try:
+        old = json.loads((Path(final) / "run_key.json").read_text())
+    except (OSError, ValueError):
+        return None
+    paper = key["parts"]["params"]["paper"]
+    if not isinstance(old, dict) or old.get("key") != key["key"] or not (Path(final) / f"{paper}.ipynb").exists():
+        return None
+    if paper not in SPECIAL:
+        from .results import read_metrics
+        try:
+            read_metrics(Path(final) / "metrics.json")
+        except Exception:
+            return None
+    return Path(final)
+
+
+def key_changes(final: Path, key: dict) -> list[str]:
+    """The parts of ``key`` that differ from the run in ``final`` (``["no run_key.json"]`` when it has none)."""
+    import json
+
+    try:
+        old = json.loads((Path(final) / "run_key.json").read_text())["parts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ["no run_key.json"]
+    new = json.loads(json.dumps(key["parts"], default=str))
+    return [p for p in KEY_PARTS if old.get(p) != new.get(p)] or ([] if reusable(final, key) else ["unfinished"])
+
+
+def reusable_run(paper: str, dataset: str, profile: str, data_root: str | None = None, seed: int = 0,
+                 results_root: str | os.PathLike | None = None, root: Path | None = None,
+                 run_dir: str | None = None, skip_bad: bool = False,
+                 overrides: dict | None = None) -> tuple[Path | None, list[str]]:
+    """Whether :func:`run_notebook` with these arguments and ``reuse=True`` would reuse a run:
+    ``(its folder, [])``, or ``(None, the parts of the key that changed)``."""
+    root = root or project_root()
+    params = _run_params(paper, dataset, profile, seed, skip_bad, overrides, root)
+    results_root = Path(results_root) if results_root else results_dir()
+    final = results_root / paper / dataset / (run_dir or profile)
+    key = run_key(paper, params, root, data_root, results_root)
+    hit = reusable(final, key)
+    return hit, ([] if hit else key_changes(final, key))
+
+
 def plan_runs(data_root: str | None = None, root: Path | None = None) -> list[tuple[str, str]]:
-    """Every (paper, dataset) with a notebook, parameters, and a corpus that is found."""
+    """Every (paper, dataset) with a notebook, parameters, and every corpus it reads found (the main
+    ``corpus`` and, for a multi-corpus run such as ``mdat/emodb_urdu``, each of ``corpora``)."""
     from . import data
 
     root = root or project_root()
@@ -377,8 +662,9 @@ def plan_runs(data_root: str | None = None, root: Path | None = None) -> list[tu
         if not (root / "book" / f"{paper}.ipynb").exists():
             continue
         for ds in datasets_with_params(paper, root):
-            corpus = resolve(paper, ds, "quick", root=root)["corpus"]
-            if data.is_available(corpus, data_root):
+            P = resolve(paper, ds, "quick", root=root)
+            needed = {P["corpus"], *(spec.partition(":")[0] for spec in P.get("corpora") or [])}
+            if all(data.is_available(c, data_root) for c in needed):
                 plan.append((paper, ds))
     return plan
 

@@ -103,13 +103,10 @@ def report_progress(line: str) -> None:
     path = _PROGRESS["log"] or os.environ.get("SERCORE_RUN_LOG")
     if not path or not distributed.is_main():
         return
+    from .runlog import write_line
+
     stage = _PROGRESS["stage"]
-    text = time.strftime("%Y-%m-%d %H:%M:%S") + " " + (f"{stage} | " if stage else "") + line
-    try:
-        with open(path, "a") as f:
-            f.write(text + "\n")
-    except OSError:           # a progress line is never worth failing a run for
-        pass
+    write_line(path, (f"{stage} | " if stage else "") + line)
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -651,6 +648,8 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
         best_score, best_state = state["best_score"], state["best_state"]
         start = state["epoch"]
         del state
+        report_progress(" | ".join([*(f"{k} {v}" for k, v in sorted((key or {}).items())),
+                                    f"resumed from {ckpt / 'last.pt'} after epoch {start}/{cfg.epochs}"]))
 
     mix_keys = [k for k in cfg.inputs if not k.endswith("_lengths")]
     epochs = range(start, cfg.epochs)

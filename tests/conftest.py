@@ -100,3 +100,25 @@ def tiny_wav2vec2():
         Wav2Vec2Model(cfg).save_pretrained(folder)
         return str(folder)
     return make
+
+
+#: the run matrix (tests/test_matrix.py) as it ran: cell -> (seconds, outcome); filled from the test
+#: reports, so it works under pytest-xdist too (the Makefile runs the matrix on 2 workers)
+_MATRIX: dict[str, tuple[float, str]] = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        for key, value in getattr(report, "user_properties", []):
+            if key == "matrix_seconds":
+                _MATRIX[report.nodeid.rpartition("[")[2].rstrip("]")] = (value, report.outcome)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the run matrix: cell, seconds, outcome."""
+    if not _MATRIX:
+        return
+    terminalreporter.section("run matrix (paper/dataset/profile)")
+    for cell, (sec, outcome) in sorted(_MATRIX.items()):
+        terminalreporter.write_line(f"{cell:<48} {sec:8.1f} s  {outcome}")
+    terminalreporter.write_line(f"{len(_MATRIX)} cells, {sum(v[0] for v in _MATRIX.values()):.0f} s of runs")

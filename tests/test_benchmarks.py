@@ -29,7 +29,7 @@ def test_run_quick_writes_json_and_page(tmp_path, bench, monkeypatch):
     monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "res"))
     out, page = tmp_path / "b.json", tmp_path / "book" / "benchmarks.md"
     assert bench.main(["--quick", "--models", "mlp_stats", "--extractors", "mfcc", "--out", str(out),
-                       "--page", str(page), "--make-book-seconds", "900"]) == 0
+                       "--page", str(page), "--make-book-seconds", "400", "--make-book-warm-seconds", "75"]) == 0
     d = json.loads(out.read_text())
     assert d["quick"] is True and d["machine"]["cpu_count"] >= 1 and d["machine"]["torch"] == torch.__version__
     (m,) = d["models"]
@@ -43,9 +43,15 @@ def test_run_quick_writes_json_and_page(tmp_path, bench, monkeypatch):
     assert r["train_speedup"] > 0 and r["max_abs_logit_diff"] < 1e-4
     if not torch.cuda.is_available():
         assert d["fast_path"]["measured"] is False
-    assert d["make_book"]["seconds"] == 900 and d["make_book"]["meets_target"] is True
+    assert d["make_book"]["seconds"] == 400 and d["make_book"]["meets_target"] is True
+    assert d["make_book"]["warm_seconds"] == 75 and d["make_book"]["warm_meets_target"] is False
+    enc = d["encoders"]
+    assert enc["text"]["batched_utt_per_s"] > 0 and enc["text"]["max_abs_diff"] < 1e-5, enc
+    assert enc["ge2e"]["batched_realtime"] > 0 and enc["ge2e"]["max_abs_diff"] < 1e-5, enc
+    assert len(enc["load_before"]) == 3
     text = page.read_text()
     assert "| mlp_stats |" in text and "CTMAM against a direct implementation" in text
+    assert "## Encoders: one by one versus batched" in text and "took **75 s** (target: under 60 s; NOT met)" in text
     assert (page.parent / "benchmarks_files" / "throughput.png").stat().st_size > 1000
     assert (page.parent / "benchmarks_files" / "cache.png").exists()
 
@@ -90,3 +96,23 @@ def test_make_book_shares(tmp_path, bench):
     (tmp_path / "benchmarks" / "make_book.json").write_text('{"seconds": 1500}')
     s2 = bench.make_book_section(None, tmp_path)
     assert s2["seconds"] == 1500 and s2["meets_target"] is False
+
+
+def test_make_book_section_lists_notebooks_the_leaderboard_and_warm_time(tmp_path, bench):
+    for paper, ds, t in (("leaderboard", "emodb", 100.0), ("leaderboard", "synthetic", 90.0),
+                         ("ctmam", "emodb", 30.0)):
+        p = tmp_path / paper / ds / "quick" / "metrics.json"
+        p.parent.mkdir(parents=True)
+        p.write_text(json.dumps({"paper": paper, "runtime_s": t}))
+    (tmp_path / "ctmam/emodb/quick/run_key.json").write_text("{}")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "make_book.json").write_text('{"seconds": 470, "warm_seconds": 41}')
+    s = bench.make_book_section(None, tmp_path)
+    assert (s["seconds"], s["meets_target"], s["warm_seconds"], s["warm_meets_target"]) == (470, True, 41, True)
+    assert s["leaderboard_s"] == 190.0 and s["leaderboard_meets_target"] is False   # budget: 160 s
+    assert [(r["notebook"], r["runtime_s"], r["run_key"]) for r in s["notebooks"]] == [
+        ("leaderboard/emodb", 100.0, False), ("leaderboard/synthetic", 90.0, False), ("ctmam/emodb", 30.0, True)]
+    from sercore.bench_page import render
+    text = render({"machine": {"cpu_count": 2, "torch": torch.__version__, "torch_threads": 1, "device": "cpu"},
+                   "make_book": s})
+    assert "| ctmam/emodb | 30.0 | yes |" in text and "leaderboard notebooks took **190 s**" in text

@@ -13,7 +13,8 @@ Then: every internal ``href``/``src`` of every built page resolves to a file (an
 ``#anchor`` to an id in it); Chromium screenshots of the index, the chapter and
 the scoreboard are PNGs that are not one colour; their rendered DOM has the
 expected headings, tables, figures whose image files decode to a non-zero size,
-and no Python traceback.
+and no Python traceback. The scoreboard's interactive table (itables) is filtered
+by a paper, as a reader would type it, and the rows left are checked.
 
 Chromium: ``make chromium`` (part of ``make test``) installs Debian's package when
 root with apt. Without it the tests skip locally (the reason is counted by
@@ -280,3 +281,83 @@ def test_page_renders_in_chromium(book, name):
         assert f.is_file() and f.stat().st_size > 0, f"{rel}: figure {src} -> {f} missing or empty"
         w, h = _decode_image(f)
         assert w > 0 and h > 0, f"{rel}: figure {f} decodes to {w}x{h}"
+
+
+# ----------------------------------------------------------------------------- interactive tables
+
+# What a reader does on the scoreboard: type VALUE into the filter box above COLUMN of the table that
+# has a "verdict" column (itables' DataTables, column_filters="header"). The script only types and
+# reports what the page then shows (the rows drawn, the "Showing ..." line); the test judges it.
+_FILTER_JS = """<script>
+window.addEventListener('load', () => setTimeout(() => {
+  const report = (obj) => { const pre = document.createElement('pre'); pre.id = 'sercore-filter-result';
+                            pre.textContent = JSON.stringify(obj); document.body.appendChild(pre); };
+  const table = [...document.querySelectorAll('table.dataTable')].find(
+      t => t.querySelector('thead input[placeholder="verdict"]'));
+  if (!table) { report({error: 'no interactive table with a verdict column'}); return; }
+  const columns = [...table.querySelectorAll('thead input')].map(i => i.placeholder);
+  const rows = () => [...table.querySelectorAll('tbody tr')].map(
+      tr => [...tr.querySelectorAll('td')].map(td => td.textContent.trim()));
+  const info = () => { const w = table.closest('.dt-container'); const i = w && w.querySelector('.dt-info');
+                       return i ? i.textContent : ''; };
+  const box = table.querySelector('thead input[placeholder="COLUMN"]');
+  if (!box) { report({error: 'no filter box for COLUMN', columns}); return; }
+  box.value = 'VALUE';
+  box.dispatchEvent(new KeyboardEvent('keyup', {bubbles: true}));
+  setTimeout(() => report({columns, rows: rows(), info: info()}), 500);
+}, 1500));
+</script>"""
+
+
+def _filtered(book, column: str, value: str) -> dict:
+    """The scoreboard's comparison table after typing ``value`` into the ``column`` filter, as Chromium
+    renders it: {"columns", "rows" (cell texts of the drawn rows), "info"}."""
+    import json
+    import re
+
+    page = book["html"] / PAGES["scoreboard"][0]
+    probe = page.with_name("scoreboard-filter-probe.html")
+    js = _FILTER_JS.replace("COLUMN", column).replace("VALUE", value)
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", js + "</body>"), encoding="utf-8")
+    try:
+        proc = _chromium_run(book, "--dump-dom", probe.resolve().as_uri())
+    finally:
+        probe.unlink()
+    m = re.search(r'<pre id="sercore-filter-result">(.*?)</pre>', proc.stdout, re.S)
+    assert m, f"the filter probe reported nothing (is the table interactive?):\n{proc.stderr[-2000:]}"
+    import html as _html
+    out = json.loads(_html.unescape(m.group(1)))
+    assert "error" not in out, out
+    return out
+
+
+def test_scoreboard_filters_by_paper_in_chromium(book):
+    """Typing a paper into the scoreboard's paper filter leaves exactly that paper's rows (the
+    comparison rows its metrics.json holds); a paper that was not run leaves none; a table filter
+    narrows to that table's rows."""
+    import json
+    metrics = json.loads((book["tmp"] / "results" / CHAPTER / "synthetic" / "smoke" / "metrics.json").read_text())
+    n = len(metrics["comparisons"])
+    assert n > 0, "the chapter wrote no comparison rows: nothing to filter"
+
+    # (a table that fits on one page shows no "Showing ... of N entries" line: itables hides the controls)
+    got = _filtered(book, "paper", CHAPTER)
+    paper_col = got["columns"].index("paper")
+    assert got["rows"] and all(r[paper_col] == CHAPTER for r in got["rows"]), got["rows"][:3]
+    assert len(got["rows"]) == min(n, 25), (len(got["rows"]), n, got["info"])
+    if n > 25:
+        assert f"of {n} entries" in got["info"], got["info"]
+
+    none = _filtered(book, "paper", "no-such-paper")
+    assert [len(r) for r in none["rows"]] == [1] and "no matching" in none["rows"][0][0].lower(), none["rows"]
+
+    tables = [c["table"] for c in metrics["comparisons"]]
+    first_table = min(dict.fromkeys(tables), key=tables.count)        # the paper table with the fewest rows
+    # DataTables' smart search: every word of the filter, case-insensitive, anywhere in the cell
+    k = sum(all(w.lower() in c["table"].lower() for w in first_table.split()) for c in metrics["comparisons"])
+    sub = _filtered(book, "table", first_table)
+    col = sub["columns"].index("table")
+    assert all(all(w.lower() in r[col].lower() for w in first_table.split()) for r in sub["rows"])
+    assert len(sub["rows"]) == min(k, 25), (first_table, k, sub["rows"])
+    print(f"scoreboard filter: paper={CHAPTER} -> {len(got['rows'])} of {n} rows; table={first_table!r} -> "
+          f"{len(sub['rows'])} of {n}")

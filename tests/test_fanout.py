@@ -127,3 +127,91 @@ def test_cli_fanout_runs_through_submitit(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "2 run(s) with the debug executor" in out and "over 2 seeds: wa 52.0 ± 2.8" in out
     assert (tmp_path / "mlcct/synthetic/seeds/smoke/seed-4/metrics.json").exists()
+
+
+# ----------------------------------------------------------------------------- thread discipline
+
+def test_thread_env_divides_the_cpus_and_never_raises_a_users_limit(monkeypatch):
+    from sercore import paths
+
+    monkeypatch.setenv("SERCORE_CPUS", "4")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert paths.available_cpus() == 4
+    assert paths.thread_env(1) == {v: "4" for v in paths.THREAD_VARS}
+    assert paths.thread_env(2)["OMP_NUM_THREADS"] == "2" and paths.thread_env(2)["OPENBLAS_NUM_THREADS"] == "2"
+    assert paths.thread_env(8)["MKL_NUM_THREADS"] == "1"            # never 0
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert paths.thread_env(2)["RAYON_NUM_THREADS"] == "1"           # a smaller user limit is kept
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    assert paths.thread_env(2)["OMP_NUM_THREADS"] == "2"             # a larger one is cut to the share
+    monkeypatch.setenv("SERCORE_CPUS", "two")
+    with pytest.raises(ValueError, match="SERCORE_CPUS must be a whole number >= 1, got 'two'"):
+        paths.thread_env(1)
+    monkeypatch.delenv("SERCORE_CPUS")
+    assert 1 <= paths.available_cpus() <= len(os.sched_getaffinity(0))
+
+
+def test_limit_threads_applies_the_share_to_this_process(monkeypatch):
+    import torch
+
+    from sercore import paths
+
+    for v in paths.THREAD_VARS:            # monkeypatch restores them after the test
+        monkeypatch.setenv(v, "1")
+    monkeypatch.setenv("SERCORE_CPUS", "4")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    before = torch.get_num_threads()
+    try:
+        assert paths.limit_threads(2) == 2
+        assert torch.get_num_threads() == 2 and os.environ["OPENBLAS_NUM_THREADS"] == "2"
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_local_fanout_gives_each_job_its_share(tmp_path, monkeypatch):
+    """`sercore fanout --executor local --max-parallel 2`: every job is told 2 workers share the machine
+    (1 when only one job runs, and for debug/slurm, whose jobs do not share cores)."""
+    import contextlib
+
+    seen = []
+
+    class Handle:
+        job_id = "1"
+
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            return self.value
+
+    class Fake:
+        def batch(self):
+            return contextlib.nullcontext()
+
+        def submit(self, fn, job, **kw):
+            seen.append(kw["workers"])
+            return Handle({"metrics": {"wa": 1.0}})
+
+    monkeypatch.setattr(fanout, "make_executor", lambda *a, **k: Fake())
+    jobs = fanout.grid(["mlcct"], ["synthetic"], ["smoke"], [0, 1, 2])
+    fanout.fan_out(jobs, "local", max_parallel=2, results_root=tmp_path, progress=False)
+    fanout.fan_out(jobs[:1], "local", max_parallel=2, results_root=tmp_path, progress=False)
+    fanout.fan_out(jobs, "debug", max_parallel=2, results_root=tmp_path, progress=False)
+    assert seen == [2, 2, 2, 1, 1, 1, 1]
+
+
+def test_a_kernel_of_two_workers_runs_its_share_of_threads(tmp_path, project, monkeypatch):
+    """The kernel of one of 2 workers on a 4-CPU allowance: torch's intra-op pool and the BLAS/OpenMP
+    variables are 2, even though the caller's OMP_NUM_THREADS says 3."""
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
+    import nbformat
+    nb = nbformat.read(proj / "book/ctmam.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import os, torch\nopen(os.path.join(results_dir, 'threads.txt'), 'w').write(' '.join(\n"
+        "    [str(torch.get_num_threads())] + [os.environ[v] for v in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS',"
+        " 'RAYON_NUM_THREADS')]))"))
+    nbformat.write(nb, proj / "book/ctmam.ipynb")
+    monkeypatch.setenv("SERCORE_CPUS", "4")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    out = runs.run_notebook("ctmam", "synthetic", "smoke", root=proj, results_root=tmp_path / "r", workers=2)
+    assert (out / "threads.txt").read_text() == "2 2 2 2"

@@ -10,7 +10,8 @@ from sercore.chapters import Method
 @pytest.fixture(scope="module")
 def small():
     c = experiment.prepare("synthetic", label_map="ser4", languages=["en"], n_per_class=8)
-    folds = experiment.folds(c.manifest, {"protocol": "official", "test_sessions": [5], "seed": 0})
+    folds = experiment.folds(c.manifest, {"protocol": "official", "test_sessions": [5], "seed": 0,
+                                          "unfit_folds": "flag"})   # 6 test utterances: a toy, not a measurement
     return c, folds
 
 
@@ -73,13 +74,64 @@ def test_record_is_a_valid_metrics_json(small, tmp_path):
     rec = leaderboard.record(rows, summ)
     run = results.Run({"paper": "leaderboard", "dataset": "synthetic", "profile": "smoke", "seed": 0,
                        "results_dir": str(tmp_path)})
-    out = run.write(results.ChapterResult(protocol={"name": "official"}, **rec), corpus=c)
+    out = run.write(results.ChapterResult(protocol={"name": "official"}, **rec,
+                                          predictions=leaderboard.predictions(rows)), corpus=c)
     assert out["synthetic"] is True
     back = results.read_metrics(tmp_path / "metrics.json")
     assert back["extra"]["headline_method"] == "toy"
     assert back["metrics"]["ua"] == pytest.approx(summ.loc[0, "ua"])
+    # the interval is computed from the same test predictions as the headline, and kept on disk
+    iv = back["intervals"]["ua"]
+    assert iv["estimate"] == pytest.approx(back["metrics"]["ua"]) and iv["low"] <= iv["estimate"] <= iv["high"]
+    assert iv["n"] == sum(len(f.test) for f in folds)
+    pred = results.load_predictions({**back, "_path": str(tmp_path / "metrics.json")})
+    assert len(pred) == iv["n"] and set(pred["method"]) == {"toy"}
     assert len(back["extra"]["leaderboard"]) == 1 and "_pooled" not in back["extra"]["leaderboard"][0]
     assert sum(map(sum, back["confusion"]["matrix"])) == len(folds[0].test)
+
+
+def test_paired_comparison_on_the_same_utterances(small):
+    """Two methods x two seeds on the same folds: every pair tested, the matrix antisymmetric, the
+    prose generated from the test; a third method with the same predictions as the first ties with it."""
+    c, folds = small
+    ms = [_mean_feature_method("a", epochs=3), _mean_feature_method("b", epochs=1)]
+    rows = leaderboard.train_all(ms, c.manifest, c.labels, folds, seeds=(0, 1), progress=False)
+    pred = leaderboard.predictions(rows)
+    pred = pd.concat([pred, pred[pred["method"] == "a"].assign(method="a again")], ignore_index=True)
+    cmp = leaderboard.compare(pred, len(c.labels), n_resamples=300)
+    pairs = cmp["pairs"].set_index(["a", "b"])
+    assert len(pairs) == 3 and cmp["seeds"] == [0, 1]
+    same = pairs.loc[("a", "a again")]
+    assert same["diff"] == 0 and not same["significant"] and same["p"] == 1.0
+    summ = leaderboard.summary(rows)
+    assert pairs.loc[("a", "b"), "diff"] == pytest.approx(
+        summ.set_index("method").loc["a", "ua"] - summ.set_index("method").loc["b", "ua"])
+    m = cmp["matrix"]
+    assert m.loc["a", "b"].split()[0] == f"{pairs.loc[('a', 'b'), 'diff']:+.1f}"
+    assert m.loc["b", "a"].split()[0] == f"{-pairs.loc[('a', 'b'), 'diff']:+.1f}"
+    assert "3 pair(s) of methods were compared" in cmp["text"]
+    assert "a over a again" not in cmp["text"] and "a again over a" not in cmp["text"]
+    table = leaderboard.display_table(summ, intervals=cmp["intervals"])
+    assert table.loc["a", "UA 95% interval"].startswith("[")
+    ax = leaderboard.plot(summ, intervals=cmp["intervals"])
+    assert "95% interval" in ax.get_xlabel()
+    # a method tested on other utterances cannot be paired
+    other = pred[pred["method"] == "b"].assign(method="c", row=lambda d: d["row"] + 10_000)
+    with pytest.raises(ValueError, match="other utterances"):
+        leaderboard.compare(pd.concat([pred, other]), len(c.labels), n_resamples=50)
+
+
+def test_ranking_across_corpora_needs_two_corpora():
+    def board(ds, uas):
+        return {"paper": "leaderboard", "dataset": ds, "profile": "quick", "synthetic": False,
+                "extra": {"summary": [{"method": m, "ua": u, "skipped": None} for m, u in uas.items()]}}
+    one = leaderboard.across_corpora([board("emodb", {"a": 60, "b": 50, "c": 40})])
+    assert one["result"] is None and "No ranking across corpora" in one["text"]
+    runs = [board("emodb", {"a": 60, "b": 50, "c": 40}), board("iemocap", {"a": 55, "b": 50, "c": 52}),
+            board("emovo", {"a": 70, "b": 40, "c": 45})]
+    r = leaderboard.across_corpora(runs)
+    assert r["result"]["ranks"].index[0] == "a" and "Friedman" in r["text"] and "critical difference" in r["text"]
+    assert leaderboard.plot_across(r) is not None
 
 
 def test_record_refuses_when_nothing_ran(small):
@@ -131,3 +183,40 @@ def test_display_reads_a_summary_back_from_metrics_json(small):
     table = leaderboard.display_table(back)
     assert "±" in table.loc["a", "UA"] and table.loc["a", "not run because"] == ""
     assert table.loc["needs video", "UA"] == "–"
+
+
+def test_every_registered_corpus_has_leaderboard_params_with_a_protocol_that_fits_it():
+    from sercore import data, runs
+    from sercore.data import LABEL_MAPS
+
+    fits = {"emodb": "loso_speaker", "emovo": "loso_speaker", "urdu": "kfold_val", "iemocap": "loso",
+            "msp_improv": "loso", "meld": "official", "mosei": "official", "iemocap_text": "official",
+            "synthetic": "official"}
+    assert set(fits) == set(data.CORPORA)                      # a new corpus needs a board and a row here
+    assert set(runs.datasets_with_params("leaderboard")) >= set(data.CORPORA)
+    for name in data.CORPORA:
+        for profile in ("smoke", "quick", "paper"):
+            P = runs.resolve("leaderboard", name, profile)
+            assert P["corpus"] == name and P["label_map"] in LABEL_MAPS
+            assert P["protocol"] == fits[name], (name, profile)
+            if profile != "smoke":
+                assert len(P["seeds"]) >= 3, (name, profile)
+
+
+def test_methods_sharing_a_feature_function_extract_once(small):
+    """The baselines' two MFCC methods share one feature function: the board extracts once for both."""
+    from dataclasses import replace
+
+    c, folds = small
+    calls = []
+    base = _mean_feature_method("a", epochs=1)
+
+    def counted(m):
+        calls.append(len(m))
+        return base.features(m)
+
+    ms = [replace(base, features=counted), replace(base, name="b", features=counted)]
+    rows = leaderboard.train_all(ms, c.manifest, c.labels, folds, seeds=(0,), progress=False)
+    assert len(calls) == 1 and list(rows["method"]) == ["a", "b"]
+    mfcc_stats, mfcc_bilstm, _ = leaderboard.baseline_methods({"epochs": 1, "baseline_epochs": 1})
+    assert mfcc_stats.features is mfcc_bilstm.features

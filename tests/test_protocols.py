@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from sercore.data.manifest import make_manifest
-from sercore.protocols import (DEFAULTS, PROTOCOLS, Fold, cross_corpus_split, describe,
+from sercore.protocols import (DEFAULTS, PROTOCOLS, Fold, UnfitFoldError, check_folds, confound,
+                               confound_table, cross_corpus_split, describe, fold_problem,
                                make_cross_corpus, make_folds, make_kshot, subsample)
 
 LABELS = ("neutral", "happy", "sad", "angry")
@@ -443,4 +444,74 @@ def test_subsample_keeps_every_class_and_speaker():
 
 def test_subsample_then_loso_still_has_every_session():
     s = subsample(M, 3, seed=0)
-    assert len(make_folds(s, "loso", seed=0)) == 5
+    folds = make_folds(s, "loso", seed=0, unfit_folds="flag")   # 12 utterances: every test session is tiny
+    assert len(folds) == 5 and not any(f.comparable for f in folds)
+    assert all("fewer than min_test=8" in f.reason for f in folds)
+
+
+# ----------------------------------------------------------------------------- folds that are not a measurement
+
+def tied(n_speakers=8, per=5, labels=LABELS, corpus="urdu"):
+    """Speaker i speaks only labels[i % len(labels)] (URDU-like: speaker and emotion confounded)."""
+    records = [dict(utt_id=f"S{i}_{j}", label=labels[i % len(labels)], label_raw="x", speaker=f"S{i}",
+                    language="ur", corpus=corpus) for i in range(n_speakers) for j in range(per)]
+    return make_manifest(records)
+
+
+def test_stratified_kfold_keeps_every_class_in_every_test_fold_where_loso_cannot():
+    df = tied()
+    for k, val in ((5, "fold"), (4, "none")):
+        folds = make_folds(df, "kfold_val", seed=0, k=k, val=val)
+        assert len(folds) == k
+        for f in folds:
+            assert set(df["label"].iloc[f.test]) == set(LABELS) and f.comparable and not f.reason
+            counts = df["label"].iloc[f.test].value_counts()
+            assert counts.max() - counts.min() <= 1          # per-class sizes differ by one at most
+    d = describe("kfold_val", folds, seed=0, k=4, val="none")
+    assert d["comparable"] is True and d["not_comparable"] == []
+
+
+def test_single_class_fold_is_refused_with_the_reason_or_flagged():
+    df = tied()
+    with pytest.raises(UnfitFoldError) as e:
+        make_folds(df, "loso_speaker", seed=0)
+    msg = str(e.value)
+    assert msg.startswith("urdu: protocol 'loso_speaker' gives 8 of 8 fold(s) that are not a measurement")
+    assert "fold 'speaker_S0': its 5 test utterance(s) hold 1 of the 4 classes" in msg
+    assert "present: ['neutral']; missing: ['angry', 'happy', 'sad']" in msg
+    assert "fewer than min_test=8" in msg and "kfold_val" in msg and "unfit_folds: flag" in msg
+    folds = make_folds(df, "loso_speaker", seed=0, unfit_folds="flag")
+    assert len(folds) == 8 and not any(f.comparable for f in folds)
+    d = json.loads(json.dumps(describe("loso_speaker", folds, seed=0, unfit_folds="flag")))
+    assert d["comparable"] is False and len(d["not_comparable"]) == 8
+    assert d["folds"][0]["comparable"] is False and "1 of the 4 classes" in d["folds"][0]["reason"]
+    assert d["options"]["unfit_folds"] == "flag"
+    with pytest.raises(ValueError, match="unfit_folds must be one of"):
+        make_folds(df, "kfold_val", k=5, unfit_folds="ignore")
+
+
+def test_fold_check_counts_the_label_maps_classes_and_min_test():
+    from sercore.data import get_label_map
+
+    m = get_label_map("ser4").apply(M[M["label"] != "sad"].reset_index(drop=True))   # no sad at all
+    assert fold_problem(m, Fold("x", [], [], np.arange(len(m)))).endswith("missing: ['sad'])")
+    with pytest.raises(UnfitFoldError, match="3 of the 4 classes of label map 'ser4'"):
+        make_folds(m, "random")
+    [f] = make_folds(M, "random", seed=0)                   # 30 test utterances, every class
+    assert fold_problem(M, f) == "" and fold_problem(M, f, min_test=31).endswith("fewer than min_test=31")
+    with pytest.raises(UnfitFoldError, match="fewer than min_test=31"):
+        make_folds(M, "random", seed=0, min_test=31)
+    kept = check_folds(M, [f], min_test=31, unfit_folds="flag")
+    assert kept[0] is f and not f.comparable
+
+
+def test_confound_measures_the_speaker_label_tie():
+    c = confound(tied())
+    assert (c["groups"], c["labels"], c["utterances"], c["single_label_groups"]) == (8, 4, 40, 8)
+    assert c["share"] == 1.0 and c["cramers_v"] == pytest.approx(1.0) and c["confounded"]
+    free = confound(M)                                       # every speaker speaks every class equally
+    assert free["single_label_groups"] == 0 and free["cramers_v"] == pytest.approx(0.0, abs=1e-12)
+    assert not free["confounded"]
+    t = confound_table({"urdu": tied(), "iemocap": M})
+    assert t.loc["urdu", "speakers under one label only"] == 8 and t.loc["iemocap", "Cramér's V"] == 0.0
+    assert t.loc["urdu", "protocol that measures emotion"].startswith("stratified k-fold")

@@ -87,12 +87,151 @@ def test_comparison_frame_deviation():
     assert df["deviation"].iloc[0] == pytest.approx(-4.5)
 
 
-def test_sortable_tables_carry_the_class_the_book_script_looks_for():
+def _predicted_run(tmp_path, synthetic=False, reported_inside=True):
+    """A run whose chapter hands its per-utterance test predictions (two folds) to Run.write."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)
+    pred = pd.concat([pd.DataFrame({"method": "ctmam", "seed": 3, "fold": f, "row": np.arange(40) + 40 * i,
+                                    "y_true": y, "y_pred": np.where(rng.random(40) < 0.8, y, 1 - y)})
+                      for i, f in enumerate(["f1", "f2"])], ignore_index=True)
+    reps = [classification_report(g["y_true"], g["y_pred"], ["neutral", "angry"]) for _, g in pred.groupby("fold")]
+    metrics = {k: float(np.mean([r["metrics"][k] for r in reps])) for k in results.METRIC_KEYS}
+    pooled = classification_report(pred["y_true"], pred["y_pred"], ["neutral", "angry"])
+    comps = [results.comparison("Table II", "Proposed", "wa", metrics["wa"] + (1.0 if reported_inside else 30.0),
+                                metrics["wa"]),
+             results.comparison("Table V", "ablation", "wa", 60.0, 50.0),       # another model: no interval
+             results.comparison("Table II", "Proposed", "ua", None, metrics["ua"])]
+    corpus = _Corpus()
+    corpus.synthetic = synthetic
+    run = results.Run({"paper": "ctmam", "dataset": "emodb", "profile": "smoke", "seed": 3,
+                       "results_dir": str(tmp_path / "out")})
+    data = run.write(results.ChapterResult(protocol={"name": "random"}, metrics=metrics,
+                                           per_class=pooled["per_class"], confusion=pooled["confusion"],
+                                           comparisons=comps, predictions=pred), corpus=corpus)
+    return run, data, pred
+
+
+def test_intervals_are_computed_from_the_headline_predictions(tmp_path):
+    run, data, pred = _predicted_run(tmp_path)
+    back = results.read_metrics(run.metrics_path)
+    assert set(back["intervals"]) == {"wa", "ua", "macro_f1"}
+    for k, iv in back["intervals"].items():
+        assert iv["estimate"] == pytest.approx(back["metrics"][k]) and iv["low"] < iv["estimate"] < iv["high"]
+        assert iv["n"] == 80 and iv["folds"] == 2 and iv["seeds"] == 1 and iv["confidence"] == 0.95
+        assert "stratified bootstrap" in iv["method"] and "2 fold(s)" in iv["method"]
+    assert back["extra"]["predictions"]["file"] == results.PREDICTIONS_FILE
+    kept = results.load_predictions({**back, "_path": str(run.metrics_path)})
+    assert len(kept) == 80 and (kept["y_pred"].to_numpy() == pred["y_pred"].to_numpy()).all()
+    head, other, unreported = back["comparisons"]
+    assert head["interval"] == [back["intervals"]["wa"]["low"], back["intervals"]["wa"]["high"]]
+    assert head["inside"] is True and head["verdict"] == "inside"
+    assert other["interval"] is None and other["inside"] is None and other["verdict"].startswith("not comparable")
+    assert unreported["inside"] is None and "reports no number" in unreported["verdict"]
+
+
+def test_paper_number_outside_the_interval_and_synthetic_rows(tmp_path):
+    _, data, _ = _predicted_run(tmp_path / "a", reported_inside=False)
+    c = data["comparisons"][0]
+    assert c["inside"] is False and c["verdict"] == "below" and c["reported"] > c["interval"][1]
+    _, syn, _ = _predicted_run(tmp_path / "b", synthetic=True)
+    c = syn["comparisons"][0]
+    assert c["interval"] is not None and c["inside"] is None and c["verdict"] == "not comparable: synthetic corpus"
+
+
+def test_validation_refuses_an_interval_that_is_not_the_headline(tmp_path):
+    _, data, _ = _predicted_run(tmp_path)
+    iv = data["intervals"]["ua"]
+    with pytest.raises(ValueError, match="not the headline"):
+        results.validate_metrics(dict(data, intervals={**data["intervals"], "ua": {**iv, "estimate": iv["estimate"] - 1,
+                                                                                  "low": iv["low"] - 2}}))
+    with pytest.raises(ValueError, match="low <= estimate <= high"):
+        results.validate_metrics(dict(data, intervals={"ua": {**iv, "low": iv["estimate"] + 1}}))
+    with pytest.raises(ValueError, match="misses"):
+        results.validate_metrics(dict(data, intervals={"ua": {"low": 1.0}}))
+    with pytest.raises(ValueError, match=r"misses \['interval', 'inside', 'verdict'\]"):
+        results.validate_metrics(dict(data, comparisons=[results.comparison("T", "r", "ua", 1.0, 2.0)]))
+    with pytest.raises(ValueError, match="missing key 'intervals'"):
+        results.validate_metrics({k: v for k, v in data.items() if k != "intervals"})
+
+
+def test_predictions_must_name_the_headline_method(tmp_path):
+    import pandas as pd
+    _, data, pred = _predicted_run(tmp_path)
+    two = pd.concat([pred, pred.assign(method="baseline")])
+    run = results.Run({"paper": "leaderboard", "dataset": "emodb", "profile": "smoke", "results_dir": str(tmp_path / "x")})
+    res = results.ChapterResult(protocol={"name": "random"}, metrics=data["metrics"], per_class=data["per_class"],
+                                confusion=data["confusion"], predictions=two)
+    with pytest.raises(ValueError, match="headline_method"):
+        run.write(res, corpus=_Corpus())
+    assert not run.metrics_path.exists()
+
+
+def test_scoreboard_verdicts_summary_and_export(tmp_path):
+    import pandas as pd
+    root = tmp_path / "results"
+    for name, inside in (("emodb", True), ("iemocap", False)):
+        run, _, _ = _predicted_run(tmp_path / name, reported_inside=inside)
+        dest = root / "ctmam" / name / "smoke"
+        dest.mkdir(parents=True)
+        for f in ("metrics.json", results.PREDICTIONS_FILE):
+            dest.joinpath(f).write_text((run.out_dir / f).read_text())
+    runs = results.collect(root)
+    board = results.scoreboard(runs)
+    assert list(board["verdict"].str.split(":").str[0]) == (["inside"] + ["not comparable"] * 2
+                                                            + ["below"] + ["not comparable"] * 2)
+    summ = results.paper_summary(board)
+    assert summ.loc["ctmam"].to_dict() == {"reproduced (inside)": 1, "ours below": 1, "ours above": 0,
+                                           "not comparable": 4, "rows": 6}
+    assert "ctmam: 1 of 2 comparable row(s) reproduce" in results.summary_text(summ)
+    shown = results.scoreboard_display(board)
+    # the headline's WA and UA rows carry the interval (UA although the paper reports none); the ablation not
+    assert list(shown["ours 95% interval"].str.startswith("[")) == [True, False, True] * 2
+    path, df, skipped = results.export(tmp_path / "all.csv", root)
+    assert skipped == []
+    back = pd.read_csv(path)
+    assert set(back["kind"]) == {"headline", "fold", "comparison"}
+    fold = back[(back["kind"] == "fold") & (back["metric"] == "wa")]
+    assert len(fold) == 4 and set(fold["fold"]) == {"f1", "f2"}
+    head = back[(back["kind"] == "headline") & (back["metric"] == "wa")]
+    assert (head["low"] < head["value"]).all() and head["value"].iloc[0] == pytest.approx(fold["value"].iloc[:2].mean())
+    comp = back[(back["kind"] == "comparison") & back["reported"].notna() & back["low"].notna()]
+    assert sorted(comp["verdict"]) == ["below", "inside"] and set(comp["table"]) == {"Table II"}
+    with pytest.raises(ValueError, match=".csv or .parquet"):
+        results.export(tmp_path / "all.txt", root)
+
+
+def test_interactive_table_works_offline():
     import pandas as pd
     from sercore import results as r
-    html = r.sortable(pd.DataFrame({"a": [1.234, None]})).to_html()
-    assert 'class="sortable"' in html and "1.23" in html and "–" in html
-    board = pd.DataFrame([{"paper": "p", "dataset": "d", "profile": "smoke", "data used": "d", "synthetic": True,
-                           "table": "T", "row": "r", "metric": "ua", "reported": 1.0, "measured": 2.0,
-                           "deviation": 1.0, "note": "n"}])
-    assert 'class="sortable"' in r.style_scoreboard(board).to_html()
+    r._ITABLES_EMITTED = False
+    first = r.table(pd.DataFrame({"paper": ["a", "b"], "x": [1.5, 2.0], "s": [None, "y"]})).data
+    second = r.table(pd.DataFrame({"a": [1]})).data
+    assert "_itables_" in first and "https://" not in first.split("<table")[0][:2000]
+    assert len(first) > 100 * len(second)            # the DataTables bundle comes once per kernel
+    assert "column_filters" in first and '\\u2013' in first      # a filter box per column; None as a dash
+
+
+def test_cli_results_export(tmp_path, capsys):
+    import pandas as pd
+    from sercore import cli
+    run, _, _ = _predicted_run(tmp_path)
+    root = tmp_path / "results"
+    dest = root / "ctmam" / "emodb" / "smoke"
+    dest.mkdir(parents=True)
+    for f in ("metrics.json", results.PREDICTIONS_FILE):
+        dest.joinpath(f).write_text((run.out_dir / f).read_text())
+    assert cli.main(["results", "export", str(tmp_path / "all.csv"), "--results", str(root)]) == 0
+    assert "from 1 run(s)" in capsys.readouterr().out
+    df = pd.read_csv(tmp_path / "all.csv")
+    assert list(df.columns) == list(results.EXPORT_COLUMNS) and df["source"].str.endswith("metrics.json").all()
+    # an invalid run stops the export (one line, exit 1), or is left out and listed with --skip-invalid
+    bad = root / "mdat" / "emodb" / "smoke"
+    bad.mkdir(parents=True)
+    bad.joinpath("metrics.json").write_text("{}")
+    assert cli.main(["results", "export", str(tmp_path / "b.csv"), "--results", str(root)]) == 1
+    assert "1 invalid metrics.json" in capsys.readouterr().err and not (tmp_path / "b.csv").exists()
+    assert cli.main(["results", "export", str(tmp_path / "b.csv"), "--results", str(root), "--skip-invalid"]) == 0
+    assert "left out 1 invalid run(s)" in capsys.readouterr().err and (tmp_path / "b.csv").exists()

@@ -77,6 +77,11 @@ def test_every_params_file_resolves_for_every_profile():
     for paper in runs.RUNNABLE:
         for ds in runs.datasets_with_params(paper, ROOT):
             for prof in PROFILES:
+                if prof == "reference" and "reference" not in runs.read_params_file(
+                        runs.params_file(paper, ds, ROOT)):      # reference runs exist where a section says so
+                    with pytest.raises(ParamsError, match="no 'reference:' section"):
+                        runs.resolve(paper, ds, prof, root=ROOT)
+                    continue
                 p = runs.resolve(paper, ds, prof, root=ROOT)
                 assert (p["paper"], p["dataset"], p["profile"]) == (paper, ds, prof)
                 for k, v in p.items():       # papermill injects literals: scalars and flat lists only
@@ -151,3 +156,86 @@ def test_sercore_run_twice_gives_identical_metrics(tmp_path):
         assert d["comparisons"] and d["comparisons"][0]["reported"] is not None
         metrics.append((d["metrics"], d["per_class"], d["confusion"]))
     assert metrics[0] == metrics[1]
+
+
+# ----------------------------------------------------------------------------- run keys: reuse
+
+def _counting_project(tmp_path, project, **edits):
+    """A toy project whose notebook appends one line to ``runs.log`` per execution."""
+    log = tmp_path / "runs.log"
+    proj = project(tmp_path / "proj", f"open({str(log)!r}, 'a').write('ran\\n')", project.metrics_cell(), **edits)
+    return proj, log
+
+
+def test_a_run_with_an_unchanged_key_is_reused_and_force_runs_it_again(tmp_path, project):
+    proj, log = _counting_project(tmp_path, project)
+    res = tmp_path / "res"
+    out = runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=res)
+    key = json.loads((out / "run_key.json").read_text())
+    assert set(key["parts"]) == set(runs.KEY_PARTS) and len(key["key"]) == 64
+    assert key["parts"]["params"]["seed"] == 0 and "results_dir" not in key["parts"]["params"]
+    assert "sha" in key["record"]["git"] and isinstance(key["record"]["git"]["dirty_files"], (list, type(None)))
+    assert runs.reusable_run("ctmam", "toy", "smoke", results_root=res, root=proj) == (out, [])
+    assert runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=res, reuse=True) == out
+    assert log.read_text().count("ran") == 1                     # reused: not executed
+    runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=res, reuse=False)
+    assert log.read_text().count("ran") == 2                     # --force: executed again
+    # another seed is another key
+    hit, changed = runs.reusable_run("ctmam", "toy", "smoke", seed=3, results_root=res, root=proj)
+    assert hit is None and changed == ["params"]
+
+
+def test_what_invalidates_a_run(tmp_path, project):
+    """Changing the params file changes the parameters (and the params file's hash); changing the
+    notebook changes the code hash; a damaged metrics.json is no finished run to reuse."""
+    proj, log = _counting_project(tmp_path, project)
+    res = tmp_path / "res"
+    out = runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=res)
+
+    def check():
+        return runs.reusable_run("ctmam", "toy", "smoke", results_root=res, root=proj)
+
+    yaml_text, nb_text, metrics = ((proj / "params/ctmam/toy.yaml").read_text(),
+                                   (proj / "book/ctmam.ipynb").read_text(), (out / "metrics.json").read_text())
+    project(proj, **{"smoke.epochs": 3})
+    assert check() == (None, ["params", "code"])                # the values and the params file's hash
+    (proj / "params/ctmam/toy.yaml").write_text(yaml_text)
+    assert check() == (out, [])
+    nb = nbformat.read(proj / "book/ctmam.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("a new note"))
+    nbformat.write(nb, proj / "book/ctmam.ipynb")
+    assert check() == (None, ["code"])
+    (proj / "book/ctmam.ipynb").write_text(nb_text)
+    (out / "metrics.json").write_text("{")
+    assert check() == (None, ["unfinished"])
+    runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=res, reuse=True)
+    assert log.read_text().count("ran") == 2
+    assert json.loads((out / "metrics.json").read_text())["metrics"] == json.loads(metrics)["metrics"]
+
+
+def test_corpus_fingerprint_sees_changed_files_not_a_moved_folder(tmp_path):
+    d = tmp_path / "a" / "emodb" / "wav"
+    d.mkdir(parents=True)
+    (d / "03a01Fa.wav").write_bytes(b"x" * 10)
+    first = runs.corpus_fingerprint("emodb", tmp_path / "a")
+    assert first["files"] == 1 and first["bytes"] == 10
+    (tmp_path / "a").rename(tmp_path / "b")
+    assert runs.corpus_fingerprint("emodb", tmp_path / "b")["sha256"] == first["sha256"]
+    runs._CORPUS_MEMO.clear()
+    (tmp_path / "b" / "emodb" / "wav" / "03a01Fa.wav").write_bytes(b"y" * 11)
+    assert runs.corpus_fingerprint("emodb", tmp_path / "b")["sha256"] != first["sha256"]
+    assert runs.corpus_fingerprint("synthetic")["name"] == "synthetic"
+
+
+def test_book_prints_reused_and_ran_per_notebook(tmp_path, project, monkeypatch, capsys):
+    from sercore import book
+
+    proj, log = _counting_project(tmp_path, project)
+    monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "res"))
+    assert book._run_or_reuse("ctmam", "toy", "smoke", None, proj, reuse=True) == "ran"
+    assert "ctmam/toy: ran in" in capsys.readouterr().out
+    assert book._run_or_reuse("ctmam", "toy", "smoke", None, proj, reuse=True) == "reused"
+    assert "ctmam/toy: reused" in capsys.readouterr().out
+    assert book._run_or_reuse("ctmam", "toy", "smoke", None, proj, reuse=False) == "ran"
+    assert "(--force)" in capsys.readouterr().out
+    assert log.read_text().count("ran") == 2

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..schemas.ca_ser import Params
+from ..results import cv_predictions
 from ..train import TrainConfig
 from . import Method
 
@@ -374,7 +375,8 @@ def run(P: dict, corpus):
              "checkpoint": "checkpoint/"}
     return ChapterResult(protocol=runs[primary]["description"], metrics=main.summary["mean"],
                          per_class=main.pooled["per_class"], confusion=main.pooled["confusion"],
-                         comparisons=comparisons(runs, note, n_params), extra=extra, figures=figures)
+                         comparisons=comparisons(runs, note, n_params), extra=extra, figures=figures,
+                         predictions=cv_predictions(main, PAPER, P["seed"]))
 
 
 # ----------------------------------------------------------------------------- leaderboard

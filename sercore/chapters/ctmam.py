@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import experiment, models, reference
 from ..metrics import per_class as _per_class
-from ..results import ChapterResult, compare_with_paper, comparison
+from ..results import ChapterResult, compare_with_paper, comparison, records_predictions
 from ..train import TrainConfig, avoid_single_item_batches, count_parameters, cross_validate
 from . import Method
 
@@ -322,20 +322,13 @@ def run(P: dict, corpus) -> ChapterResult:
     params_run = parameter_table(P["model"], len(corpus.labels))
     cfg = train_config(P)
     from ..results import Run
-    from ..train import progress_log
 
     out_dir = Run(P).out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    if P.get("results_dir"):               # progress lines beside the results (sercore status reads them)
-        progress_log(out_dir / "run.log")
-    try:
-        trained = train_variants(["", *P["ablations"], *P["efficiency"]], P["model"], feats,
-                                 corpus.manifest["y"], folds, cfg, corpus.labels,
-                                 monitor_test=P["report_test_selection"],
-                                 checkpoint_dir=checkpoint_root(P) if P["checkpoint"] else None,
-                                 stage=f"{PAPER}/{P['dataset']}/{P['profile']} seed {P['seed']} | ")
-    finally:
-        progress_log(None)
+    trained = train_variants(["", *P["ablations"], *P["efficiency"]], P["model"], feats, corpus.manifest["y"],
+                             folds, cfg, corpus.labels, monitor_test=P["report_test_selection"],
+                             checkpoint_dir=checkpoint_root(P) if P["checkpoint"] else None,
+                             stage=f"{PAPER}/{P['dataset']}/{P['profile']} seed {P['seed']} | ")
     main = trained[""]
     selected = selected_on_test(main)
     preds = predictions_frame(trained, corpus.manifest, corpus.labels)
@@ -351,6 +344,7 @@ def run(P: dict, corpus) -> ChapterResult:
     return ChapterResult(
         protocol=experiment.describe_folds(folds, P), metrics=main["metrics"], per_class=main["per_class"],
         confusion=main["confusion"], comparisons=comparisons,
+        predictions=records_predictions(main["predictions"], PAPER, P["seed"]),
         extra={"model": P["model"], "n_params": main["n_params"], "cv": main["cv"], "paper_eq25": eq25,
                "train_config": {k: str(v) for k, v in vars(cfg).items()},
                "variants": {s or "proposed": {k: t[k] for k in ("metrics", "n_params", "seconds", "epochs")}

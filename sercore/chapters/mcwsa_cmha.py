@@ -31,7 +31,7 @@ from ..features import video as video_frames
 from ..features import word2vec as word_vectors
 from ..models.mcwsa_cmha import MODALITY_LETTER, reconstruction_loss
 from ..paths import show_progress
-from ..results import ChapterResult
+from ..results import ChapterResult, cv_predictions
 from ..schemas.mcwsa_cmha import COLUMNS           # the paper's five Table II/III columns, in its order
 from . import Method
 
@@ -737,7 +737,7 @@ def run(P: dict, corpus) -> ChapterResult:
     }
     return ChapterResult(protocol=experiment.describe_folds(folds, P), metrics=cv.summary["mean"],
                          per_class=cv.pooled["per_class"], confusion=cv.pooled["confusion"], comparisons=comps,
-                         extra=extra, figures=figures)
+                         extra=extra, figures=figures, predictions=cv_predictions(cv, PAPER, P["seed"]))
 
 
 # ----------------------------------------------------------------------------- leaderboard

@@ -12,7 +12,19 @@ language (en → IEMOCAP, de → EMODB, it → EMOVO, ur → URDU), which gives 
 12 source → target pairs of Table IV. Every corpus is mapped to the paper's four
 classes (neutral, happy, sad, angry) with its own label map (:data:`LABEL_MAPS`).
 The main corpus (``corpus``, and ``languages`` for the synthetic one) is the one the
-notebook loads; its within-corpus MDAT is the headline.
+notebook loads; its within-corpus MDAT is the headline. Two or more real corpora run
+the cross-language and k-shot stages on real data: ``params/mdat/<main>_<other>.yaml``
+(e.g. ``emodb_urdu``: ``corpora: [emodb, urdu]``), run as ``sercore run mdat --dataset
+emodb_urdu``. Each corpus is split within-corpus by its own protocol
+(``corpus_protocols``: URDU's speakers and emotions are tied, so it takes label-stratified
+k-fold where the others leave one speaker out).
+
+**Comparable or not.** Every fold is checked (:func:`sercore.protocols.check_folds`): a
+test set without every class, or smaller than ``min_test``, stops the run
+(``unfit_folds: refuse``) or is run and flagged (``flag``). A Table II row is marked
+``comparable: false`` with the reason when a fold was flagged or when its protocol is not
+our reading of the paper's (:data:`PAPER_PROTOCOLS`); its note says how many folds of how
+many ran.
 
 Where the paper is ambiguous (graph attention, co-attention, Emo-DB's classes, k-shot,
 splits), the reading implemented is written once, in the *Readings* section of
@@ -38,6 +50,15 @@ PAPER = "mdat"
 
 #: the paper's spelling of each corpus (reference rows use it)
 PAPER_NAMES = {"iemocap": "IEMOCAP", "emodb": "EMODB", "emovo": "EMOVO", "urdu": "URDU"}
+#: our reading of the paper's within-corpus "standard train-test splits" (it states no more):
+#: speaker-independent, as the corpora's usual protocols are (see the Readings of sercore.models.mdat)
+PAPER_PROTOCOLS = {"iemocap": "loso", "emodb": "loso_speaker", "emovo": "loso_speaker", "urdu": "loso_speaker"}
+#: why a corpus runs another protocol than :data:`PAPER_PROTOCOLS` (said in its comparison rows)
+PROTOCOL_REASONS = {
+    "urdu": "on URDU speaker and emotion are tied (most speaker IDs of the file names occur under one emotion "
+            "only), so speaker-independent folds test a single class; this run uses label-stratified k-fold "
+            "(speaker-dependent), which the paper's 'standard train-test splits' may or may not have been",
+}
 #: model kinds: the paper's two rows plus the seven Table VI configurations
 KINDS = ("baseline", "mdat") + tuple(f"m{k}" for k in ABLATIONS)
 KIND_NAMES = {"baseline": "Baseline (BiLSTM)", "mdat": "MDAT",
@@ -55,6 +76,8 @@ class Domain:
     corpus: experiment.Corpus  # manifest (with y), labels, banner
     features: list = field(default_factory=list)   # per row {"audio": (T, 256), ["text": (tok, 384)]}
     has_text: bool = False     # every row has a transcript
+    whole: experiment.Corpus | None = None   # the untrimmed corpus, tested on as a cross/k-shot target
+    whole_features: list = field(default_factory=list)   # its features (None-trimmed: same as features)
 
     @property
     def label(self) -> str:
@@ -64,11 +87,23 @@ class Domain:
         return PAPER_NAMES[self.paper_key]
 
 
+def domain_params(P: dict, spec: str) -> dict:
+    """The run's parameters as they apply to one corpus of ``corpora``: its name, languages, label
+    map (:data:`LABEL_MAPS`) and within-corpus protocol (``corpus_protocols``, else ``protocol``)."""
+    name, _, lang = spec.partition(":")
+    protocol = P["protocol"]
+    if P.get("corpus_protocols"):
+        protocol = P["corpus_protocols"][P["corpora"].index(spec)]
+    return {**P, "corpus": name, "languages": [lang] if lang else None, "label_map": LABEL_MAPS[name],
+            "protocol": protocol}
+
+
 def load_domains(P: dict, main: experiment.Corpus) -> dict:
     """``{spec: Domain}`` with features, for every spec of ``P["corpora"]`` (validated by the schema).
 
     ``main``: the main corpus already prepared (:func:`sercore.experiment.load_corpus`), used for its
-    spec; the others are prepared here the same way, each with its label map from :data:`LABEL_MAPS`.
+    spec; the others are loaded here the same way (:func:`domain_params`: each with its label map and
+    protocol; ``n_per_class`` trims their training parts only).
     """
     out = {}
     for spec in P["corpora"]:
@@ -76,12 +111,15 @@ def load_domains(P: dict, main: experiment.Corpus) -> dict:
         if spec == main_spec(P["corpus"], P["languages"]):
             corpus = main
         else:
-            corpus = experiment.prepare(name, label_map=LABEL_MAPS[name], data_root=P["data_root"],
-                                        languages=[lang] if lang else None, n_per_class=P["n_per_class"],
-                                        seed=int(P["seed"]))
+            corpus = experiment.load_corpus(domain_params(P, spec))
         d = Domain(spec, SYNTHETIC_STANDS_FOR[lang] if lang else name, corpus,
                    has_text="text" in modalities(corpus.manifest))
         d.features = features(corpus.manifest, text=d.has_text)
+        if corpus.manifest.attrs.get("trimmed"):    # a target is tested whole: the profile trims training only
+            d.whole = experiment.load_corpus({**domain_params(P, spec), "n_per_class": None})
+            d.whole_features = features(d.whole.manifest, text=d.has_text)
+        else:
+            d.whole, d.whole_features = corpus, d.features
         out[spec] = d
     return out
 
@@ -121,11 +159,34 @@ def modality_label(use_text: bool) -> str:
 
 
 def _compare(table: str, row: str, ua: float, *, column: str | None = None, dataset: str | None = None,
-             note: str = "") -> dict:
-    """One comparison row: measured UA beside the paper's cell (None where the paper has none)."""
+             note: str = "", why_not: str = "") -> dict:
+    """One comparison row: measured UA beside the paper's cell (None where the paper has none).
+    ``why_not``: why the row is not comparable (the row gets ``comparable: False`` and the reason in
+    its note), empty when nothing of this chapter's says so."""
     rep = reference.get(PAPER, table, row, "ua", column=column, dataset=dataset, default=None)
-    return results.comparison(table, row if column is None else f"{row} [{column}]", "ua", rep,
-                              round(float(ua), 2), note)
+    if why_not:
+        note = f"{note}; not comparable: {why_not}" if note else f"not comparable: {why_not}"
+    out = results.comparison(table, row if column is None else f"{row} [{column}]", "ua", rep,
+                             round(float(ua), 2), note)
+    if why_not:
+        out["comparable"] = False
+    return out
+
+
+def _unfit(folds) -> str:
+    """The reasons of the flagged folds among ``folds`` (:func:`sercore.protocols.check_folds`)."""
+    bad = [f for f in folds if not getattr(f, "comparable", True)]
+    return "; ".join(f"fold {f.name!r}: {f.reason}" for f in bad)
+
+
+def protocol_problem(paper_key: str, protocol: str) -> str:
+    """Why ``protocol`` on this corpus is not the paper's (our reading, :data:`PAPER_PROTOCOLS`), or ``""``."""
+    want = PAPER_PROTOCOLS.get(paper_key)
+    if want is None or protocol == want:
+        return ""
+    because = PROTOCOL_REASONS.get(paper_key)
+    return (f"protocol {protocol} differs from our reading of the paper's split ({want})"
+            + (f": {because}" if because else ""))
 
 
 # ----------------------------------------------------------------------------- stage 1: within-corpus
@@ -142,7 +203,8 @@ def within_corpus(domains: dict, P: dict, kinds=("baseline", "mdat")) -> WithinR
     """Train and test each kind on each domain's own folds (``protocol`` and its options in ``P``)."""
     rows, cvs, states, all_folds = [], {}, {}, {}
     for spec, d in domains.items():
-        fl = experiment.folds(d.corpus.manifest, P)
+        Pd = domain_params(P, spec)
+        fl = experiment.folds(d.corpus.manifest, Pd)
         all_folds[spec] = fl
         y = d.corpus.manifest["y"].to_numpy()
         for kind in kinds:
@@ -159,7 +221,9 @@ def within_corpus(domains: dict, P: dict, kinds=("baseline", "mdat")) -> WithinR
             mean, std = cv.summary["mean"], cv.summary.get("std", {})
             rows.append({"corpus": d.label, "model": KIND_NAMES[kind], "modalities": modality_label(d.has_text),
                          "UA": mean["ua"], "UA std": std.get("ua"), "WA": mean["wa"],
-                         "macro F1": mean["macro_f1"], "folds": len(fl), "seconds": round(cv.seconds, 1),
+                         "macro F1": mean["macro_f1"], "folds": len(fl),
+                         "of folds": getattr(fl, "total", len(fl)), "protocol": Pd["protocol"],
+                         "not comparable": _unfit(fl) or None, "seconds": round(cv.seconds, 1),
                          "spec": spec, "kind": kind})
     return WithinResult(pd.DataFrame(rows), cvs, states, all_folds)
 
@@ -172,12 +236,15 @@ def within_comparisons(domains: dict, within: WithinResult) -> list[dict]:
         row = {"baseline": "Baseline", "mdat": "MDAT"}.get(r["kind"])
         if row is None:
             continue
-        note = (f"measured on {d.label}, 4 classes, {r['modalities']}, {r['folds']} fold(s)"
+        note = (f"measured on {d.label}, 4 classes, {r['modalities']}, protocol {r['protocol']}, "
+                f"{r['folds']} of {r['of folds']} fold(s)"
                 + ("; synthetic stand-in, not comparable" if d.corpus.synthetic else "")
                 + ("; paper printed 7 classes for EMODB, we use its 4-class 420-utterance subset"
                    if d.paper_key == "emodb" else "")
                 + ("; paper printed 6 classes for EMOVO, we use its 4-class subset" if d.paper_key == "emovo" else ""))
-        out.append(_compare("Table II", row, r["UA"], dataset=d.paper_key, note=note))
+        why = "; ".join(filter(None, [protocol_problem(d.paper_key, r["protocol"]),
+                                      r["not comparable"] and f"flagged fold(s): {r['not comparable']}"]))
+        out.append(_compare("Table II", row, r["UA"], dataset=d.paper_key, note=note, why_not=why))
     return out
 
 
@@ -228,8 +295,11 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
             cfg = train_config(P, use_text)
             train.seed_everything(cfg.seed)
             model = build(kind, len(src.corpus.labels), use_text=use_text)
-            a, b = _shared(src.corpus.manifest, domains[targets[0]].corpus.manifest)
+            a, b = _shared(src.corpus.manifest, domains[targets[0]].whole.manifest)
             _, fold = protocols.cross_corpus_split(a, b, val_fraction=float(P["val_fraction"]), seed=cfg.seed)
+            if not len(fold.train):
+                raise ValueError(f"cross-language source {src.label}: no training utterance is left after "
+                                 f"val_fraction={P['val_fraction']} of its speakers was held out")
             if P["cross_source"] == "within" and within is not None and (s, kind) in within.source_models \
                     and use_text == src.has_text:
                 model.load_state_dict(within.source_models[(s, kind)])
@@ -243,14 +313,20 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
             trained[(s, kind)] = model
             for t in targets:
                 tgt = domains[t]
-                tfeats = tgt.features if use_text else _strip_text(tgt.features)
-                ty = tgt.corpus.manifest["y"].to_numpy()
-                rep = train.evaluate(model, train.FeatureDataset(tfeats, ty, np.arange(len(ty))), cfg,
+                tfeats = tgt.whole_features if use_text else _strip_text(tgt.whole_features)
+                ty = tgt.whole.manifest["y"].to_numpy()
+                whole = protocols.Fold(f"{s}_to_{t}", [], [], np.arange(len(ty)))
+                protocols.check_folds(tgt.whole.manifest, [whole], unfit_folds=P["unfit_folds"],
+                                      min_test=P["min_test"], protocol="cross_corpus")
+                rep = train.evaluate(model, train.FeatureDataset(tfeats, ty, whole.test), cfg,
                                      tgt.corpus.labels)
                 rows.append({"source": src.label, "target": tgt.label, "model": KIND_NAMES[kind],
                              "UA": rep["metrics"]["ua"], "WA": rep["metrics"]["wa"],
                              "test utterances": len(ty), "modalities": modality_label(use_text),
-                             "source model": how, "s": s, "t": t, "kind": kind})
+                             "source model": how, "target trimmed from": (tgt.whole.manifest.attrs.get("trimmed")
+                                                                           or {}).get("from_rows"),
+                             "not comparable": whole.reason or None,
+                             "s": s, "t": t, "kind": kind})
     return CrossResult(pd.DataFrame(rows), trained, use_text)
 
 
@@ -267,9 +343,17 @@ def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
         row = {"baseline": "Baseline multimodal Model", "mdat": "MDAT"}.get(r["kind"])
         if pair is None or row is None:
             continue
-        note = (f"measured {r['source']} -> {r['target']}, {r['modalities']}"
+        full = r.get("target trimmed from")
+        trimmed = full is not None and not pd.isna(full) and int(full) > r["test utterances"]
+        note = (f"measured {r['source']} -> {r['target']}, {r['modalities']}, {r['test utterances']} test utterances "
+                + (f"of the target's {int(full)} (the profile trimmed it to its within-corpus folds' rows)"
+                   if trimmed else "(every target utterance)")
                 + ("; synthetic stand-ins, not comparable" if domains[r["s"]].corpus.synthetic else ""))
-        out.append(_compare("Table IV", row, r["UA"], column=pair, dataset=domains[r["t"]].paper_key, note=note))
+        why = r.get("not comparable")
+        whys = [f"target test set: {why}" if isinstance(why, str) and why else "",
+                "not every target utterance was tested (n_per_class trimmed the target)" if trimmed else ""]
+        out.append(_compare("Table IV", row, r["UA"], column=pair, dataset=domains[r["t"]].paper_key, note=note,
+                            why_not="; ".join(filter(None, whys))))
     return out
 
 
@@ -293,15 +377,17 @@ def kshot(domains: dict, cross: CrossResult, P: dict, kinds=("baseline", "mdat")
     bar = tqdm(total=len(pairs) * len(kinds) * len(ks) * len(seeds), desc="k-shot", disable=not show_progress())
     for s, t in pairs:
         tgt = domains[t]
-        tfeats = tgt.features if use_text else _strip_text(tgt.features)
-        ty = tgt.corpus.manifest["y"].to_numpy()
+        tfeats = tgt.whole_features if use_text else _strip_text(tgt.whole_features)
+        ty = tgt.whole.manifest["y"].to_numpy()
         for kind in kinds:
             base = cross.models[(s, kind)]
             for k in ks:
                 for seed in seeds:
-                    fold = protocols.make_kshot(tgt.corpus.manifest, int(k), seed=int(seed))
+                    fold = protocols.make_kshot(tgt.whole.manifest, int(k), seed=int(seed))
                     if np.intersect1d(fold.train, fold.test).size:
                         raise AssertionError("k-shot: an utterance is in both adaptation and test")
+                    protocols.check_folds(tgt.whole.manifest, [fold], unfit_folds=P["unfit_folds"],
+                                          min_test=P["min_test"], protocol="kshot")
                     cfg = train_config(P, use_text, epochs=int(P["ft_epochs"]), lr=float(P["ft_lr"]),
                                        seed=int(seed), batch_size=min(int(P["batch_size"]), max(len(fold.train), 1)))
                     model = copy.deepcopy(base)
@@ -313,7 +399,8 @@ def kshot(domains: dict, cross: CrossResult, P: dict, kinds=("baseline", "mdat")
                                          tgt.corpus.labels)
                     rows.append({"source": domains[s].label, "target": tgt.label, "model": KIND_NAMES[kind],
                                  "k": int(k), "seed": int(seed), "UA": rep["metrics"]["ua"],
-                                 "adapt": len(fold.train), "test": len(fold.test), "s": s, "t": t, "kind": kind})
+                                 "adapt": len(fold.train), "test": len(fold.test),
+                                 "not comparable": fold.reason or None, "s": s, "t": t, "kind": kind})
                     bar.update(1)
     bar.close()
     return pd.DataFrame(rows)
@@ -338,8 +425,10 @@ def kshot_comparisons(domains: dict, kshot_rows: pd.DataFrame) -> list[dict]:
             continue
         note = (f"measured {domains[s].label} -> {domains[t].label}, mean of {len(g)} seed(s), "
                 f"k={k} per class" + ("; synthetic stand-ins, not comparable" if domains[s].corpus.synthetic else ""))
+        why = "; ".join(dict.fromkeys(x for x in g["not comparable"] if isinstance(x, str) and x))
         out.append(_compare("Table V", row, g["UA"].mean(), column=f"{pair}, k={k}",
-                            dataset=domains[t].paper_key, note=note))
+                            dataset=domains[t].paper_key, note=note,
+                            why_not=f"k-shot test set: {why}" if why else ""))
     return out
 
 
@@ -456,7 +545,14 @@ def reported_cross(table: str = "Table IV") -> pd.DataFrame:
 def describe_run(P: dict) -> str:
     """What this run holds, from its parameters (Markdown for the top of the page)."""
     folds = "all folds" if P["max_folds"] is None else f"the first {P['max_folds']} fold(s)"
-    per_class = "every utterance" if P["n_per_class"] is None else f"at most {P['n_per_class']} utterances per class"
+    per_class = ("every utterance" if P["n_per_class"] is None else
+                 f"training trimmed to at most {P['n_per_class']} utterances per class (test sets whole)")
+    if P.get("corpus_protocols"):
+        protocol = "protocols " + ", ".join(f"`{p}` ({c})" for c, p in zip(P["corpora"], P["corpus_protocols"]))
+    else:
+        protocol = f"protocol `{P['protocol']}`"
+    if P["unfit_folds"] == "flag":
+        protocol += " (folds without every class, or tiny ones, run flagged as not comparable)"
     if len(P["corpora"]) >= 2:
         stages = (f"within-corpus, cross-language (every ordered pair; source models: `{P['cross_source']}`), "
                   f"k-shot (k in {P['kshot_ks']} per class, seeds {P['kshot_seeds']}, {P['ft_epochs']} fine-tuning "
@@ -465,8 +561,7 @@ def describe_run(P: dict) -> str:
         stages = "within-corpus and the ablations (within-corpus: one corpus only)"
     return (f"**This page shows a `{P['profile']}`-profile run** of `{P['dataset']}` (seed {P['seed']}): corpora "
             f"{', '.join(P['corpora'])}, {per_class}; {stages}. Training: {P['epochs']} epoch(s), batch "
-            f"{P['batch_size']}, lr {P['lr']}, weight decay {P['weight_decay']}; protocol `{P['protocol']}`, "
-            f"{folds}.")
+            f"{P['batch_size']}, lr {P['lr']}, weight decay {P['weight_decay']}; {protocol}, {folds}.")
 
 
 def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
@@ -504,7 +599,7 @@ def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
 
     main = main_spec(P["corpus"], P["languages"])
     cv = W.cv[(main, "mdat")]
-    data = pd.DataFrame([{"corpus": d.label, "utterances": len(d.corpus.manifest),
+    data = pd.DataFrame([{"corpus": d.label, "utterances": len(d.whole.manifest),
                           "modalities": modality_label(d.has_text),
                           "dropped by the label map": d.corpus.dropped or "none"} for d in domains.values()])
     figures = {
@@ -520,6 +615,7 @@ def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
     return results.ChapterResult(
         protocol=experiment.describe_folds(W.folds[main], P), metrics=cv.summary["mean"],
         per_class=cv.pooled["per_class"], confusion=cv.pooled["confusion"], comparisons=comparisons,
+        predictions=results.cv_predictions(cv, PAPER, P["seed"]),
         extra={"model": "mdat_standin", "n_params": train.count_parameters(build("mdat", 4)),
                "n_params_baseline": train.count_parameters(build("baseline", 4)),
                "headline": f"within-corpus MDAT on {domains[main].label}", "cv": cv.to_json(),

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import data, experiment, models, reference, train
 from ..models.mlcct import ABLATIONS, TABLE8_GRID, table8_label, table8_overrides
-from ..results import ChapterResult, comparison
+from ..results import ChapterResult, comparison, cv_predictions
 from . import Method
 
 PAPER = "mlcct"
@@ -163,6 +163,7 @@ class Variant:
     n_params: int
     seconds: float
     cv: dict = field(default_factory=dict)   # CVResult.to_json()
+    predictions: pd.DataFrame | None = None  # per test utterance (results.cv_predictions), for the intervals
 
 
 def train_variant(name: str, feats: list[dict], y, folds, labels, P: dict, modalities,
@@ -174,7 +175,7 @@ def train_variant(name: str, feats: list[dict], y, folds, labels, P: dict, modal
     cv = train.cross_validate(build, feats, np.asarray(y), folds, train_config(P, modalities), labels)
     return Variant(name, tuple(modalities), dict(overrides), cv.summary["mean"], cv.pooled["per_class"],
                    cv.pooled["confusion"], train.count_parameters(build()), round(time.time() - t0, 2),
-                   cv.to_json())
+                   cv.to_json(), cv_predictions(cv, name))
 
 
 def main_name(modalities) -> str:
@@ -392,6 +393,7 @@ def run(P: dict, corpus) -> ChapterResult:
     return ChapterResult(
         protocol=experiment.describe_folds(fold_list, P), metrics=main.metrics, per_class=main.per_class,
         confusion=main.confusion, comparisons=comparisons(variants, mods, P, found, dev),
+        predictions=main.predictions.assign(method=PAPER, seed=int(P["seed"])),
         extra={"model": P["preset"], "main_variant": "+".join(main.modalities), "n_params": main.n_params,
                "deviations": dev, "variants": frame.reset_index().to_dict("records"), "cv": main.cv},
         figures={"note": run_note(P), "modalities": mods, "encoders": encoder_note(mods, P), "corpora_found": found,

@@ -150,8 +150,11 @@ def check_audio(path: Path | str) -> "sf._SoundFileInfo":
     return info
 
 
-def check_mp4(path: Path | str) -> None:
-    """Cheap check of an MP4 clip: non-empty and carrying the ISO-BMFF ``ftyp`` box."""
+def check_mp4(path: Path | str, need: tuple[str, ...] = ("audio",)) -> None:
+    """Check an MP4 clip: non-empty, the ISO-BMFF ``ftyp`` box first, and then, through PyAV
+    (:func:`sercore.features.media.probe`), a container that opens, holds the stream types in
+    ``need`` (default: an audio track, the clip's audio is what the loaders read) and decodes
+    the first frame of each stream. :class:`CorruptFileError` naming the clip otherwise."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
@@ -162,6 +165,11 @@ def check_mp4(path: Path | str) -> None:
         raise CorruptFileError(path, "video clip is empty (0 bytes)")
     if head[4:8] != b"ftyp":
         raise CorruptFileError(path, "not an MP4 file (no 'ftyp' box at the start)")
+    from ..features.media import media_problem   # PyAV, imported only when a clip is checked
+
+    reason = media_problem(path, need=need)
+    if reason:
+        raise CorruptFileError(path, reason)
 
 
 def read_text(path: Path | str) -> str:

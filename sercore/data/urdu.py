@@ -1,10 +1,18 @@
 """URDU, Urdu emotional speech from TV talk shows (Latif et al., 2018).
 
-400 utterances of 38 speakers in four emotions, one folder per emotion. File
-names ``S<M|F><speaker number>_F<file number>_<A|H|N|S><running number>.wav``
-(``SM1_F1_A01.wav``: male speaker 1, his file 1, angry utterance 01). The
-emotion letter must agree with the folder. The corpus has no transcripts
-(``text`` is ``None``).
+400 utterances in four emotions (100 each), one folder per emotion, cut from Urdu
+TV talk shows. File names ``S<M|F><speaker number>_F<file number>_<A|H|N|S><running
+number>.wav`` (``SM1_F1_A01.wav``: male speaker 1, his file 1, angry utterance 01);
+``speaker`` is ``S<M|F><number>`` from the name. The emotion letter must agree with
+the folder. The corpus has no transcripts (``text`` is ``None``).
+
+**Speakers.** The corpus description (and the MDAT paper, Sec. IV) say 38 speakers
+(27 male, 11 female); the speaker IDs the file names hold are fewer, and most of them
+occur under one emotion only: speaker and emotion are confounded. Count them from the
+manifest (``manifest["speaker"].nunique()``); :func:`sercore.protocols.confound` measures
+the tie and the data chapter shows it. Leave-one-speaker-out test folds on URDU hold a
+single class (refused by :func:`sercore.protocols.check_folds`); the book runs URDU with
+label-stratified k-fold (``kfold_val``).
 """
 from __future__ import annotations
 

@@ -2,9 +2,11 @@
 
 Every function works on mono float32 waveforms of shape ``(T,)`` (``T``
 samples at rate ``sr``). Files are read with :mod:`soundfile` (any rate, any
-channel count libsndfile understands), refused when not sound (see
-:func:`load_audio`: shorter than :data:`MIN_AUDIO_SECONDS`, truncated, NaN/Inf ...),
-and resampled with
+channel count libsndfile understands); the audio track of media containers (``.mp4``,
+``.avi``, ``.mkv`` ...: :data:`sercore.features.media.MEDIA_SUFFIXES`) is decoded with PyAV
+(:mod:`sercore.features.media`). Files are refused when not sound (see
+:func:`load_audio`: shorter than :data:`MIN_AUDIO_SECONDS`, truncated, NaN/Inf, no audio
+track ...), and resampled with
 :func:`torchaudio.functional.resample` (windowed-sinc, computed on CPU).
 """
 from __future__ import annotations
@@ -17,20 +19,24 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from ..data._io import MIN_AUDIO_SECONDS, non_finite_reason, too_short, wav_shortfall
+from ..data._io import (MIN_AUDIO_SECONDS, non_finite_reason, split_media_fragment, too_short,
+                        wav_shortfall)
+from ..data.errors import CorruptFileError
+from .media import MEDIA_SUFFIXES, read_audio_track
 
 __all__ = ["AudioLoadError", "MIN_AUDIO_SECONDS", "load_audio", "resample", "clip_or_pad", "segment"]
 
 
-class AudioLoadError(RuntimeError):
+class AudioLoadError(CorruptFileError, RuntimeError):
     """An audio file could not be read, or is not sound audio; the message names the file.
 
-    ``path`` and ``reason`` (the cause alone, as :class:`sercore.data.CorruptFileError`
-    words it) are set when known.
+    A :class:`sercore.data.CorruptFileError` (so code that handles the package's corrupt-file
+    error handles this one) and, as before, a ``RuntimeError``. ``path`` and ``reason`` (the
+    cause alone, as :class:`~sercore.data.CorruptFileError` words it) are set when known.
     """
 
     def __init__(self, message: str, path: str | Path | None = None, reason: str | None = None):
-        super().__init__(message)
+        RuntimeError.__init__(self, message)
         self.path = None if path is None else Path(path)
         self.reason = reason or message
 
@@ -53,7 +59,11 @@ def load_audio(path: str | Path, sr: int | None = 16000, start: float | None = N
 
     Parameters
     ----------
-    path:   any file libsndfile reads (wav, flac, ogg, ...), at any sampling rate.
+    path:   any file libsndfile reads (wav, flac, ogg, ...), at any sampling rate, or a media
+            container (:data:`~sercore.features.media.MEDIA_SUFFIXES`: mp4, avi, mkv ...) whose
+            first audio track is decoded with PyAV. A W3C media fragment ``file#t=s,e`` (as
+            manifests write the ``video`` column) reads ``[s, e)`` of ``file``; it cannot be
+            combined with ``start``/``end``.
     sr:     target rate in Hz; ``None`` keeps the file's own rate.
     start, end: seconds inside the file; ``None`` means the file's start / end.
             An ``end`` past the end of the file is clipped to the file's end
@@ -69,18 +79,29 @@ def load_audio(path: str | Path, sr: int | None = 16000, start: float | None = N
     Raises
     ------
     FileNotFoundError  when the file does not exist;
-    AudioLoadError     naming the file and the cause when: it is a folder; libsndfile
-                       cannot read it; it holds no samples; it is truncated (fewer sample
+    AudioLoadError     (a :class:`~sercore.data.CorruptFileError`) naming the file and the
+                       cause when: it is a folder; libsndfile (or, for a media container,
+                       PyAV) cannot read it; a container has no audio track or cannot be
+                       decoded; it holds no samples; it is truncated (fewer sample
                        bytes than its header declares, or the decoder stops early); the part
                        read is shorter than :data:`MIN_AUDIO_SECONDS` (25 ms); or any sample
                        read is NaN or Inf (features of it would be NaN and train silently).
     """
     path = Path(path)
+    if not path.exists() and "#t=" in str(path):
+        base, fs, fe = split_media_fragment(str(path))
+        if fs is not None:
+            if start is not None or end is not None:
+                raise ValueError(f"{path}: a media fragment (#t=start,end) and start/end "
+                                 f"({start}, {end}) cannot both be given")
+            path, start, end = Path(base), fs, fe
     if not path.exists():
         raise FileNotFoundError(f"audio file not found: {path}")
     if path.is_dir():
         raise AudioLoadError(f"cannot read audio file {path}: is a folder, not an audio file",
                              path=path, reason="is a folder, not an audio file")
+    if path.suffix.lower() in MEDIA_SUFFIXES:
+        return _load_media(path, sr, start, end, mono)
     try:
         info = sf.info(str(path))
     except Exception as e:  # libsndfile raises its own error types
@@ -130,6 +151,31 @@ def load_audio(path: str | Path, sr: int | None = 16000, start: float | None = N
     wave = data.T  # (channels, T)
     if mono:
         wave = wave.mean(axis=0)
+    if sr is not None:
+        wave = resample(wave, native_sr, sr)
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def _load_media(path: Path, sr: int | None, start: float | None, end: float | None,
+                mono: bool) -> np.ndarray:
+    """:func:`load_audio` for a media container: its first audio track through PyAV."""
+    if start is not None and start < 0:
+        raise ValueError(f"start must be >= 0 seconds, got {start} for {path}")
+    try:
+        data, native_sr = read_audio_track(path, start, end)           # (channels, T)
+    except CorruptFileError as exc:
+        raise AudioLoadError(f"cannot read the audio track of {path}: {exc.reason}", path=path,
+                             reason=exc.reason) from None
+    part = "audio" if start is None and end is None else f"segment start={start}s end={end}s"
+    short = too_short(data.shape[1], native_sr, part)
+    if short:
+        raise AudioLoadError(f"audio file {path}: {short}", path=path, reason=short)
+    finite = np.isfinite(data).all(axis=0)
+    if not finite.all():
+        first = int(round((start or 0) * native_sr)) + int(np.argmin(finite))
+        reason = non_finite_reason(int((~finite).sum()), first, native_sr)
+        raise AudioLoadError(f"audio file {path} {reason}", path=path, reason=reason)
+    wave = data.mean(axis=0) if mono else data
     if sr is not None:
         wave = resample(wave, native_sr, sr)
     return np.ascontiguousarray(wave, dtype=np.float32)

@@ -24,13 +24,21 @@ Output shapes (one utterance, ``F`` frames; ``(n_seg, ...)`` when segmented):
 - ``text``          ``(tokens, dim)`` or ``(dim,)``; HF text ``model``, ``layer``, ``pooling``
 - ``minilm``        ``(tokens, 384)`` or ``(384,)``; all-MiniLM-L6-v2 text stand-in
 
-A ``device`` keyword (``"cpu"``, ``"cuda"``) may be given to the encoder-based
-extractors; it is not part of the config (it does not change the features
-beyond float noise).
+A ``device`` keyword (``"cpu"``, ``"cuda"``) and a ``batch_size`` may be given to the
+encoder-based extractors; neither is part of the config (they do not change the
+features beyond float noise).
+
+Batches. :func:`extract` looks every row up in the cache first, then computes the
+missing ones longest first (:meth:`Extractor.length_hint`), ``batch_size`` rows per
+:meth:`Extractor.call_batch`. The encoders (``ssl``, ``ge2e``, ``text``, ``minilm``)
+run those rows as one padded, masked batch; the spectral extractors compute row by
+row (they are fast already). A failing batch is re-run row by row, so the error
+names the row that caused it.
 """
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -75,6 +83,7 @@ class Extractor:
     VERSION: str = "1"
     DEFAULTS: dict = {}
     RUNTIME: tuple[str, ...] = ()  # keywords accepted but kept out of the config / key
+    BATCH_SIZE: int = 1  # rows per call_batch() in extract(); runtime keyword ``batch_size`` overrides
 
     def __init__(self, **config):
         unknown = sorted(set(config) - set(self.DEFAULTS) - set(self.RUNTIME))
@@ -97,10 +106,30 @@ class Extractor:
         """Extra key material that is not a setting (e.g. a weights file's sha1)."""
         return {}
 
+    @property
+    def batch_size(self) -> int:
+        """Rows :func:`extract` hands to :meth:`call_batch` at once."""
+        n = self.runtime.get("batch_size", self.BATCH_SIZE)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {n!r}")
+        return int(n)
+
+    def length_hint(self, row) -> float:
+        """A number that grows with the row's input length (sorts rows into batches that pad
+        little); 0 when unknown."""
+        return 0.0
+
+    def call_batch(self, rows) -> list[np.ndarray]:
+        """``[self(row) for row in rows]``; encoders override it with one padded batch."""
+        return [self(row) for row in rows]
+
     def key(self, row) -> str:
-        """Content-addressed cache key of this extractor applied to ``row``."""
-        return make_key(self.identity(row), self.name, self.config, self.VERSION,
-                        self.fingerprint())
+        """Content-addressed cache key of this extractor applied to ``row``. The fingerprint
+        (weights hashes, package versions) is taken once per extractor object."""
+        fp = self.__dict__.get("_fingerprint")
+        if fp is None:
+            fp = self._fingerprint = self.fingerprint()
+        return make_key(self.identity(row), self.name, self.config, self.VERSION, fp)
 
     def __call__(self, row) -> np.ndarray:
         raise NotImplementedError
@@ -163,6 +192,41 @@ class AudioExtractor(Extractor):
         else:
             out = self.compute(w)
         return np.asarray(out, dtype=np.float32)
+
+    def length_hint(self, row) -> float:
+        """Seconds (``end - start`` or a ``duration`` column), else the file's size in bytes."""
+        start, end = _field(row, "start"), _field(row, "end")
+        if start is not None and end is not None:
+            return float(end) - float(start)
+        dur = _field(row, "duration")
+        if dur is not None:
+            return float(dur)
+        try:
+            return float(os.path.getsize(self._path(row)))
+        except (OSError, ValueError):
+            return 0.0
+
+    def compute_batch(self, waves: list[np.ndarray]) -> list[np.ndarray]:
+        """Features of several waveforms ``[(T_i,)]`` at once (encoders: one padded batch)."""
+        return [self.compute(w) for w in waves]
+
+    def call_batch(self, rows) -> list[np.ndarray]:
+        """Every row's features, all their waveforms (segments included) through one
+        :meth:`compute_batch`; equal to ``[self(row) for row in rows]`` within float noise."""
+        if type(self).compute_batch is AudioExtractor.compute_batch:
+            return super().call_batch(rows)
+        waves = [self.wave(row) for row in rows]
+        flat = [s for w in waves for s in (w if w.ndim == 2 else [w])]
+        feats = self.compute_batch(flat)
+        out, k = [], 0
+        for w in waves:
+            if w.ndim == 2:
+                out.append(np.stack(feats[k:k + w.shape[0]]).astype(np.float32))
+                k += w.shape[0]
+            else:
+                out.append(np.asarray(feats[k], dtype=np.float32))
+                k += 1
+        return out
 
 
 class MFCC(AudioExtractor):
@@ -229,7 +293,8 @@ class SSL(AudioExtractor):
 
     name = "ssl"
     DEFAULTS = dict(_AUDIO_DEFAULTS, model="facebook/wav2vec2-base", layer="last")
-    RUNTIME = ("device",)
+    RUNTIME = ("device", "batch_size")
+    BATCH_SIZE = 8
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -249,6 +314,9 @@ class SSL(AudioExtractor):
     def compute(self, wave):
         return self.encoder(wave)
 
+    def compute_batch(self, waves):
+        return self.encoder.encode_batch(waves, batch_size=self.batch_size)
+
 
 class GE2E(AudioExtractor):
     """GE2E speaker-encoder stand-in (Resemblyzer weights) for the SSL audio encoders.
@@ -263,7 +331,8 @@ class GE2E(AudioExtractor):
 
     name = "ge2e"
     DEFAULTS = dict(_AUDIO_DEFAULTS, layer="last", output="frames", normalize_volume=True)
-    RUNTIME = ("device",)
+    RUNTIME = ("device", "batch_size")
+    BATCH_SIZE = 32
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -299,6 +368,14 @@ class GE2E(AudioExtractor):
             return self.encoder.embed_utterance(wave)
         return self.encoder.frame_states(wave, self.config["layer"])
 
+    def compute_batch(self, waves):
+        from .encoders import normalize_volume
+        if self.config["normalize_volume"]:
+            waves = [normalize_volume(w) for w in waves]
+        if self.config["output"] == "embedding":
+            return self.encoder.embed_utterance_batch(waves, batch_size=2 * self.batch_size)
+        return self.encoder.frame_states_batch(waves, self.config["layer"], batch_size=self.batch_size)
+
 
 class TextExtractorBase(Extractor):
     """Text extractors read ``row.text``; the key hashes the text itself."""
@@ -313,13 +390,19 @@ class TextExtractorBase(Extractor):
     def identity(self, row) -> dict:
         return {"text_sha1": text_sha1(self._text(row))}
 
+    def length_hint(self, row) -> float:
+        """Characters of the transcript."""
+        text = _field(row, "text")
+        return float(len(str(text))) if text is not None else 0.0
+
 
 class Text(TextExtractorBase):
     """Token states of a Hugging Face text model: ``(tokens, dim)``, ``(dim,)`` when pooled."""
 
     name = "text"
     DEFAULTS = dict(model="roberta-large", layer="last", pooling=None, max_length=512)
-    RUNTIME = ("device",)
+    RUNTIME = ("device", "batch_size")
+    BATCH_SIZE = 32
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -347,6 +430,10 @@ class Text(TextExtractorBase):
 
     def __call__(self, row) -> np.ndarray:
         return np.asarray(self.encoder(self._text(row)), dtype=np.float32)
+
+    def call_batch(self, rows) -> list[np.ndarray]:
+        feats = self.encoder.encode_batch([self._text(r) for r in rows], batch_size=self.batch_size)
+        return [np.asarray(f, dtype=np.float32) for f in feats]
 
 
 class MiniLM(Text):
@@ -430,6 +517,40 @@ def _rows(manifest):
     return list(manifest)
 
 
+class _naming:
+    """Adds a note naming the row to an error raised inside the block."""
+
+    def __init__(self, ext: Extractor, row):
+        self.ext, self.row = ext, row
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if e is not None and hasattr(e, "add_note"):
+            e.add_note(f"while extracting {self.ext.name!r} features for {_row_label(self.row)} "
+                       f"(path={_field(self.row, 'path')!r})")
+        return False
+
+
+def _compute(ext: Extractor, rows: list) -> list[np.ndarray]:
+    """``ext.call_batch(rows)`` as float32 arrays; when the batch fails, the rows are computed one
+    by one so the error names the row that raised it."""
+    if len(rows) == 1:
+        with _naming(ext, rows[0]):
+            return [np.asarray(ext(rows[0]), dtype=np.float32)]
+    try:
+        arrs = ext.call_batch(rows)
+    except Exception:
+        arrs = []
+        for row in rows:
+            with _naming(ext, row):
+                arrs.append(ext(row))
+    if len(arrs) != len(rows):
+        raise RuntimeError(f"extractor {ext.name!r} returned {len(arrs)} arrays for {len(rows)} rows")
+    return [np.asarray(a, dtype=np.float32) for a in arrs]
+
+
 def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | FeatureCache = True,
             progress: bool | None = None, **config) -> FeatureList:
     """Features of every row of ``manifest`` (a DataFrame or a list of dict rows), in order.
@@ -439,8 +560,9 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
     ``sercore.paths.cache_dir()/"features"``, a folder or :class:`FeatureCache`
     = that cache, ``False`` = compute everything and store nothing. A tqdm bar
     shows progress and the hit/miss counts; the returned list's ``.stats`` (and
-    :func:`last_stats`) tell how many arrays were read vs computed. An error on
-    one row stops the run with a note naming the row (nothing is skipped).
+    :func:`last_stats`) tell how many arrays were read vs computed. Missing arrays are
+    computed in length-sorted batches of ``ext.batch_size`` (see the module docstring).
+    An error on one row stops the run with a note naming the row (nothing is skipped).
     """
     if config and not isinstance(extractor, str):
         raise ValueError("pass settings either to get_extractor() or with a name to extract(), "
@@ -457,31 +579,36 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
     rows = _rows(manifest)
     stats = ExtractStats(extractor=ext.name, items=len(rows), config=dict(ext.config),
                          cache_root=str(store.root) if store is not None else None)
-    out = FeatureList()
+    found: list[np.ndarray | None] = [None] * len(rows)
+    keys: list[str | None] = [None] * len(rows)
     t0 = time.perf_counter()
     with tqdm(total=len(rows), desc=f"features[{ext.name}]", unit="utt",
               disable=not show_progress(progress)) as bar:
-        for row in rows:
-            try:
-                arr = None
+        todo = []
+        for i, row in enumerate(rows):                 # the cache first: hits cost no model time
+            if store is not None:
+                with _naming(ext, row):
+                    keys[i] = ext.key(row)
+                found[i] = store.get(ext.name, keys[i])
+            if found[i] is not None:
+                stats.hits += 1
+                bar.update(1)
+            else:
+                todo.append(i)
+        if len(todo) > 1 and ext.batch_size > 1:       # longest first: batches of similar lengths
+            hints = {i: ext.length_hint(rows[i]) for i in todo}
+            todo.sort(key=lambda i: -hints[i])
+        for b in range(0, len(todo), ext.batch_size):
+            chunk = todo[b:b + ext.batch_size]
+            arrs = _compute(ext, [rows[i] for i in chunk])
+            for i, arr in zip(chunk, arrs):
+                found[i] = arr
+                stats.misses += 1
                 if store is not None:
-                    key = ext.key(row)
-                    arr = store.get(ext.name, key)
-                if arr is not None:
-                    stats.hits += 1
-                else:
-                    arr = np.asarray(ext(row), dtype=np.float32)
-                    stats.misses += 1
-                    if store is not None:
-                        store.put(ext.name, key, arr)
-            except Exception as e:
-                if hasattr(e, "add_note"):
-                    e.add_note(f"while extracting {ext.name!r} features for {_row_label(row)} "
-                               f"(path={_field(row, 'path')!r})")
-                raise
-            out.append(arr)
+                    store.put(ext.name, keys[i], arr)
             bar.set_postfix(hits=stats.hits, misses=stats.misses, refresh=False)
-            bar.update(1)
+            bar.update(len(chunk))
+    out = FeatureList(found)
     stats.seconds = time.perf_counter() - t0
     out.stats = stats
     _LAST[:] = [stats]

@@ -33,38 +33,19 @@ EXTRACTORS = {
 
 def read_frames(path: str, fps: float = 10.0, size: int = 48) -> np.ndarray:
     """Gray frames ``(T, H, W)`` float32 in [0, 255]: a ``.npy`` array as stored, or a video file
-    (optionally ``path#t=start,end``) decoded with OpenCV at ``fps`` frames/s, converted to gray
-    and resized to ``size`` x ``size``."""
-    path = str(path)
-    base, _, frag = path.partition("#t=")
+    (optionally ``path#t=start,end``, the manifests' media fragment) decoded with PyAV
+    (:func:`sercore.features.media.read_video_frames`) at ``fps`` frames/s between start and
+    end, converted to gray and resized to ``size`` x ``size``. ``FileNotFoundError`` for a
+    missing file; :class:`sercore.data.CorruptFileError` naming it when it cannot be decoded or
+    has no video track."""
+    from ..data._io import split_media_fragment
+    from .media import read_video_frames
+
+    base, start, end = split_media_fragment(str(path))
     if base.endswith(".npy"):
         return np.load(base).astype(np.float32)
-    try:
-        import cv2
-    except ImportError as e:
-        raise ImportError(f"decoding {base} needs OpenCV (pip install opencv-python-headless); or store the "
-                          "frames as .npy (T, H, W) arrays, or drop video from `modalities`") from e
-    start, end = (float(v) for v in frag.split(",")) if frag else (0.0, float("inf"))
-    cap = cv2.VideoCapture(base)
-    if not cap.isOpened():
-        raise ValueError(f"cannot open video {base}")
-    src_fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    cap.set(cv2.CAP_PROP_POS_MSEC, start * 1000.0)
-    frames, t, step = [], start, 1.0 / fps
-    next_t = start
-    while t <= end:
-        ok, img = cap.read()
-        if not ok:
-            break
-        if t >= next_t:
-            g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
-            frames.append(cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA))
-            next_t += step
-        t += 1.0 / src_fps
-    cap.release()
-    if not frames:
-        raise ValueError(f"no frames read from {path}")
-    return np.stack(frames).astype(np.float32)
+    frames = read_video_frames(base, fps=fps, start=start, end=end, size=size, gray=True)
+    return frames.astype(np.float32)
 
 
 def sobel(frames: np.ndarray) -> np.ndarray:

@@ -56,8 +56,10 @@ Where the paper is ambiguous, this is what the model and its chapter
   fine-tune a copy of the source model, and the test set is every other target utterance
   (`sercore.protocols.make_kshot`; never both); k = 0 is the source model on the whole target.
 - **Within-corpus splits**: the paper says "standard train-test splits" and no more; each
-  corpus uses the run's `protocol` (Emo-DB, EMOVO, URDU: leave one speaker out; IEMOCAP: leave
-  one session out; synthetic: session 5 held out, validation speakers from sessions 1-4).
+  corpus uses its own protocol (Emo-DB, EMOVO: leave one speaker out; IEMOCAP: leave one
+  session out; synthetic: session 5 held out, validation speakers from sessions 1-4). URDU ties
+  speakers to emotions, so leaving a speaker out tests one class: it runs label-stratified
+  5-fold (`kfold_val`), and its Table II rows are marked not comparable with the paper's.
 - **Cross-language source models** are trained on the source corpus (validation speakers
   carved from it) and tested on every target utterance; `cross_source: within` reuses the
   first within-corpus fold's model (trained on most, not all, of the source).

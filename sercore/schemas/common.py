@@ -65,9 +65,14 @@ class CorpusParams(RunParams):
     corpus: str = param("registered corpus name (sercore data list)")
     languages: list[str] | None = param("keep these languages (None: all)", None)
     label_map: str = param("sercore.data.labels.LABEL_MAPS")
-    n_per_class: int | None = param("at most this many utterances per class (None: all)", None, ge=1)
+    n_per_class: int | None = param("at most this many training (and validation) utterances per class in each "
+                                     "fold; test sets stay whole (None: all)", None, ge=1)
     protocol: str = param("sercore.protocols.PROTOCOLS", choices=PROTOCOLS)
     max_folds: int | None = param("run only the first folds (None: all)", None, ge=1)
+    unfit_folds: str = param("a fold whose test set lacks classes or has fewer than min_test utterances: refuse "
+                             "(stop with the reason) or flag (run it, marked not comparable)", "refuse",
+                             choices=("refuse", "flag"))
+    min_test: int | None = param("fewest test utterances a fold may have (None: 2 per class)", None, ge=1)
     test_sessions: list[int] | None = param("protocol official: these sessions are the test set", None)
     test_fraction: float = param("protocol random: share of utterances tested", 0.2, gt=0, lt=1)
     k: int = param("protocol kfold_val: number of parts", 10, ge=3)

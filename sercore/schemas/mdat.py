@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import TrainingParams, param
+from .common import PROTOCOLS, TrainingParams, param
 
 #: per corpus, the label map onto the paper's four classes (all share one class order); every corpus of
 #: ``corpora`` is mapped with its own, and ``label_map`` (the main corpus's) must be the one given here
@@ -37,6 +37,9 @@ class Params(TrainingParams):
     ft_epochs: int = param("fine-tuning epochs on the k-shot samples", ge=1)
     ft_lr: float = param("fine-tuning learning rate", 0.0005, gt=0)
     ablation_source: str = param("Table VI source, one of corpora (the paper: IEMOCAP)")
+    corpus_protocols: list[str] | None = param("within-corpus protocol of each corpus of corpora, in order (None: "
+                                               "protocol for all; the main corpus's must be protocol)", None,
+                                               choices=PROTOCOLS)
 
     def __post_init__(self):
         if self.corpus not in LABEL_MAPS:
@@ -59,6 +62,14 @@ class Params(TrainingParams):
         if self.ablation_source not in self.corpora:
             raise ValueError(f"key 'ablation_source': expected one of corpora {self.corpora!r}, "
                              f"got {self.ablation_source!r}")
+        if self.corpus_protocols is not None:
+            if len(self.corpus_protocols) != len(self.corpora):
+                raise ValueError(f"key 'corpus_protocols': expected one protocol per corpus of corpora "
+                                 f"{self.corpora!r}, got {self.corpus_protocols!r}")
+            own = self.corpus_protocols[self.corpora.index(main)]
+            if own != self.protocol:
+                raise ValueError(f"key 'corpus_protocols': expected {self.protocol!r} (the key 'protocol') for "
+                                 f"the main corpus {main!r}, got {own!r}")
         if self.kshot_sources and not set(self.kshot_sources) <= set(self.corpora):
             raise ValueError(f"key 'kshot_sources': expected a subset of corpora {self.corpora!r}, "
                              f"got {self.kshot_sources!r}")

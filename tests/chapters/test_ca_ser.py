@@ -18,7 +18,7 @@ from sercore.schemas import ParamsError
 LABELS = ["neutral", "happy", "sad", "angry"]
 TINY = dict(lstm_hidden=8, lstm_layers=1, d_model=16, sa_layers=1, sa_heads=2, sa_ff=32, ca_heads=2,
             ca_dim=16, ffn_dim=32, dropout=0.0, epochs=1, batch_size=8, lr=1e-3, grad_accum=1,
-            max_s=2.0, min_s=1.0, max_folds=1)
+            max_s=2.0, min_s=1.0, max_folds=1, min_test=4)   # the tiny corpus tests 4 utterances a speaker
 
 
 def tiny_params(**over):

@@ -1,4 +1,6 @@
 """MDAT chapter: label maps, k-shot sampler, params schema, method(P, have), a tiny end-to-end run()."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,7 +126,9 @@ def test_run_two_synthetic_languages_end_to_end(monkeypatch):
     assert tables == {"Table II", "Table IV", "Table V", "Table VI"}
     iv = next(c for c in r.comparisons if c["row"] == "MDAT [IEMOCAP->EMODB]")
     assert iv["reported"] == 42.48 and "not comparable" in iv["note"]
-    assert F["labels"][F["main"]] == "synthetic:en (for IEMOCAP)" and F["data"]["utterances"].tolist() == [16, 16]
+    assert F["labels"][F["main"]] == "synthetic:en (for IEMOCAP)" and F["data"]["utterances"].tolist() == [72, 72]
+    # n_per_class trims training only: session 5 (40 = 10 per class) whole, + 4 per class train and val
+    assert r.protocol["folds"][0]["sizes"] == {"train": 16, "val": 16, "test": 40}
     assert "Training: 1 epoch(s)" in ch.describe_run(P) and "`smoke`-profile" in ch.describe_run(P)
 
 
@@ -133,3 +137,136 @@ def test_reported_tables_come_from_the_reference():
     assert t.loc["emodb", "MDAT"] == 84.50 and t.loc["iemocap", "HCAM [81]"] == 73.67
     iv = ch.reported_cross()
     assert len(iv) == 12 and iv.loc["IEMOCAP->EMOVO", "MDAT"] == 85.51
+
+
+# ----------------------------------------------------------------------------- real corpora: protocols and pairs
+
+SHARED_EMODB = Path("/work/shared/data/emodb")
+
+
+@pytest.fixture
+def two_real_corpora(tmp_path):
+    """A data root with Emo-DB (the shared real copy when this machine has it, else the fixture corpus) and
+    URDU (the fixture corpus: speaker ids tied to emotions as in the real one), both in their official
+    layouts (:func:`sercore.data.fixtures.write_fixtures`)."""
+    from sercore.data.fixtures import write_fixtures
+
+    root = tmp_path / "data"
+    root.mkdir()
+    if SHARED_EMODB.is_dir():
+        (root / "emodb").symlink_to(SHARED_EMODB)
+        write_fixtures(root, ["urdu"])
+    else:
+        write_fixtures(root, ["emodb", "urdu"])
+    return root
+
+
+def test_urdu_params_measure_emotion_and_say_why_they_differ_from_the_paper():
+    for profile in ("smoke", "quick", "paper"):
+        P = resolve("mdat", "urdu", profile)
+        assert (P["protocol"], P["k"]) == ("kfold_val", 5)
+    assert ch.protocol_problem("emodb", "loso_speaker") == "" and ch.protocol_problem("iemocap", "loso") == ""
+    why = ch.protocol_problem("urdu", "kfold_val")
+    assert why.startswith("protocol kfold_val differs from our reading of the paper's split (loso_speaker)")
+    assert "speaker and emotion are tied" in why
+    row = ch._compare("Table II", "MDAT", 50.0, dataset="urdu", note="x", why_not=why)
+    assert row["comparable"] is False and row["reported"] == 94.33 and row["note"].startswith("x; not comparable: ")
+    assert "comparable" not in ch._compare("Table II", "MDAT", 50.0, dataset="emodb")
+
+
+def test_pair_params_files_resolve_and_give_each_corpus_its_protocol():
+    from sercore.runs import datasets_with_params
+
+    pairs = [d for d in datasets_with_params("mdat") if "_" in d]
+    assert {"emodb_urdu", "emodb_emovo", "emovo_urdu", "iemocap_emodb_emovo_urdu"} <= set(pairs)
+    own = {c: resolve("mdat", c, "quick")["protocol"] for c in ("emodb", "emovo", "urdu", "iemocap")}
+    for d in pairs:
+        for profile in ("smoke", "quick", "paper"):
+            P = resolve("mdat", d, profile)
+            assert P["corpora"] == d.split("_") and P["corpus"] == P["corpora"][0]
+            for spec in P["corpora"]:
+                Pd = ch.domain_params(P, spec)
+                assert (Pd["corpus"], Pd["protocol"], Pd["label_map"]) == (spec, own[spec], ch.LABEL_MAPS[spec])
+    P = resolve("mdat", "emodb_urdu", "smoke")
+    with pytest.raises(ParamsError, match="one protocol per corpus"):
+        resolve("mdat", "emodb_urdu", "smoke", {"corpus_protocols": ["loso_speaker"]})
+    with pytest.raises(ParamsError, match="for the main corpus 'emodb'"):
+        resolve("mdat", "emodb_urdu", "smoke", {"corpus_protocols": ["kfold_val", "kfold_val"]})
+    assert ch.domain_params({**P, "corpus_protocols": None}, "urdu")["protocol"] == "loso_speaker"
+
+
+def test_urdu_leave_one_speaker_out_is_refused_naming_the_folds(two_real_corpora):
+    from sercore.protocols import UnfitFoldError
+
+    P = resolve("mdat", "urdu", "smoke", {"data_root": str(two_real_corpora), "protocol": "loso_speaker",
+                                          "max_folds": None, "n_per_class": None})
+    corpus = experiment.load_corpus(P)
+    c = ch.protocols.confound(corpus.manifest)
+    assert c["confounded"] and c["single_label_groups"] >= 1
+    with pytest.raises(UnfitFoldError, match=rf"urdu: protocol 'loso_speaker' gives {c['single_label_groups']} of "
+                                             rf"{c['groups']} fold\(s\) that are not a measurement: fold 'speaker_\w+': "
+                                             r"its \d+ test utterance\(s\) hold 1 of the 4 classes of label map 'ser4'"):
+        experiment.folds(corpus.manifest, P)
+    flagged = experiment.folds(corpus.manifest, {**P, "unfit_folds": "flag"})
+    assert sum(not f.comparable for f in flagged) == c["single_label_groups"]
+
+
+def test_run_emodb_to_urdu_on_real_layouts_end_to_end(two_real_corpora, monkeypatch):
+    monkeypatch.setenv("SERCORE_PROGRESS", "0")
+    P = resolve("mdat", "emodb_urdu", "smoke", {"data_root": str(two_real_corpora), "kshot_ks": [0, 2]})
+    corpus = experiment.load_corpus(P)
+    r = ch.run(P, corpus)
+    F = r.figures
+    assert r.protocol["name"] == "loso_speaker" and r.protocol["comparable"] is True
+    within = F["within"].set_index(["spec", "kind"])
+    assert within.loc[("urdu", "mdat"), "protocol"] == "kfold_val" and within.loc[("urdu", "mdat"), "of folds"] == 5
+    assert within.loc[("emodb", "mdat"), "protocol"] == "loso_speaker"
+    assert F["cross"][["s", "t"]].drop_duplicates().values.tolist() == [["emodb", "urdu"], ["urdu", "emodb"]]
+    assert (F["cross"]["modalities"] == "audio only (no transcripts)").all()
+    n_urdu = int(F["data"].set_index("corpus").loc["URDU", "utterances"])
+    assert (F["cross"][F["cross"].t == "urdu"]["test utterances"] == n_urdu).all()
+    rows = {(c["table"], c["row"]): c for c in r.comparisons}
+    iv = rows[("Table IV", "MDAT [EMODB->URDU]")]
+    assert iv["reported"] == 73.23 and 0 <= iv["measured"] <= 100 and f"{n_urdu} test utterances" in iv["note"]
+    assert ("Table V", "MDAT [EMODB->URDU, k=2]") in rows
+    back = rows[("Table IV", "MDAT [URDU->EMODB]")]          # smoke trims training only: the target is whole
+    n_emodb = int(F["data"].set_index("corpus").loc["EMODB", "utterances"])
+    assert f"{n_emodb} test utterances (every target utterance)" in back["note"]
+    urdu_ii = next(c for c in r.comparisons if c["table"] == "Table II" and "URDU" in c["note"])
+    assert urdu_ii["comparable"] is False and "1 of 5 fold(s)" in urdu_ii["note"]
+    assert "speaker and emotion are tied" in urdu_ii["note"]
+    emodb_ii = next(c for c in r.comparisons if c["table"] == "Table II" and "EMODB" in c["note"])
+    assert "comparable" not in emodb_ii and "1 of " in emodb_ii["note"]
+    assert "`loso_speaker` (emodb), `kfold_val` (urdu)" in ch.describe_run(P)
+
+
+def test_sercore_run_mdat_on_a_pair_of_real_corpora_writes_cross_corpus_rows(two_real_corpora, tmp_path,
+                                                                             monkeypatch):
+    """`sercore run mdat --dataset emodb_urdu --profile smoke` through papermill: the pair's params file
+    (no hand-written papermill parameters), metrics.json with the cross-language comparison rows."""
+    import json
+
+    from sercore import cli
+
+    monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "results"))
+    assert cli.main(["run", "mdat", "--dataset", "emodb_urdu", "--profile", "smoke",
+                     "--data-root", str(two_real_corpora)]) == 0
+    out = json.loads((tmp_path / "results" / "mdat" / "emodb_urdu" / "smoke" / "metrics.json").read_text())
+    assert (out["dataset"], out["synthetic"], out["protocol"]["name"]) == ("emodb_urdu", False, "loso_speaker")
+    assert out["extra"]["params"]["corpora"] == ["emodb", "urdu"]
+    cross = {c["row"]: c for c in out["comparisons"] if c["table"] == "Table IV"}
+    assert set(cross) == {f"{m} [{p}]" for m in ("MDAT", "Baseline multimodal Model")
+                          for p in ("EMODB->URDU", "URDU->EMODB")}
+    assert all(c["measured"] is not None and "test utterances" in c["note"] for c in cross.values())
+    assert {r["target"] for r in out["extra"]["cross"]} == {"URDU", "EMODB"}
+
+
+def test_the_book_plans_a_pair_run_only_when_every_corpus_of_it_is_found(two_real_corpora, tmp_path):
+    from sercore.runs import plan_runs
+
+    assert ("mdat", "emodb_urdu") in plan_runs(str(two_real_corpora))
+    only_emodb = tmp_path / "only_emodb"
+    only_emodb.mkdir()
+    (only_emodb / "emodb").symlink_to(two_real_corpora / "emodb")
+    plan = plan_runs(str(only_emodb))
+    assert ("mdat", "emodb") in plan and ("mdat", "emodb_urdu") not in plan and ("mdat", "urdu") not in plan

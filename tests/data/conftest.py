@@ -42,10 +42,15 @@ def write_empty_wav(path: Path, sr: int = 16000) -> Path:
 
 
 def write_mp4(path: Path) -> Path:
-    """A stub that passes the loaders' cheap MP4 check (an ``ftyp`` box first)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64)
-    return path
+    """A real 0.2 s MP4 clip (H.264 frames + AAC audio): the loaders' clip check decodes it."""
+    from sercore.features.media import write_clip
+
+    sr = 16000
+    t = np.arange(int(0.2 * sr)) / sr
+    frames = np.zeros((5, 32, 32), np.uint8)
+    frames[:, 8:24, 8:24] = np.arange(5, dtype=np.uint8)[:, None, None] * 40
+    return write_clip(path, audio=(0.1 * np.sin(2 * np.pi * 220 * t)).astype("float32"), sr=sr,
+                      frames=frames, fps=25)
 
 
 # ----------------------------------------------------------------------------- Emo-DB

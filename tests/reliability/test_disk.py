@@ -204,7 +204,7 @@ def _finetune_without_encoder_config(folder: Path) -> None:
 
 def _nan_weights(folder: Path) -> None:
     from safetensors.torch import load_file, save_file
-    from sercore.predict import _sha256
+    from sercore.paths import file_sha256 as _sha256
 
     state = load_file(str(folder / "model.safetensors"))
     name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)

@@ -1,0 +1,414 @@
+"""Published runs: runs too long for ``make book``, kept in ``records/`` with their provenance.
+
+Layout: ``records/<paper>/<dataset>/<profile>/seed-<s>/`` holds what a finished run wrote
+(``metrics.json``, the executed ``<paper>.ipynb``, ``run.log``, ``config.json``, the prediction files)
+and ``provenance.json``:
+
+``schema``            1
+``paper``, ``dataset``, ``profile``, ``seed``   the cell and seed
+``commit``            the 40-hex commit the run's code was (a run from a tree with uncommitted changes is
+                      refused: its code could not be checked out again)
+``command``           the ``sercore run`` command that made it; ``reproduce``: the one command that
+                      makes it again from a checkout of ``commit``
+``device``, ``wall_time_s``, ``started``, ``recorded``
+``corpus_fingerprint`` :meth:`sercore.experiment.Corpus.version` of the data it read
+``params``            the run's resolved parameters (without the paths of the machine it ran on)
+``files``             ``{name: sha256}`` of every other file of the record
+
+:func:`record_run` copies a finished results folder into ``records/``; :func:`check_record` checks a
+record's schema and files; :func:`commit_exists` that its commit is in the history;
+:func:`stale_params` what differs from what ``params/`` resolves to now. The book reads records
+through :func:`published_cells` (pages: :func:`sercore.book.stage_published`), :func:`with_published` (the
+scoreboard) and :func:`three_columns` (each chapter: the paper's number, the published runs'
+mean ± std over seeds, this build's run).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .paths import file_sha256, project_root, results_dir
+
+SCHEMA_VERSION = 1
+#: parameters that say where a run read and wrote on its machine, not what it computed
+MACHINE_KEYS = ("data_root", "results_dir", "skip_bad")
+#: files a record must hold besides provenance.json ({paper} is the paper key)
+REQUIRED_FILES = ("metrics.json", "{paper}.ipynb")
+#: files copied when the results folder has them
+OPTIONAL_FILES = ("run.log", "config.json", "predictions.csv", "test_predictions.csv")
+#: provenance.json: key -> type(s)
+PROVENANCE = {"schema": int, "paper": str, "dataset": str, "profile": str, "seed": int, "commit": str,
+              "command": str, "reproduce": str, "device": str, "wall_time_s": (int, float), "started": str,
+              "recorded": str, "corpus_fingerprint": str, "params": dict, "files": dict}
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class RecordError(ValueError):
+    """A record (or a results folder to record) is not valid; the message names the folder and what is wrong."""
+
+
+#: what a record's metrics.json must hold: the DESIGN.md contract of every sercore version (a record
+#: made at an older commit lacks keys added since, e.g. intervals; the book reads those as absent)
+METRICS_KEYS = ("paper", "dataset", "profile", "protocol", "synthetic", "seed", "git_sha", "started",
+                "runtime_s", "device", "metrics", "comparisons")
+
+
+def read_record_metrics(path: str | os.PathLike) -> dict:
+    """A record's ``metrics.json``, checked against :data:`METRICS_KEYS`: WA and UA finite percentages,
+    comparison rows with table, row, metric, reported and measured. Raises :class:`RecordError`."""
+    import math
+
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise RecordError(f"{path}: cannot be read as JSON ({e})") from None
+    miss = [k for k in METRICS_KEYS if k not in d]
+    if miss:
+        raise RecordError(f"{path}: missing key(s) {miss}")
+    for k in ("wa", "ua"):
+        v = d["metrics"].get(k)
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 100:
+            raise RecordError(f"{path}: metrics.{k} must be a finite percentage, got {v!r}")
+    for i, c in enumerate(d["comparisons"]):
+        miss = [k for k in ("table", "row", "metric", "reported", "measured") if k not in c]
+        if miss:
+            raise RecordError(f"{path}: comparisons[{i}] misses {miss}")
+    return d
+
+
+def records_dir(root: Path | None = None) -> Path:
+    """``records/`` under the project root (``SERCORE_RECORDS`` overrides it)."""
+    if os.environ.get("SERCORE_RECORDS"):
+        return Path(os.environ["SERCORE_RECORDS"]).expanduser().resolve()
+    return (root or project_root()) / "records"
+
+
+
+
+def commit_exists(sha: str, root: Path | None = None) -> bool:
+    """Whether ``sha`` is a commit of the repository at ``root`` (``git cat-file -e <sha>^{commit}``)."""
+    if not _SHA.match(str(sha)):
+        return False
+    proc = subprocess.run(["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=root or project_root(),
+                          capture_output=True)
+    return proc.returncode == 0
+
+
+def machine_free(params: dict) -> dict:
+    """``params`` without :data:`MACHINE_KEYS` (what the run computed, not where it ran)."""
+    return {k: v for k, v in params.items() if k not in MACHINE_KEYS}
+
+
+def run_command(paper: str, dataset: str, profile: str, seed: int) -> str:
+    return f"sercore run {paper} --dataset {dataset} --profile {profile} --seed {seed}"
+
+
+def reproduce_command(prov: dict) -> str:
+    """The one command that makes the record again: a worktree at its commit, the same ``sercore run``."""
+    return (f"git worktree add ../sercore-{prov['commit'][:8]} {prov['commit']} && cd ../sercore-{prov['commit'][:8]}"
+            f" && SERCORE_DATA=<your data root> {run_command(prov['paper'], prov['dataset'], prov['profile'], prov['seed'])}")
+
+
+def _corpus_fingerprint(metrics: dict, params: dict) -> str:
+    """The data version the run recorded, else computed now from its parameters (the manifest only)."""
+    version = (metrics.get("corpus") or {}).get("version")
+    if version:
+        return str(version)
+    from . import experiment
+
+    return experiment.load_corpus(params).version()
+
+
+def record_run(results: str | os.PathLike, records_root: Path | None = None, *, root: Path | None = None,
+               command: str | None = None, overwrite: bool = False) -> Path:
+    """Copy the finished run in ``results`` (a folder with ``metrics.json`` and ``config.json``) into
+    ``records/<paper>/<dataset>/<profile>/seed-<s>/`` with its ``provenance.json``; returns the record.
+
+    Raises :class:`RecordError` when the folder is not a finished run, its commit is not a clean
+    commit of this repository's history, or the record exists (unless ``overwrite``).
+    """
+    src = Path(results)
+    root = root or project_root()
+    if not (src / "metrics.json").exists() or not (src / "config.json").exists():
+        raise RecordError(f"{src}: not a finished run (expected metrics.json and config.json written by "
+                          "`sercore run`)")
+    metrics = read_record_metrics(src / "metrics.json")
+    params = json.loads((src / "config.json").read_text())["params"]
+    paper, dataset, profile, seed = metrics["paper"], metrics["dataset"], metrics["profile"], int(metrics["seed"])
+    sha = str(metrics.get("git_sha", ""))
+    if not _SHA.match(sha):
+        raise RecordError(f"{src}: its code was not a clean commit (git_sha {sha!r}); a record must name a "
+                          "commit its run can be made again from: commit, then run in a worktree of that commit")
+    if not commit_exists(sha, root):
+        raise RecordError(f"{src}: commit {sha} is not in the history of {root}")
+    nb = src / f"{paper}.ipynb"
+    if not nb.exists():
+        raise RecordError(f"{src}: no executed notebook {nb.name}")
+    dest = (records_root or records_dir(root)) / paper / dataset / profile / f"seed-{seed}"
+    if dest.exists():
+        if not overwrite:
+            raise RecordError(f"{dest} exists; pass overwrite=True to replace it")
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    names = [n.format(paper=paper) for n in REQUIRED_FILES] + [n for n in OPTIONAL_FILES if (src / n).exists()]
+    for n in names:
+        shutil.copy2(src / n, dest / n)
+    prov = {"schema": SCHEMA_VERSION, "paper": paper, "dataset": dataset, "profile": profile, "seed": seed,
+            "commit": sha, "command": command or run_command(paper, dataset, profile, seed), "reproduce": "",
+            "device": str(metrics["device"]), "wall_time_s": float(metrics["runtime_s"]),
+            "started": str(metrics["started"]),
+            "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "corpus_fingerprint": _corpus_fingerprint(metrics, params), "params": machine_free(params),
+            "files": {n: file_sha256(dest / n) for n in names}}
+    prov["reproduce"] = reproduce_command(prov)
+    (dest / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
+    check_record(dest)
+    return dest
+
+
+def read_provenance(folder: Path) -> dict:
+    try:
+        return json.loads((Path(folder) / "provenance.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise RecordError(f"{folder}: provenance.json cannot be read ({e})") from None
+
+
+def check_record(folder: str | os.PathLike) -> dict:
+    """A record's provenance, after checking it: every key of :data:`PROVENANCE` with its type, the
+    folder named after its paper/dataset/profile/seed, the required files present and every file's
+    sha256 as recorded, a valid ``metrics.json`` of the same cell and seed. Raises :class:`RecordError`."""
+    folder = Path(folder)
+    prov = read_provenance(folder)
+    for key, tp in PROVENANCE.items():
+        if key not in prov:
+            raise RecordError(f"{folder}/provenance.json: key {key!r} is missing")
+        if not isinstance(prov[key], tp) or isinstance(prov[key], bool):
+            raise RecordError(f"{folder}/provenance.json: key {key!r}: expected {tp}, got {prov[key]!r}")
+    extra = sorted(set(prov) - set(PROVENANCE))
+    if extra:
+        raise RecordError(f"{folder}/provenance.json: unknown key(s) {extra}")
+    if prov["schema"] != SCHEMA_VERSION:
+        raise RecordError(f"{folder}/provenance.json: schema {prov['schema']}, this sercore reads {SCHEMA_VERSION}")
+    if not _SHA.match(prov["commit"]):
+        raise RecordError(f"{folder}/provenance.json: commit {prov['commit']!r} is not a 40-hex commit")
+    expected = Path(prov["paper"]) / prov["dataset"] / prov["profile"] / f"seed-{prov['seed']}"
+    if folder.parts[-4:] != expected.parts:
+        raise RecordError(f"{folder}: its provenance says {expected}; the folder must be named so")
+    for n in REQUIRED_FILES:
+        n = n.format(paper=prov["paper"])
+        if n not in prov["files"]:
+            raise RecordError(f"{folder}: provenance lists no {n}")
+    for n, digest in prov["files"].items():
+        f = folder / n
+        if not f.exists():
+            raise RecordError(f"{folder}: {n} is missing (listed in provenance.json)")
+        if file_sha256(f) != digest:
+            raise RecordError(f"{folder}: {n} changed since it was recorded (sha256 differs)")
+    m = read_record_metrics(folder / "metrics.json")
+    if (m["paper"], m["dataset"], m["profile"], int(m["seed"])) != (prov["paper"], prov["dataset"],
+                                                                    prov["profile"], prov["seed"]):
+        raise RecordError(f"{folder}: metrics.json is of {m['paper']}/{m['dataset']}/{m['profile']} seed "
+                          f"{m['seed']}, not of the record's cell")
+    return prov
+
+
+def stale_params(prov: dict, root: Path | None = None) -> list[str]:
+    """What differs between a record's parameters and what ``params/`` resolves to now for its cell,
+    as ``"key: recorded -> now"`` lines (empty: the params file still gives the same run)."""
+    from .runs import resolve
+    from .schemas import ParamsError
+
+    try:
+        now = machine_free(resolve(prov["paper"], prov["dataset"], prov["profile"], {"seed": prov["seed"]},
+                                   root=root))
+    except ParamsError as e:
+        return [f"the current params file does not resolve this cell: {e}"]
+    import dataclasses
+
+    from .schemas import schema
+
+    # a key added to the schema since the record was made, at its default, is the same run
+    defaults = {f.name: f.default for f in dataclasses.fields(schema(prov["paper"]))
+                if f.default is not dataclasses.MISSING}
+    then = prov["params"]
+    out = []
+    for k in list(then) + [k for k in now if k not in then]:
+        a, b = then.get(k, "<absent>"), now.get(k, "<absent>")
+        if a == "<absent>" and k in defaults and b == defaults[k]:
+            continue
+        if a != b:
+            out.append(f"{k}: {a!r} -> {b!r}")
+    return out
+
+
+def list_records(records_root: Path | None = None) -> list[Path]:
+    """Every record folder (``<paper>/<dataset>/<profile>/seed-<s>`` with a provenance.json), sorted."""
+    base = records_root or records_dir()
+    return sorted(p.parent for p in base.glob("*/*/*/seed-*/provenance.json"))
+
+
+def published_cells(records_root: Path | None = None, paper: str | None = None,
+                    dataset: str | None = None) -> dict[tuple[str, str, str], list[dict]]:
+    """Valid records grouped by cell ``(paper, dataset, profile)``, seeds in order; each item:
+    ``{"folder", "provenance", "metrics"}``. An invalid record raises :class:`RecordError` (the book
+    must not show it, nor skip it silently)."""
+    cells: dict = {}
+    for folder in list_records(records_root):
+        prov = check_record(folder)
+        if (paper and prov["paper"] != paper) or (dataset and prov["dataset"] != dataset):
+            continue
+        cells.setdefault((prov["paper"], prov["dataset"], prov["profile"]), []).append(
+            {"folder": folder, "provenance": prov, "metrics": read_record_metrics(folder / "metrics.json")})
+    for items in cells.values():
+        items.sort(key=lambda r: r["provenance"]["seed"])
+    return cells
+
+
+def _started(metrics: dict) -> datetime:
+    return datetime.fromisoformat(str(metrics["started"]))
+
+
+def fresher_result(cell: tuple[str, str, str], items: list[dict], results_root: Path | None = None) -> Path | None:
+    """The results folder of the same cell when it holds a run started after every record of the
+    cell (it replaces them in the book), else None."""
+    res = (results_root or results_dir()) / cell[0] / cell[1] / cell[2] / "metrics.json"
+    if not res.exists():
+        return None
+    try:
+        m = read_record_metrics(res)
+    except RecordError:
+        return None
+    return res.parent if _started(m) > max(_started(r["metrics"]) for r in items) else None
+
+
+def published_banner(items: list[dict], root: Path | None = None) -> str:
+    """Markdown for the top of a published run's page: a published run, when, how, the command that
+    makes it again, every seed's headline and their mean ± std, and any parameter the params file
+    has changed since."""
+    p0 = items[0]["provenance"]
+    seeds = ", ".join(str(r["provenance"]["seed"]) for r in items)
+    lines = [f"```{{admonition}} Published run ({p0['profile']} profile, not re-run by this build)",
+             ":class: important",
+             f"This page is the executed notebook of seed {p0['seed']} of a run kept in "
+             f"`records/{p0['paper']}/{p0['dataset']}/{p0['profile']}/` (seeds {seeds}). "
+             f"Made {p0['started']} at commit `{p0['commit'][:12]}` on {p0['device']} in "
+             f"{p0['wall_time_s'] / 60:.0f} min, data version `{p0['corpus_fingerprint']}`.",
+             "", f"Reproduce: `{p0['reproduce']}`", ""]
+    mets = [r["metrics"]["metrics"] for r in items]
+    for k in ("wa", "ua"):
+        vals = [m[k] for m in mets]
+        lines.append(f"- {k.upper()}: " + ", ".join(f"{v:.2f}" for v in vals)
+                     + (f" (mean {statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f} over "
+                        f"{len(vals)} seeds)" if len(vals) > 1 else ""))
+    stale = stale_params(p0, root)
+    if stale:
+        lines += ["", "**The params file has changed since this run** (recorded -> now): "
+                  + "; ".join(f"`{s}`" for s in stale[:8]) + (" ..." if len(stale) > 8 else "")]
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def with_published(runs: list[dict], results_root: Path | None = None,
+                   records_root: Path | None = None) -> list[dict]:
+    """The scoreboard's runs (:func:`sercore.results.collect`) plus every published record whose cell
+    has no fresher run in ``results/``; a record's ``profile`` reads ``<profile> (published, seed s)``
+    and it carries ``_published`` (its provenance)."""
+    out = list(runs)
+    for cell, items in sorted(published_cells(records_root).items()):
+        if fresher_result(cell, items, results_root) is not None:
+            continue
+        for r in items:
+            d = dict(r["metrics"])
+            d["profile"] = f"{cell[2]} (published, seed {r['provenance']['seed']})"
+            d["_path"] = str(r["folder"] / "metrics.json")
+            d["_published"] = r["provenance"]
+            out.append(d)
+    return out
+
+
+def _mean_std(vals: list[float]) -> str:
+    if not vals:
+        return ""
+    if len(vals) == 1:
+        return f"{vals[0]:.2f} (1 seed)"
+    return f"{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f} ({len(vals)} seeds)"
+
+
+def three_columns(out: dict, profile: str = "reference", records_root: Path | None = None):
+    """A chapter's comparison rows in three columns: the paper's number, the published runs of
+    ``profile`` for the same paper and dataset (mean ± std over seeds), and this build's run (``out``,
+    the chapter's ``metrics.json`` dict). Rows only some side has are kept (blank elsewhere).
+    Test-set-selected numbers a record keeps (``extra["test_selection"]``) are separate rows marked
+    as such: they are not results."""
+    import pandas as pd
+
+    key = ("table", "row", "metric")
+    here = {tuple(c[k] for k in key): c for c in out.get("comparisons", [])}
+    items = published_cells(records_root, out["paper"], out["dataset"]).get((out["paper"], out["dataset"], profile), [])
+    pub: dict = {}
+    for r in items:
+        for c in r["metrics"]["comparisons"]:
+            if c.get("measured") is not None:
+                pub.setdefault(tuple(c[k] for k in key), []).append(float(c["measured"]))
+    reported = {tuple(c[k] for k in key): c.get("reported") for r in items for c in r["metrics"]["comparisons"]}
+    reported.update({k: c.get("reported") for k, c in here.items()})
+    rows = []
+    for k in dict.fromkeys([*here, *pub]):
+        rows.append({"table": k[0], "row": k[1], "metric": k[2], "paper": reported.get(k),
+                     f"published {profile} (mean ± std)": _mean_std(pub.get(k, [])),
+                     f"this build ({out['profile']})": here[k]["measured"] if k in here else None})
+    sel = [r["metrics"].get("extra", {}).get("test_selection") for r in items]
+    sel = [s for s in sel if s]
+    for m in ("wa", "ua"):
+        if sel:
+            rows.append({"table": "epoch chosen on the test set (authors' practice; NOT a result)",
+                         "row": "Proposed", "metric": m, "paper": None,
+                         f"published {profile} (mean ± std)": _mean_std([s[m] for s in sel]),
+                         f"this build ({out['profile']})": None})
+    df = pd.DataFrame(rows)
+    if items:
+        p0 = items[0]["provenance"]
+        stale = stale_params(p0)
+        df.attrs["note"] = (f"published: records/{out['paper']}/{out['dataset']}/{profile}/ (seeds "
+                            f"{', '.join(str(r['provenance']['seed']) for r in items)}, commit {p0['commit'][:12]}, "
+                            f"{p0['started'][:10]})" + (f"; **the params file has changed since** (recorded -> "
+                                                        f"now): {'; '.join(stale[:5])}" if stale else ""))
+    else:
+        df.attrs["note"] = f"no published {profile} run of {out['paper']} on {out['dataset']} in records/"
+    return df
+
+
+def three_columns_note(out: dict, profile: str = "reference", records_root: Path | None = None) -> str:
+    """One line under the three-column table: where the published column comes from."""
+    return three_columns(out, profile, records_root).attrs["note"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sercore.records RESULTS_FOLDER...``: record finished runs; ``--check``: check every record."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m sercore.records", description=main.__doc__)
+    ap.add_argument("folders", nargs="*", help="finished results folders to record")
+    ap.add_argument("--check", action="store_true", help="check every record under records/")
+    ap.add_argument("--overwrite", action="store_true")
+    args = ap.parse_args(argv)
+    for f in args.folders:
+        print(f"recorded {record_run(f, overwrite=args.overwrite)}")
+    if args.check:
+        for folder in list_records():
+            prov = check_record(folder)
+            ok = "commit in history" if commit_exists(prov["commit"]) else "COMMIT NOT IN HISTORY"
+            stale = stale_params(prov)
+            print(f"{folder}: valid, {ok}" + (f"; params changed: {'; '.join(stale)}" if stale else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

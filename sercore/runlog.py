@@ -1,0 +1,130 @@
+"""Where a long run is: its progress lines (``run.log`` beside its results) and the runs in progress.
+
+A run started by ``sercore run`` (:func:`sercore.runs.run_notebook`) writes into a staging folder
+``results/PAPER/DATASET/.PROFILE.running-PID/`` under a lock file ``.PROFILE.lock`` that holds its
+pid. The kernel's training loop appends one line per epoch to ``run.log`` in that folder
+(``sercore.train.report_progress``: stage, fold, epoch i/N, loss, seconds per epoch, ETA);
+:func:`echo` copies new lines to the terminal while the notebook executes, and :func:`live_runs`
+(``sercore status``) lists every run whose lock belongs to a live process, with its last line.
+The log moves with the results folder, so a finished run keeps it (and a failed one, in
+``PROFILE.failed/``).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
+
+LOG_NAME = "run.log"
+_LOCK = re.compile(r"^\.(?P<name>.+)\.lock$")
+
+
+def write_line(path: str | os.PathLike, line: str) -> None:
+    """Append one time-stamped line to a run log (a write that fails is not worth failing a run for)."""
+    try:
+        with open(path, "a") as f:
+            f.write(time.strftime("%Y-%m-%d %H:%M:%S") + " " + line + "\n")
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def echo(path: str | os.PathLike, stream: TextIO | None, interval: float = 1.0):
+    """While the block runs, copy the lines appended to ``path`` to ``stream`` (every ``interval``
+    seconds, and once more at the end). ``stream=None`` copies nothing."""
+    if stream is None:
+        yield
+        return
+    path, stop, pos = Path(path), threading.Event(), [0]
+
+    def pump():
+        try:
+            with open(path) as f:
+                f.seek(pos[0])
+                text = f.read()
+                pos[0] = f.tell()
+        except OSError:
+            return
+        if text:
+            stream.write(text)
+            stream.flush()
+
+    def loop():
+        while not stop.wait(interval):
+            pump()
+
+    t = threading.Thread(target=loop, name="sercore-run-log", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
+        pump()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a text file ('' when there is none)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))
+            lines = [ln for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def live_runs(results_root: str | os.PathLike) -> list[dict]:
+    """Runs in progress under ``results_root``: every lock file ``.NAME.lock`` whose pid is alive.
+
+    Each: ``{"folder"`` (the results folder it will write), ``"pid"``, ``"log"`` (its run.log, or
+    None before the first line), ``"last"`` (the log's last line), ``"age_s"`` (seconds since that line
+    was written)``}``. Locks of dead processes are not runs (the next run takes them over)."""
+    out = []
+    root = Path(results_root)
+    if not root.is_dir():
+        return out
+    for lock in sorted(root.rglob(".*.lock")):
+        m = _LOCK.match(lock.name)
+        if not m:
+            continue
+        try:
+            pid = int(lock.read_text().strip() or 0)
+        except (OSError, ValueError):
+            continue
+        if not pid or not _pid_alive(pid):
+            continue
+        log = lock.parent / f".{m['name']}.running-{pid}" / LOG_NAME
+        exists = log.exists()
+        out.append({"folder": str(lock.parent / m["name"]), "pid": pid, "log": str(log) if exists else None,
+                    "last": last_line(log) if exists else "",
+                    "age_s": round(time.time() - log.stat().st_mtime) if exists else None})
+    return out
+
+
+def status_text(results_root: str | os.PathLike) -> str:
+    """``sercore status``: one paragraph per run in progress (folder, pid, log, last line)."""
+    runs = live_runs(results_root)
+    if not runs:
+        return f"no run in progress under {results_root}"
+    parts = []
+    for r in runs:
+        last = r["last"] or "(no progress line yet: loading data or extracting features)"
+        age = f" ({r['age_s']} s ago)" if r["age_s"] is not None else ""
+        parts.append(f"{r['folder']}  (pid {r['pid']})\n  {last}{age}\n  log: {r['log'] or '-'}")
+    return "\n".join(parts)

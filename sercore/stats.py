@@ -1,0 +1,393 @@
+"""Uncertainty of measured numbers: bootstrap intervals, paired tests, Holm, Friedman/Nemenyi.
+
+Every statistic here is computed from the per-utterance test predictions of a run, the way the
+headline number is: per fold, the metric of that fold's test utterances (WA, UA, macro F1 as in
+:func:`sercore.metrics.classification_report`), then the mean over folds, then the mean over
+training seeds. Inputs:
+
+    y_true: (N,) int       class of each test utterance (N: test utterances over all folds)
+    fold:   (N,) int       fold index of each utterance (0 when there is one test set)
+    y_pred: (S, N) int     predicted class per training seed (S seeds; a 1-D (N,) array is one seed)
+
+- :func:`bootstrap_ci`: a 95% interval from :func:`scipy.stats.bootstrap`, stratified by
+  (fold, class): every (fold, class) stratum is its own sample, resampled with replacement to its
+  own size, so each resample keeps the class balance of every fold; with several seeds the seed
+  index is one more sample (the second level), so seed-to-seed variation widens the interval.
+- :func:`paired_test`: two methods tested on the same utterances (and seeds): the difference of
+  their metric, a paired-bootstrap interval of it and a two-sided permutation p-value from
+  :func:`scipy.stats.permutation_test` (``permutation_type="samples"``: per utterance, which
+  method's predictions are whose is swapped at random under the null hypothesis).
+- :func:`holm`: Holm's step-down correction of a family of p-values.
+- :func:`friedman_nemenyi`: methods ranked over several corpora, the Friedman test and Nemenyi's
+  critical difference (Demšar 2006); :func:`plot_cd` draws the critical-difference diagram.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+METRICS = ("wa", "ua", "macro_f1")        # the headline metrics that carry an interval
+CONFIDENCE = 0.95
+N_RESAMPLES = 2000
+ALPHA = 0.05
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def _as_arrays(y_true, y_pred, fold, n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check and return ``y_true`` (N,), ``y_pred`` (S, N), ``fold`` (N,) as int64 arrays (class
+    indices in [0, n_classes) when ``n_classes`` is given)."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    if y_pred.ndim == 1:
+        y_pred = y_pred[None]
+    fold = np.zeros_like(y_true) if fold is None else np.asarray(fold)
+    if fold.dtype.kind not in "iu":                       # fold names -> indices, in order of appearance
+        fold = pd.factorize(pd.Series(fold))[0]
+    fold = fold.astype(np.int64)
+    if y_true.ndim != 1 or y_pred.ndim != 2 or y_pred.shape[1] != y_true.shape[0] or fold.shape != y_true.shape:
+        raise ValueError(f"expected y_true (N,), y_pred (S, N) or (N,) and fold (N,); got y_true "
+                         f"{y_true.shape}, y_pred {y_pred.shape}, fold {fold.shape}")
+    if y_true.size == 0:
+        raise ValueError("no test utterances: an interval needs at least one prediction")
+    if fold.min() < 0:
+        raise ValueError(f"fold indices must be >= 0, got min {fold.min()}")
+    if n_classes is not None:
+        for name, y in (("y_true", y_true), ("y_pred", y_pred)):
+            if y.min() < 0 or y.max() >= n_classes:
+                raise ValueError(f"{name} holds class indices outside [0, {n_classes - 1}]: min {y.min()}, "
+                                 f"max {y.max()}")
+    return y_true, y_pred, fold
+
+
+# ----------------------------------------------------------------------------- vectorised metrics
+
+def scores(y_true: np.ndarray, y_pred: np.ndarray, fold: np.ndarray, n_classes: int, n_folds: int,
+           metrics: Sequence[str] = METRICS) -> dict[str, np.ndarray]:
+    """Headline metrics (percent) of many prediction sets at once.
+
+    y_true, fold: (B, N) int;  y_pred: (B, S, N) int  (B: resamples or permutations, S: seeds)
+    Returns {metric: (B,)}: per fold the metric over that fold's utterances (classes absent from a
+    fold's test part left out of its means, as :func:`sercore.metrics.classification_report` does),
+    mean over folds, then mean over seeds.
+    """
+    B, S, N = y_pred.shape
+    K, F = int(n_classes), int(n_folds)
+    cell = (fold * K + y_true) * K                                     # (B, N)
+    flat = ((np.arange(B * S).reshape(B, S, 1) * F * K * K) + cell[:, None, :] + y_pred).ravel()
+    cm = np.bincount(flat, minlength=B * S * F * K * K).reshape(B, S, F, K, K).astype(np.float64)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)                          # (B, S, F, K)
+    support, predicted = cm.sum(-1), cm.sum(-2)
+    present = support > 0
+    n_present = present.sum(-1)                                        # (B, S, F)
+    fold_ran = n_present > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(present, tp / np.where(present, support, 1), 0.0)
+        precision = np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        per_fold = {"wa": tp.sum(-1) / np.maximum(support.sum(-1), 1),
+                    "ua": recall.sum(-1) / np.maximum(n_present, 1),
+                    "macro_f1": np.where(present, f1, 0.0).sum(-1) / np.maximum(n_present, 1)}
+    out = {}
+    for m in metrics:
+        if m not in per_fold:
+            raise ValueError(f"no vectorised metric {m!r}; known: {sorted(per_fold)}")
+        v = np.where(fold_ran, per_fold[m], 0.0).sum(-1) / np.maximum(fold_ran.sum(-1), 1)  # (B, S)
+        out[m] = 100.0 * v.mean(-1)
+    return out
+
+
+def point_estimates(y_true, y_pred, fold=None, *, n_classes: int,
+                    metrics: Sequence[str] = METRICS) -> dict[str, float]:
+    """The headline metrics of one prediction set (no resampling), in percent."""
+    y_true, y_pred, fold = _as_arrays(y_true, y_pred, fold, n_classes)
+    s = scores(y_true[None], y_pred[None], fold[None], n_classes, fold.max() + 1, metrics)
+    return {m: float(v[0]) for m, v in s.items()}
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+def _strata(y_true: np.ndarray, fold: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Utterance indices per (fold, class) stratum: those with two or more utterances (resampled)
+    and the rest (a stratum of one utterance resamples to itself: kept fixed)."""
+    key = fold * (y_true.max() + 1) + y_true
+    groups = [np.flatnonzero(key == k) for k in np.unique(key)]
+    resampled = [g for g in groups if len(g) >= 2]
+    fixed = np.concatenate([g for g in groups if len(g) < 2] or [np.zeros(0, np.int64)])
+    return resampled, fixed
+
+
+def _bootstrap(y_true, preds: np.ndarray, fold, n_classes: int, func: Callable, *, n_resamples: int,
+               confidence: float, method: str, seed: int, batch: int = 250):
+    """scipy.stats.bootstrap over (fold, class) strata (and seeds when S > 1).
+
+    preds: (M, S, N) predictions of M methods on the same utterances; ``func`` maps
+    {metric: (B, M)} to the statistic(s) (B,) or (k, B). Returns (estimate, low, high) arrays.
+    """
+    M, S, N = preds.shape
+    F = int(fold.max()) + 1
+    strata, fixed = _strata(y_true, fold)
+
+    def evaluate(u: np.ndarray, s: np.ndarray):
+        """func of the metrics of utterance indices u (B, N) and seed indices s (B, S)."""
+        out = {}
+        for m in range(M):
+            p = preds[m][s[:, :, None], u[:, None, :]]                            # (B, S, N)
+            for k, v in scores(y_true[u], p, fold[u], n_classes, F).items():
+                out.setdefault(k, []).append(v)
+        return np.asarray(func({k: np.stack(v, axis=-1) for k, v in out.items()}))   # (k, B) or (B,)
+
+    def stat(*samples, axis=-1):
+        idx = [np.asarray(x) for x in samples]
+        seed_idx = idx.pop() if S > 1 else None
+        lead = (idx[0] if idx else seed_idx).shape[:-1]
+        parts = [np.broadcast_to(i, lead + i.shape[-1:]) for i in idx] + [np.broadcast_to(fixed, lead + fixed.shape)]
+        u = np.concatenate(parts, axis=-1).reshape(-1, N)                        # (B, N)
+        s = (np.broadcast_to(seed_idx, lead + (S,)).reshape(-1, S) if seed_idx is not None
+             else np.zeros((u.shape[0], 1), np.int64))
+        res = evaluate(u, s)
+        return res.reshape(res.shape[:-1] + lead)
+
+    estimate = evaluate(np.arange(N)[None], np.arange(S)[None])[..., 0]
+    data = tuple(strata) + ((np.arange(S),) if S > 1 else ())
+    if not data:                                  # every stratum holds one utterance: nothing varies
+        return estimate, estimate, estimate
+    res = sps.bootstrap(data, stat, n_resamples=n_resamples, batch=batch, vectorized=True, paired=False,
+                        confidence_level=confidence, method=method, rng=np.random.default_rng(seed))
+    low, high = np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high)
+    # every resample equal (a perfect classifier, one class): the interval is the point
+    degenerate = ~np.isfinite(low) | ~np.isfinite(high)
+    low, high = np.where(degenerate, estimate, low), np.where(degenerate, estimate, high)
+    return estimate, np.minimum(low, estimate), np.maximum(high, estimate)
+
+
+def describe_method(n_folds: int, n_seeds: int, n_resamples: int, method: str) -> str:
+    """How an interval was made, in words (stored with it in ``metrics.json``)."""
+    seeds = (f"; training seeds resampled as a second level ({n_seeds} seeds)" if n_seeds > 1 else "")
+    return (f"stratified bootstrap over test utterances (strata: fold x class), pooled over {n_folds} "
+            f"fold(s){seeds}; statistic: mean over folds{' and seeds' if n_seeds > 1 else ''} as in the "
+            f"headline; {n_resamples} resamples, {method} interval (scipy.stats.bootstrap)")
+
+
+def bootstrap_ci(y_true, y_pred, fold=None, *, n_classes: int, metrics: Sequence[str] = METRICS,
+                 n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE, method: str = "percentile",
+                 seed: int = 0) -> dict[str, dict]:
+    """Bootstrap interval of each headline metric (percent).
+
+    y_true (N,), y_pred (S, N) or (N,), fold (N,) (see the module docstring).
+    Returns {metric: {"estimate", "low", "high", "confidence", "method", "n", "folds", "seeds",
+    "n_resamples"}}; ``estimate`` is the metric of the predictions as given (the headline).
+    """
+    if method not in ("percentile", "basic"):
+        raise ValueError(f"method must be 'percentile' or 'basic' (the strata make a jackknife, and so BCa, "
+                         f"ill-defined), got {method!r}")
+    y_true, y_pred, fold = _as_arrays(y_true, y_pred, fold, n_classes)
+    metrics = list(metrics)
+    est, low, high = _bootstrap(y_true, y_pred[None], fold, n_classes,
+                                lambda d: np.stack([d[m][..., 0] for m in metrics]),
+                                n_resamples=n_resamples, confidence=confidence, method=method, seed=seed)
+    F, S = int(fold.max()) + 1, y_pred.shape[0]
+    how = describe_method(F, S, n_resamples, method)
+    return {m: {"estimate": float(est[i]), "low": float(low[i]), "high": float(high[i]),
+                "confidence": confidence, "method": how, "n": int(y_true.size), "folds": F, "seeds": S,
+                "n_resamples": int(n_resamples)} for i, m in enumerate(metrics)}
+
+
+# ----------------------------------------------------------------------------- paired test
+
+def paired_test(y_true, pred_a, pred_b, fold=None, *, n_classes: int, metric: str = "ua",
+                n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0,
+                interval: bool = True, n_permutations: int | None = None) -> dict:
+    """Method A against method B on the same test utterances (and seeds).
+
+    pred_a, pred_b: (S, N) or (N,) predictions of the two methods (seed s of A paired with seed s of B).
+    Returns {"diff": metric(A) - metric(B) in points, "low", "high" (paired stratified bootstrap
+    interval of the difference; None when ``interval`` is False), "p" (two-sided permutation
+    p-value: per utterance, A's and B's predictions swapped at random, ``n_permutations`` random
+    permutations, default ``n_resamples``; the smallest p it can give is about 2 / n_permutations),
+    "metric", "n"}.
+    """
+    y_true, a, fold = _as_arrays(y_true, pred_a, fold, n_classes)
+    _, b, _ = _as_arrays(y_true, pred_b, fold, n_classes)
+    if a.shape != b.shape:
+        raise ValueError(f"paired methods need predictions of the same shape (seeds, utterances); got "
+                         f"{a.shape} and {b.shape}")
+    S, N = a.shape
+    F = int(fold.max()) + 1
+    K = int(n_classes)
+    base = K ** np.arange(S)                                   # one code per utterance: all S predictions
+
+    def decode(code):                                          # (..., N) -> (B, S, N)
+        code = np.asarray(code).reshape(-1, N)
+        return (code[:, None, :] // base[None, :, None]) % K
+
+    def diff(x, y, axis=-1):
+        lead = np.asarray(x).shape[:-1]
+        B = int(np.prod(lead)) if lead else 1
+        t, f = np.broadcast_to(y_true, (B, N)), np.broadcast_to(fold, (B, N))
+        d = scores(t, decode(x), f, K, F, [metric])[metric] - scores(t, decode(y), f, K, F, [metric])[metric]
+        return d.reshape(lead)
+
+    code_a, code_b = (a * base[:, None]).sum(0), (b * base[:, None]).sum(0)
+    res = sps.permutation_test((code_a, code_b), diff, permutation_type="samples", vectorized=True,
+                               n_resamples=n_permutations or n_resamples, alternative="two-sided", batch=250,
+                               rng=np.random.default_rng(seed))
+    out = {"metric": metric, "diff": float(res.statistic), "p": float(res.pvalue), "n": int(N), "seeds": S,
+           "low": None, "high": None}
+    if interval:
+        _, lo, hi = _bootstrap(y_true, np.stack([a, b]), fold, K, lambda d: d[metric][..., 0] - d[metric][..., 1],
+                               n_resamples=n_resamples, confidence=confidence, method="percentile", seed=seed)
+        out["low"], out["high"] = float(lo), float(hi)
+    return out
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (same order as given); reject where adjusted <= alpha."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def pairwise(y_true, preds: Mapping[str, np.ndarray], fold=None, *, n_classes: int, metric: str = "ua",
+             n_resamples: int = N_RESAMPLES, alpha: float = ALPHA, seed: int = 0) -> pd.DataFrame:
+    """Every pair of methods (order of ``preds``), tested with :func:`paired_test`, Holm-corrected.
+
+    preds: method -> (S, N) predictions on the same utterances. Returns one row per pair:
+    a, b, diff (a - b, points), low, high, p, p_holm, significant (p_holm <= alpha).
+    The permutations per pair grow with the number of pairs m (at least 20 m / alpha), so that the
+    smallest Monte Carlo p-value (~2 / permutations) times m stays well below alpha: with too few
+    permutations, Holm could never reject.
+    """
+    names = list(preds)
+    m = len(names) * (len(names) - 1) // 2
+    n_perm = max(int(n_resamples), int(np.ceil(20 * m / alpha)))
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            r = paired_test(y_true, preds[a], preds[b], fold, n_classes=n_classes, metric=metric,
+                            n_resamples=n_resamples, seed=seed, n_permutations=n_perm)
+            rows.append({"a": a, "b": b, **{k: r[k] for k in ("diff", "low", "high", "p", "n", "seeds")}})
+    df = pd.DataFrame(rows, columns=["a", "b", "diff", "low", "high", "p", "n", "seeds"])
+    df["p_holm"] = holm(df["p"].to_numpy())
+    df["significant"] = df["p_holm"] <= alpha
+    df.attrs.update(metric=metric, alpha=alpha, n_resamples=n_resamples, n_permutations=n_perm)
+    return df
+
+
+def difference_matrix(pairs: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
+    """The pairs as a square table of strings: cell (row A, column B) is ``A - B [low, high]``, with
+    ``*`` where the Holm-corrected test rejects equality; the diagonal is empty."""
+    names = list(order) if order is not None else list(dict.fromkeys([*pairs["a"], *pairs["b"]]))
+    cell = {}
+    for _, r in pairs.iterrows():
+        mark = " *" if r["significant"] else ""
+        ci = f" [{r['low']:+.1f}, {r['high']:+.1f}]" if r["low"] is not None and np.isfinite(r["low"]) else ""
+        cell[(r["a"], r["b"])] = f"{r['diff']:+.1f}{ci}{mark}"
+        ci_neg = f" [{-r['high']:+.1f}, {-r['low']:+.1f}]" if ci else ""
+        cell[(r["b"], r["a"])] = f"{-r['diff']:+.1f}{ci_neg}{mark}"
+    return pd.DataFrame([[cell.get((a, b), "") for b in names] for a in names], index=names, columns=names)
+
+
+def interpret(pairs: pd.DataFrame, metric_label: str = "UA") -> str:
+    """The prose that reads the pairwise table: generated from the numbers, it calls a difference
+    real only where the Holm-corrected paired test rejects equality at the family's alpha."""
+    if pairs.empty:
+        return "Fewer than two methods ran, so no pair could be compared."
+    alpha = pairs.attrs.get("alpha", ALPHA)
+    n = int(pairs["n"].iloc[0])
+    sig = pairs[pairs["significant"]].sort_values("diff", key=np.abs, ascending=False)
+    perms = pairs.attrs.get("n_permutations")
+    lines = [f"{len(pairs)} pair(s) of methods were compared on the same {n} test utterances "
+             f"(paired permutation test of the {metric_label} difference"
+             + (f", {perms} random permutations per pair" if perms else "")
+             + f", Holm-corrected over the {len(pairs)} pairs, alpha = {alpha})."]
+    if sig.empty:
+        lines.append(f"No difference in {metric_label} is significant: on this test set the methods "
+                     "cannot be told apart; read the ranking as a tie.")
+    else:
+        parts = []
+        for _, r in sig.iterrows():
+            hi, lo = (r["a"], r["b"]) if r["diff"] > 0 else (r["b"], r["a"])
+            parts.append(f"{hi} over {lo} by {abs(r['diff']):.1f} points (95% interval "
+                         f"[{min(abs(r['low']), abs(r['high'])) if np.sign(r['low']) == np.sign(r['high']) else 0:.1f}, "
+                         f"{max(abs(r['low']), abs(r['high'])):.1f}], Holm p = {r['p_holm']:.3g})")
+        lines.append(f"{len(sig)} difference(s) are significant: " + "; ".join(parts) + ".")
+        rest = len(pairs) - len(sig)
+        if rest:
+            lines.append(f"The other {rest} difference(s) are within what resampling the test utterances "
+                         "produces: the test does not support calling them real.")
+    if len(pairs) > 1:
+        lines.append(f"Each pair's 95% interval is for that pair alone, not adjusted for the {len(pairs)} "
+                     "comparisons: an interval that excludes 0 is not a finding unless the pair survives Holm.")
+    return " ".join(lines)
+
+
+# ----------------------------------------------------------------------------- across corpora
+
+def friedman_nemenyi(table: pd.DataFrame, alpha: float = ALPHA, higher_is_better: bool = True) -> dict:
+    """Rank methods over corpora: the Friedman test and Nemenyi's critical difference.
+
+    table: one row per corpus (block), one column per method, the metric (e.g. UA); rows with a
+    missing value are dropped (counted in ``dropped``). Needs >= 2 corpora and >= 3 methods.
+    Returns {"ranks": Series (mean rank per method, 1 = best), "statistic", "p" (Friedman),
+    "cd" (Nemenyi critical difference of mean ranks at ``alpha``), "n", "k", "dropped"}.
+    """
+    full = table.dropna()
+    n, k = full.shape
+    if n < 2 or k < 3:
+        raise ValueError(f"a Friedman test needs >= 2 corpora and >= 3 methods with a value on every corpus; "
+                         f"got {n} corpora x {k} methods (after dropping {len(table) - n} corpora with a gap)")
+    ranks = (-full if higher_is_better else full).rank(axis=1, method="average").mean(axis=0).sort_values()
+    stat, p = sps.friedmanchisquare(*[full[c].to_numpy() for c in full.columns])
+    q = sps.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2)
+    cd = float(q * np.sqrt(k * (k + 1) / (6.0 * n)))
+    return {"ranks": ranks, "statistic": float(stat), "p": float(p), "cd": cd, "n": n, "k": k,
+            "alpha": alpha, "dropped": len(table) - n}
+
+
+def plot_cd(result: dict, ax=None, title: str | None = None):
+    """Critical-difference diagram: methods on their mean rank; a bar joins methods whose mean ranks
+    differ by less than the critical difference (not significantly different)."""
+    import matplotlib.pyplot as plt
+
+    ranks = result["ranks"]
+    k, cd = result["k"], result["cd"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 1.2 + 0.3 * k))
+    ax.set_xlim(0.5, k + 0.5)
+    ax.set_ylim(-(k + 1), 2)
+    ax.axhline(0, color="k", lw=1)
+    for r in range(1, k + 1):
+        ax.plot([r, r], [0, 0.15], color="k", lw=1)
+        ax.text(r, 0.3, str(r), ha="center", fontsize=8)
+    for i, (name, r) in enumerate(ranks.items()):
+        y = -(i + 1)
+        ax.plot([r, r], [0, y], color="C0", lw=0.8)
+        ax.text(r + 0.05, y, f"{name} ({r:.2f})", va="center", fontsize=8)
+    # groups of methods within one CD of each other (maximal cliques along the sorted ranks)
+    vals = ranks.to_numpy()
+    groups = []
+    for i in range(len(vals)):
+        j = i
+        while j + 1 < len(vals) and vals[j + 1] - vals[i] < cd:
+            j += 1
+        if j > i and not any(g[0] <= i and j <= g[1] for g in groups):
+            groups.append((i, j))
+    for g, (i, j) in enumerate(groups):
+        y = -0.3 - 0.2 * g
+        ax.plot([vals[i] - 0.03, vals[j] + 0.03], [y, y], color="k", lw=3)
+    ax.plot([1, 1 + cd], [1.3, 1.3], color="C3", lw=2)
+    ax.text(1 + cd / 2, 1.5, f"CD = {cd:.2f}", ha="center", fontsize=8, color="C3")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,147 @@
+"""Published runs (sercore.records): recording a finished run, the record's schema and integrity,
+its commit in the history, the staleness flag against params/, and what the book stages."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sercore import book, records, runs
+from sercore.paths import project_root
+
+ROOT = project_root()
+HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+CELL = ("ctmam", "emodb", "reference")
+
+
+def _finished_run(folder: Path, *, seed: int = 0, wa: float = 80.0, started: str = "2026-01-01T00:00:00+00:00",
+                  sha: str = HEAD, epochs: int | None = None) -> Path:
+    """A results folder as `sercore run` leaves it: metrics.json, config.json, the executed notebook."""
+    folder.mkdir(parents=True)
+    P = runs.resolve(*CELL, {"seed": seed}, root=ROOT)
+    if epochs is not None:
+        P["epochs"] = epochs
+    P.update(data_root="/somewhere/data", results_dir=str(folder))
+    metrics = {"paper": "ctmam", "dataset": "emodb", "profile": "reference", "protocol": {"name": "random"},
+               "synthetic": False, "corpus_note": None, "seed": seed, "git_sha": sha, "started": started,
+               "runtime_s": 1800.0, "device": "cpu (2 cores)",
+               "metrics": {"wa": wa, "ua": wa - 5, "macro_f1": wa - 6, "weighted_f1": wa - 4},
+               "per_class": {}, "confusion": {"labels": [], "matrix": []},
+               "comparisons": [{"table": "Table II", "row": "Proposed", "metric": "wa", "reported": 90.65,
+                                "measured": wa, "note": ""}],
+               "corpus": {"version": "abc123def456"},
+               "extra": {"test_selection": {"wa": wa + 3, "ua": wa - 1, "folds": []}}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "config.json").write_text(json.dumps({"params": P, "seed": seed, "git_sha": sha}))
+    (folder / "run.log").write_text("epoch 150/150 | loss 0.1\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# CTMAM: a chapter"),
+                                         nbformat.v4.new_code_cell("1 + 1")])
+    nbformat.write(nb, folder / "ctmam.ipynb")
+    return folder
+
+
+def test_record_run_writes_a_record_whose_schema_and_files_are_checked(tmp_path):
+    rec = records.record_run(_finished_run(tmp_path / "res" / "reference"), tmp_path / "records", root=ROOT)
+    assert rec == tmp_path / "records" / "ctmam" / "emodb" / "reference" / "seed-0"
+    prov = records.check_record(rec)
+    assert prov["commit"] == HEAD and prov["corpus_fingerprint"] == "abc123def456"
+    assert prov["command"] == "sercore run ctmam --dataset emodb --profile reference --seed 0"
+    assert HEAD in prov["reproduce"] and prov["command"] in prov["reproduce"]
+    assert "data_root" not in prov["params"] and "results_dir" not in prov["params"]
+    assert set(prov["files"]) == {"metrics.json", "ctmam.ipynb", "run.log", "config.json"}
+    with pytest.raises(records.RecordError, match="exists"):
+        records.record_run(tmp_path / "res" / "reference", tmp_path / "records", root=ROOT)
+
+    (rec / "run.log").write_text("edited\n")                         # a file changed after recording
+    with pytest.raises(records.RecordError, match="run.log changed"):
+        records.check_record(rec)
+    (rec / "run.log").write_text("epoch 150/150 | loss 0.1\n")
+    records.check_record(rec)
+    bad = dict(prov)
+    del bad["device"]
+    (rec / "provenance.json").write_text(json.dumps(bad))
+    with pytest.raises(records.RecordError, match="'device' is missing"):
+        records.check_record(rec)
+    (rec / "provenance.json").write_text(json.dumps({**prov, "seed": "0"}))
+    with pytest.raises(records.RecordError, match="'seed': expected"):
+        records.check_record(rec)
+
+
+def test_a_record_names_a_commit_of_the_history(tmp_path):
+    assert records.commit_exists(HEAD, ROOT)
+    assert not records.commit_exists("0" * 40, ROOT) and not records.commit_exists("HEAD", ROOT)
+    with pytest.raises(records.RecordError, match="not a clean commit"):
+        records.record_run(_finished_run(tmp_path / "a", sha=HEAD + "+dirty"), tmp_path / "records", root=ROOT)
+    with pytest.raises(records.RecordError, match="not in the history"):
+        records.record_run(_finished_run(tmp_path / "b", sha="f" * 40), tmp_path / "records", root=ROOT)
+    assert not (tmp_path / "records").exists()
+
+
+def test_every_record_in_the_repository_is_valid_and_its_commit_is_in_the_history():
+    for folder in records.list_records(ROOT / "records"):
+        prov = records.check_record(folder)
+        assert records.commit_exists(prov["commit"], ROOT), f"{folder}: commit {prov['commit']} not in history"
+
+
+def test_staleness_flags_parameters_the_params_file_no_longer_gives(tmp_path):
+    same = records.record_run(_finished_run(tmp_path / "a"), tmp_path / "r1", root=ROOT)
+    assert records.stale_params(records.check_record(same), ROOT) == []
+    old = records.record_run(_finished_run(tmp_path / "b", epochs=3), tmp_path / "r2", root=ROOT)
+    stale = records.stale_params(records.check_record(old), ROOT)
+    now = runs.resolve(*CELL, root=ROOT)["epochs"]
+    assert stale == [f"epochs: 3 -> {now}"]
+    banner = records.published_banner(records.published_cells(tmp_path / "r2")[CELL], ROOT)
+    assert "params file has changed" in banner and f"epochs: 3 -> {now}" in banner
+
+
+def test_staging_shows_a_record_over_nothing_and_a_fresher_result_over_a_record(tmp_path):
+    recs = tmp_path / "records"
+    for seed, wa in ((0, 80.0), (1, 84.0)):
+        records.record_run(_finished_run(tmp_path / f"s{seed}", seed=seed, wa=wa), recs, root=ROOT)
+    results = tmp_path / "results"
+    gen = tmp_path / "gen"
+    pages = book.stage_published(gen, results, recs, ROOT)        # nothing in results/: the record
+    assert pages == [gen / "ctmam" / "emodb-reference-published.ipynb"]
+    nb = nbformat.read(pages[0], as_version=4)
+    assert nb.cells[0].source.startswith("# CTMAM on emodb (reference profile, published run)")
+    banner = nb.cells[1].source
+    assert "Published run" in banner and HEAD[:12] in banner and "sercore run ctmam" in banner
+    assert "mean 82.00 ± 2.83 over 2 seeds" in banner
+    runs_ = records.with_published([], results, recs)
+    assert [d["profile"] for d in runs_] == ["reference (published, seed 0)", "reference (published, seed 1)"]
+
+    _finished_run(results / "ctmam" / "emodb" / "reference", started="2025-01-01T00:00:00+00:00")
+    assert len(book.stage_published(tmp_path / "gen2", results, recs, ROOT)) == 1   # older result: record
+    (results / "ctmam" / "emodb" / "reference" / "metrics.json").write_text(json.dumps(
+        {**json.loads((results / "ctmam" / "emodb" / "reference" / "metrics.json").read_text()),
+         "started": "2027-01-01T00:00:00+00:00"}))
+    assert book.stage_published(tmp_path / "gen3", results, recs, ROOT) == []       # fresher result wins
+    assert records.with_published([], results, recs) == []
+
+
+def test_three_columns_give_paper_published_mean_and_this_build(tmp_path):
+    recs = tmp_path / "records"
+    for seed, wa in ((0, 80.0), (1, 84.0), (2, 82.0)):
+        records.record_run(_finished_run(tmp_path / f"s{seed}", seed=seed, wa=wa), recs, root=ROOT)
+    out = {"paper": "ctmam", "dataset": "emodb", "profile": "quick",
+           "comparisons": [{"table": "Table II", "row": "Proposed", "metric": "wa", "reported": 90.65,
+                            "measured": 61.5}]}
+    t = records.three_columns(out, records_root=recs)
+    row = t[(t.table == "Table II") & (t.metric == "wa")].iloc[0]
+    assert row["paper"] == 90.65 and row["this build (quick)"] == 61.5
+    assert row["published reference (mean ± std)"] == "82.00 ± 2.00 (3 seeds)"
+    sel = t[t.table.str.contains("NOT a result")]
+    assert list(sel.metric) == ["wa", "ua"] and sel.iloc[0]["published reference (mean ± std)"].startswith("85.00")
+    assert "seeds 0, 1, 2" in t.attrs["note"]
+    empty = records.three_columns({**out, "dataset": "iemocap"}, records_root=recs)
+    assert "no published reference run" in empty.attrs["note"] and len(empty) == 1
+
+
+def test_three_columns_flag_a_record_whose_params_changed(tmp_path):
+    recs = tmp_path / "records"
+    records.record_run(_finished_run(tmp_path / "s0", epochs=3), recs, root=ROOT)
+    out = {"paper": "ctmam", "dataset": "emodb", "profile": "quick", "comparisons": []}
+    assert "the params file has changed since" in records.three_columns(out, records_root=recs).attrs["note"]
