@@ -126,7 +126,8 @@ def test_run_two_synthetic_languages_end_to_end(monkeypatch):
     assert tables == {"Table II", "Table IV", "Table V", "Table VI"}
     iv = next(c for c in r.comparisons if c["row"] == "MDAT [IEMOCAP->EMODB]")
     assert iv["reported"] == 42.48 and "not comparable" in iv["note"]
-    assert F["labels"][F["main"]] == "synthetic:en (for IEMOCAP)" and F["data"]["utterances"].tolist() == [72, 72]
+    # the data table counts each corpus whole (200 utterances a language): n_per_class trims training only
+    assert F["labels"][F["main"]] == "synthetic:en (for IEMOCAP)" and F["data"]["utterances"].tolist() == [200, 200]
     # n_per_class trims training only: session 5 (40 = 10 per class) whole, + 4 per class train and val
     assert r.protocol["folds"][0]["sizes"] == {"train": 16, "val": 16, "test": 40}
     assert "Training: 1 epoch(s)" in ch.describe_run(P) and "`smoke`-profile" in ch.describe_run(P)
