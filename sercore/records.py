@@ -250,7 +250,7 @@ def stale_params(prov: dict, root: Path | None = None) -> list[str]:
 
 def list_records(records_root: Path | None = None) -> list[Path]:
     """Every record folder (``<paper>/<dataset>/<profile>/seed-<s>`` with a provenance.json), sorted."""
-    base = records_root or records_dir()
+    base = Path(records_root) if records_root else records_dir()
     return sorted(p.parent for p in base.glob("*/*/*/seed-*/provenance.json"))
 
 
@@ -278,7 +278,7 @@ def _started(metrics: dict) -> datetime:
 def fresher_result(cell: tuple[str, str, str], items: list[dict], results_root: Path | None = None) -> Path | None:
     """The results folder of the same cell when it holds a run started after every record of the
     cell (it replaces them in the book), else None."""
-    res = (results_root or results_dir()) / cell[0] / cell[1] / cell[2] / "metrics.json"
+    res = (Path(results_root) if results_root else results_dir()) / cell[0] / cell[1] / cell[2] / "metrics.json"
     if not res.exists():
         return None
     try:

@@ -120,6 +120,8 @@ def test_staging_shows_a_record_over_nothing_and_a_fresher_result_over_a_record(
          "started": "2027-01-01T00:00:00+00:00"}))
     assert book.stage_published(tmp_path / "gen3", results, recs, ROOT) == []       # fresher result wins
     assert records.with_published([], results, recs) == []
+    # the scoreboard notebook receives its folders as strings (papermill parameters)
+    assert records.with_published([], str(results), str(recs)) == []
 
 
 def test_three_columns_give_paper_published_mean_and_this_build(tmp_path):

@@ -235,3 +235,15 @@ def test_cli_results_export(tmp_path, capsys):
     assert "1 invalid metrics.json" in capsys.readouterr().err and not (tmp_path / "b.csv").exists()
     assert cli.main(["results", "export", str(tmp_path / "b.csv"), "--results", str(root), "--skip-invalid"]) == 0
     assert "left out 1 invalid run(s)" in capsys.readouterr().err and (tmp_path / "b.csv").exists()
+
+
+def test_a_papers_overall_accuracy_row_gets_the_wa_interval_and_a_per_class_row_does_not():
+    metrics = {"wa": 58.4, "ua": 59.8}
+    intervals = {"wa": {"estimate": 58.4, "low": 55.6, "high": 61.1}, "ua": {"estimate": 59.8, "low": 57.0, "high": 62.5}}
+    rows = [results.comparison("Table 3", "text", "accuracy", 56.5, 58.4),        # overall accuracy = WA
+            results.comparison("Table 4", "Happy", "accuracy", 84.7, 55.8),       # a class's accuracy
+            results.comparison("Table 3", "text", "wa", 70.0, 58.4)]
+    got = results.attach_intervals(rows, metrics, intervals, synthetic=False)
+    assert got[0]["interval"] == [55.6, 61.1] and got[0]["verdict"] == "inside"
+    assert got[1]["interval"] is None and got[1]["verdict"].startswith("not comparable: no interval")
+    assert got[2]["verdict"] == "below"
