@@ -303,6 +303,7 @@ def headline_intervals(pred: pd.DataFrame, n_classes: int, method: str | None = 
     return stats.bootstrap_ci(a["y_true"], a["y_pred"], a["fold"], n_classes=n_classes, **kw)
 
 
+HEADLINE_TOLERANCE = 0.005 + 1e-9  # a row rounded to 2 decimals still names the headline value
 METRIC_ALIASES = {"accuracy": "wa"}   # a comparison row's metric -> the headline metric it is
 
 
@@ -323,8 +324,9 @@ def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict
         key = c["metric"] if c["metric"] in intervals else METRIC_ALIASES.get(c["metric"], c["metric"])
         iv = intervals.get(key)
         head = metrics.get(key)
+        # chapters may round a row to 2 decimals: within half of that unit it is the headline value
         is_head = (iv is not None and c["measured"] is not None and head is not None
-                   and abs(c["measured"] - head) <= 1e-6 * max(1.0, abs(head)))
+                   and abs(c["measured"] - head) <= HEADLINE_TOLERANCE)
         c["interval"] = [iv["low"], iv["high"]] if is_head else None
         c["inside"] = None
         if c["reported"] is None:
@@ -538,7 +540,10 @@ def scoreboard(runs: Sequence[dict]) -> pd.DataFrame:
         if "error" in d:
             continue
         data = "synthetic" if d["synthetic"] else d["dataset"]
-        for c in d["comparisons"]:
+        comps = d["comparisons"]
+        if d.get("intervals"):        # verdicts are read again, so a run written before a fix gets it
+            comps = attach_intervals(comps, d["metrics"], d["intervals"], d["synthetic"])
+        for c in comps:
             iv = c.get("interval") or [None, None]
             verdict = c.get("verdict") or ("not comparable: no interval (this metrics.json predates intervals)")
             rows.append({"paper": d["paper"], "dataset": d["dataset"], "profile": d["profile"],

@@ -247,3 +247,18 @@ def test_a_papers_overall_accuracy_row_gets_the_wa_interval_and_a_per_class_row_
     assert got[0]["interval"] == [55.6, 61.1] and got[0]["verdict"] == "inside"
     assert got[1]["interval"] is None and got[1]["verdict"].startswith("not comparable: no interval")
     assert got[2]["verdict"] == "below"
+
+
+def test_a_row_rounded_to_two_decimals_is_still_the_headline_and_the_scoreboard_reads_verdicts_again():
+    metrics = {"ua": 75.1954932859538}
+    intervals = {"ua": {"estimate": 75.195, "low": 71.2, "high": 79.2}}
+    rows = [dict(results.comparison("Table II", "MDAT", "ua", 84.5, 75.2), comparable=True),
+            dict(results.comparison("Table II", "Baseline", "ua", 81.0, 75.37), comparable=True)]
+    got = results.attach_intervals(rows, metrics, intervals, synthetic=False)
+    assert got[0]["verdict"] == "below" and got[1]["interval"] is None
+    # a metrics.json written with an older verdict: the scoreboard derives it again from the intervals
+    stale = [dict(r, verdict="not comparable: no interval") for r in rows]
+    run = {"paper": "mdat", "dataset": "emodb", "profile": "reference", "synthetic": False,
+           "metrics": metrics, "intervals": intervals, "comparisons": stale}
+    board = results.scoreboard([run])
+    assert list(board["verdict"]) == ["below", got[1]["verdict"]]
