@@ -377,8 +377,9 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
         p0 = items[0]["provenance"]
         stale = stale_params(p0)
         df.attrs["note"] = (f"published: records/{out['paper']}/{out['dataset']}/{profile}/ (seeds "
-                            f"{', '.join(str(r['provenance']['seed']) for r in items)}, commit {p0['commit'][:12]}, "
-                            f"{p0['started'][:10]})" + (f"; **the params file has changed since** (recorded -> "
+                            f"{', '.join(str(r['provenance']['seed']) for r in items)}, commit "
+                            f"{', '.join(dict.fromkeys(r['provenance']['commit'][:12] for r in items))}, "
+                            f"{', '.join(dict.fromkeys(r['provenance']['started'][:10] for r in items))})" + (f"; **the params file has changed since** (recorded -> "
                                                         f"now): {'; '.join(stale[:5])}" if stale else ""))
     else:
         df.attrs["note"] = f"no published {profile} run of {out['paper']} on {out['dataset']} in records/"

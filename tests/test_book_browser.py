@@ -78,7 +78,8 @@ def book(request):
     proj.mkdir()
     empty.mkdir()
     ignore = shutil.ignore_patterns("_generated", ".ipynb_checkpoints", "__pycache__")
-    for name in ("book", "params"):
+    # records/ too: the book stages its published runs, and the scoreboard reads them, as a user's build does
+    for name in ("book", "params", "records"):
         shutil.copytree(ROOT / name, proj / name, ignore=ignore)
     for name in ("_toc.yml", "_config.yml"):
         shutil.copy2(ROOT / name, proj / name)
@@ -107,7 +108,7 @@ def book(request):
             globs = [s for s in ch.get("sections", []) if "glob" in s]
             for s in globs:
                 folder = s["glob"].split("/")[-2]           # book/_generated/<paper>/*
-                if not any((results / folder).glob(f"*/*/{folder}.ipynb")):
+                if not any((results / folder).glob(f"*/*/{folder}.ipynb")) and not (proj / "records" / folder).is_dir():
                     ch["sections"].remove(s)
                     dropped.append(s["glob"])
             if "sections" in ch and not ch["sections"]:
