@@ -13,8 +13,8 @@ Decisions
 * Labels: neutral, joy -> happy, sadness -> sad, anger -> angry, surprise, fear,
   disgust; ``label_raw`` keeps MELD's word. Sentiment is not stored.
 * ``video`` is the clip; ``path`` is a ``dia<D>_utt<U>.wav`` next to the clip when
-  one was extracted, else the mp4 itself (its audio track; reading it needs an
-  mp4-capable decoder). Without clips the corpus is text-only (``path`` and
+  one was extracted, else the mp4 itself (its AAC audio track, decoded by
+  :mod:`sercore.features.media` through PyAV). Without clips the corpus is text-only (``path`` and
   ``video`` ``None``) and ``attrs['note']`` says so; clips missing from a
   present folder are counted in the note.
 * CSVs are decoded UTF-8, else cp1252, and UTF-8 text that was mis-decoded as
@@ -135,7 +135,7 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
          "are None for those splits.") if absent else None,
         "; ".join(f"{len(v)} {s} clip(s) missing ({examples(v)})" for s, v in no_clip.items())
         + ", their rows have path None." if no_clip else None,
-        "Audio is the mp4 clips' sound track; reading it needs an mp4-capable decoder."
+        "Audio is the mp4 clips' sound track (decoded through PyAV, resampled to the feature rate)."
         if len(absent) < len(SPLITS) and any((r.get("path") or "").endswith(".mp4") for r in records)
         else None,
         f"{repaired} utterance text(s) were repaired from mis-decoded UTF-8." if repaired else None,
