@@ -180,9 +180,11 @@ def filtered_toc(root: Path) -> Path:
     return out
 
 
-def _run_or_reuse(paper: str, ds: str, profile: str, data_root: str | None, root: Path, reuse: bool) -> str:
+def _run_or_reuse(paper: str, ds: str, profile: str, data_root: str | None, root: Path, reuse: bool,
+                  workers: int = 1) -> str:
     """Reuse the run in ``results/`` when its run key matches (:func:`sercore.runs.reusable_run`), else
-    run it; prints one line, ``reused`` or ``ran`` (with what changed), and returns which."""
+    run it (its kernel takes its share of the cores for ``workers`` runs at once); prints one line,
+    ``reused`` or ``ran`` (with what changed), and returns which."""
     t0 = time.time()
     name = paper if paper in SPECIAL else f"{paper}/{ds}"
     hit, changed = reusable_run(paper, ds, profile, data_root=data_root, root=root)
@@ -191,32 +193,83 @@ def _run_or_reuse(paper: str, ds: str, profile: str, data_root: str | None, root
         return "reused"
     why = "--force" if not reuse else ", ".join(changed) + " changed" if changed[0] != "no run_key.json" \
         else "no earlier run with a key"
-    run_notebook(paper, ds, profile, data_root=data_root, root=root)
+    run_notebook(paper, ds, profile, data_root=data_root, root=root, workers=workers)
     print(f"  {name}: ran in {time.time() - t0:.0f} s ({why})", flush=True)
     return "ran"
 
 
+def default_jobs() -> int:
+    """Notebooks the book runs at once by default: two where there are two cores or more, else one (each
+    kernel then takes its share of the cores, :func:`sercore.paths.thread_env`)."""
+    from .paths import available_cpus
+
+    return max(1, min(2, available_cpus()))
+
+
+def run_parallel(fn, calls: list[tuple], jobs: int = 1) -> list:
+    """``fn(*args)`` for every ``args`` in ``calls``, ``jobs`` at a time in separate processes (spawned:
+    each has its own environment, so kernels never see another run's variables); results in the order
+    of ``calls``. An exception is returned in its place, not raised, so one failure stops nothing."""
+    if jobs <= 1 or len(calls) <= 1:
+        out = []
+        for args in calls:
+            try:
+                out.append(fn(*args))
+            except Exception as e:      # noqa: BLE001 - reported by the caller
+                out.append(e)
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(fn, *args) for args in calls]
+        out = []
+        for f in futures:
+            try:
+                out.append(f.result())
+            except Exception as e:      # noqa: BLE001
+                out.append(e)
+        return out
+
+
+def _longest_first(plan: list[tuple[str, str]], profile: str) -> list[tuple[str, str]]:
+    """The plan with the runs that took longest last time first (unknown ones next, in plan order), so
+    that parallel workers finish together."""
+    import json
+
+    def last(p, d):
+        f = results_dir() / p / d / profile / "metrics.json"
+        try:
+            return float(json.loads(f.read_text()).get("runtime_s") or 0.0)
+        except (OSError, ValueError):
+            return 0.0 if not p.startswith("leaderboard") else 1e9   # never ran: leaderboards are the long ones
+    return sorted(plan, key=lambda pd_: -last(*pd_))
+
+
 def build_book(run: bool = False, profile: str = "quick", data_root: str | None = None,
-               reuse: bool = True) -> Path:
+               reuse: bool = True, jobs: int | None = None) -> Path:
     """Optionally run every planned notebook, execute the data chapter and the
     scoreboard, then ``jupyter-book build`` with warnings as errors.
 
     reuse: a run whose key (parameters, seed, corpus files, code; :func:`sercore.runs.run_key`) equals
-    the one in ``results/`` is not executed again (``sercore book --force`` sets it False)."""
+    the one in ``results/`` is not executed again (``sercore book --force`` sets it False).
+    jobs: notebooks run at once (default :func:`default_jobs`), each kernel with its share of the cores."""
     root = project_root()
     failures = []
     done: dict[str, int] = {"reused": 0, "ran": 0}
     t_start = time.time()
     if run:
-        plan = plan_runs(data_root, root)
-        print(f"running {len(plan)} notebook(s) on the {profile} profile: "
+        jobs = default_jobs() if jobs is None else max(1, int(jobs))
+        plan = _longest_first(plan_runs(data_root, root), profile) if jobs > 1 else plan_runs(data_root, root)
+        print(f"running {len(plan)} notebook(s) on the {profile} profile, {jobs} at a time: "
               + ", ".join(f"{p}/{d}" for p, d in plan), flush=True)
-        for paper, ds in plan:
-            try:
-                done[_run_or_reuse(paper, ds, profile, data_root, root, reuse)] += 1
-            except RuntimeError as e:
-                failures.append(str(e))
-                print(f"  {paper}/{ds}: FAILED\n{e}", file=sys.stderr, flush=True)
+        got = run_parallel(_run_or_reuse, [(p, d, profile, data_root, root, reuse, jobs) for p, d in plan], jobs)
+        for (paper, ds), r in zip(plan, got):
+            if isinstance(r, Exception):
+                failures.append(str(r))
+                print(f"  {paper}/{ds}: FAILED\n{r}", file=sys.stderr, flush=True)
+            else:
+                done[r] += 1
     for special in SPECIAL:
         done[_run_or_reuse(special, "all", "book", data_root, root, reuse)] += 1
     print(f"notebooks: {done['reused']} reused, {done['ran']} ran, {len(failures)} failed "

@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
                         "corpus files, code -- is unchanged)")
     b.add_argument("--reuse", action="store_true", help="(the default now; kept for old scripts)")
     b.add_argument("--data-root", default=None)
+    b.add_argument("--jobs", type=int, default=None,
+                   help="notebooks run at once (default: 2 on two cores or more, else 1); each kernel gets "
+                        "its share of the cores")
 
     args = ap.parse_args(argv)
     try:
@@ -248,7 +251,7 @@ def _dispatch(args) -> int:
         return 0
     if args.cmd == "book":
         from .book import build_book
-        build_book(args.run, args.profile, args.data_root, reuse=not args.force)
+        build_book(args.run, args.profile, args.data_root, reuse=not args.force, jobs=args.jobs)
         return 0
     return 2
 

@@ -44,3 +44,31 @@ def test_benchmarks_page_is_staged_with_or_without_a_run(tmp_path):
     gen.mkdir()
     page = book.stage_benchmarks(gen, ROOT, tmp_path / "results")
     assert "benchmarks.json` does not exist" in page.read_text() and "benchmarks/run" in page.read_text()
+
+
+def test_run_parallel_runs_side_by_side_in_order_and_returns_a_failure_in_its_place():
+    import os
+    import time
+
+    t0 = time.time()
+    got = book.run_parallel(time.sleep, [(1.0,), (1.0,)], jobs=2)
+    wall = time.time() - t0
+    assert got == [None, None]
+    assert wall < 1.9, f"two 1-s calls took {wall:.2f} s on 2 workers: they did not run side by side"
+    pids = book.run_parallel(os.getpid, [(), (), ()], jobs=2)
+    assert all(p != os.getpid() for p in pids)                     # separate processes (own environments)
+    out = book.run_parallel(int, [("3",), ("x",), ("5",)], jobs=2)
+    assert out[0] == 3 and out[2] == 5 and isinstance(out[1], ValueError)
+    assert book.run_parallel(int, [("7",), ("y",)], jobs=1)[0] == 7   # one at a time: same contract
+
+
+def test_the_longest_runs_go_first_and_a_leaderboard_that_never_ran_counts_as_long(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path))
+    for p, d, s in (("ctmam", "emodb", 80.0), ("mdat", "emodb", 40.0), ("ca_ser", "emodb", 120.0)):
+        (tmp_path / p / d / "quick").mkdir(parents=True)
+        (tmp_path / p / d / "quick" / "metrics.json").write_text(json.dumps({"runtime_s": s}))
+    plan = [("ctmam", "emodb"), ("mdat", "emodb"), ("leaderboard", "emodb"), ("ca_ser", "emodb"), ("mlcct", "x")]
+    assert book._longest_first(plan, "quick") == [("leaderboard", "emodb"), ("ca_ser", "emodb"),
+                                                  ("ctmam", "emodb"), ("mdat", "emodb"), ("mlcct", "x")]
