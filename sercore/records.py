@@ -83,6 +83,39 @@ def read_record_metrics(path: str | os.PathLike) -> dict:
     return d
 
 
+def derived_intervals(folder: str | os.PathLike, metrics: dict) -> dict | None:
+    """The 95% intervals of a record whose ``metrics.json`` predates them, derived from its
+    ``predictions.csv`` (the first variant's rows: the headline model) with
+    :func:`sercore.results.headline_intervals`; the record's files are not changed. None when there is
+    nothing to derive them from, or when the predictions do not give the recorded WA and UA again."""
+    if metrics.get("intervals"):
+        return metrics["intervals"]
+    f = Path(folder) / "predictions.csv"
+    if not f.exists():
+        return None
+    import pandas as pd
+
+    from .results import headline_intervals
+
+    df = pd.read_csv(f)
+    if not {"fold", "row", "y_true", "y_pred"} <= set(df.columns) or df.empty:
+        return None
+    if "variant" in df.columns:
+        df = df[df["variant"] == df["variant"].iloc[0]]
+    labels = list((metrics.get("confusion") or {}).get("labels") or sorted(set(df["y_true"]) | set(df["y_pred"])))
+    index = {lab: i for i, lab in enumerate(labels)}
+    if not set(df["y_true"]) | set(df["y_pred"]) <= set(index):
+        return None
+    pred = pd.DataFrame({"method": "headline", "seed": int(metrics.get("seed", 0)), "fold": df["fold"].astype(str),
+                         "row": df["row"], "y_true": df["y_true"].map(index), "y_pred": df["y_pred"].map(index)})
+    ivs = headline_intervals(pred, n_classes=len(labels))
+    if any(abs(ivs[k]["estimate"] - float(metrics["metrics"][k])) > 0.01 for k in ("wa", "ua")):
+        return None
+    for iv in ivs.values():
+        iv["method"] = iv.get("method", "") + "; derived from the record's predictions.csv when read"
+    return ivs
+
+
 def records_dir(root: Path | None = None) -> Path:
     """``records/`` under the project root (``SERCORE_RECORDS`` overrides it)."""
     if os.environ.get("SERCORE_RECORDS"):
@@ -326,6 +359,8 @@ def with_published(runs: list[dict], results_root: Path | None = None,
             continue
         for r in items:
             d = dict(r["metrics"])
+            if not d.get("intervals"):
+                d["intervals"] = derived_intervals(r["folder"], d)
             d["profile"] = f"{cell[2]} (published, seed {r['provenance']['seed']})"
             d["_path"] = str(r["folder"] / "metrics.json")
             d["_published"] = r["provenance"]

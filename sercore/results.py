@@ -8,6 +8,7 @@ scoreboard.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -307,15 +308,64 @@ HEADLINE_TOLERANCE = 0.005 + 1e-9  # a row rounded to 2 decimals still names the
 METRIC_ALIASES = {"accuracy": "wa"}   # a comparison row's metric -> the headline metric it is
 
 
-def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict, synthetic: bool) -> list[dict]:
+#: corpus names as the papers' reference tables spell them, longest first (a dataset name is parsed with them)
+_CORPORA = ("iemocap_text", "msp_improv", "iemocap", "emodb", "emovo", "urdu", "meld", "mosei")
+
+
+def run_corpora(dataset: str) -> set[str]:
+    """The corpora a run on ``dataset`` (a params file name) measures, in the reference tables' names:
+    ``iemocap_text`` -> {iemocap}, ``emodb_urdu`` -> {emodb, urdu}; empty when none is known."""
+    rest, out = str(dataset), set()
+    for name in _CORPORA:
+        if name in rest:
+            out.add("iemocap" if name == "iemocap_text" else name)
+            rest = rest.replace(name, " ")
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_frame(paper: str) -> pd.DataFrame | None:
+    """A paper's reference cells with ``number`` (the value as a float), or None when it has none."""
+    from . import reference
+
+    try:
+        df = reference._read(paper)
+    except (OSError, ValueError, KeyError):
+        return None
+    return df.assign(number=pd.to_numeric(df["value"], errors="coerce"))
+
+
+def paper_corpus(paper: str, c: dict) -> str | None:
+    """The corpus of the paper's number in comparison row ``c``: its ``paper_dataset`` when set, else the
+    one reference cell of ``paper`` with the row's table, metric, value and row name; None when that
+    is not unique (nothing is then assumed)."""
+    if c.get("paper_dataset"):
+        return c["paper_dataset"]
+    if c.get("reported") is None:
+        return None
+    df = _reference_frame(paper)
+    if df is None:
+        return None
+    row = str(c["row"])
+    hit = df[(df["table"] == c["table"]) & (df["metric"] == c["metric"])
+             & ((df["number"] - float(c["reported"])).abs() < 1e-9)
+             & df["row"].map(lambda r: row == r or row.startswith(f"{r} ["))]
+    names = set(hit["dataset"].astype(str))
+    return names.pop() if len(names) == 1 else None
+
+
+def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict, synthetic: bool,
+                     paper: str | None = None, dataset: str | None = None) -> list[dict]:
     """Each comparison row with ``interval`` (ours, [low, high]), ``inside`` (the paper's number within
     it) and ``verdict``: inside | below (ours below the paper's) | above | not comparable: <why>.
 
     A row gets the headline's interval when its metric has one and its measured value is the headline
     value (an ablation or baseline row measured by another model has no interval kept). A row marked
     ``comparable: False`` (:func:`_scoped`: fewer folds than the protocol, or the chapter said so) is
-    not comparable, whatever its interval.
+    not comparable, whatever its interval; so is a row whose paper number is on another corpus than
+    the run (``paper`` and ``dataset`` given: :func:`paper_corpus` vs :func:`run_corpora`).
     """
+    ours = run_corpora(dataset) if dataset else set()
     out = []
     for c in comparisons:
         c = dict(c)
@@ -337,6 +387,8 @@ def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict
             c["verdict"] = "not comparable: synthetic corpus"
         elif c.get("comparable") is False:
             c["verdict"] = "not comparable: " + (c.get("scope") or "the chapter marks this row so")
+        elif paper and ours and (theirs := paper_corpus(paper, c)) and theirs not in ours:
+            c["verdict"] = f"not comparable: the paper's number is on {theirs}, this run on {dataset}"
         elif not is_head:
             c["verdict"] = ("not comparable: no interval (the run keeps test predictions of its headline "
                             "model only)" if intervals else "not comparable: no interval (the run kept no "
@@ -406,7 +458,7 @@ class Run:
             "metrics": metrics, "intervals": intervals,
             "per_class": result.per_class, "confusion": result.confusion,
             "comparisons": attach_intervals(_scoped(result.comparisons, result.protocol, corpus), metrics,
-                                            intervals, bool(corpus.synthetic)),
+                                            intervals, bool(corpus.synthetic), self.paper, self.dataset),
             "scope": scope(result.protocol),
             "extra": {**result.extra, "environment": environment(), "params": self.params,
                       "corpus": corpus.record(), "predictions": pred_record},
@@ -542,7 +594,7 @@ def scoreboard(runs: Sequence[dict]) -> pd.DataFrame:
         data = "synthetic" if d["synthetic"] else d["dataset"]
         comps = d["comparisons"]
         if d.get("intervals"):        # verdicts are read again, so a run written before a fix gets it
-            comps = attach_intervals(comps, d["metrics"], d["intervals"], d["synthetic"])
+            comps = attach_intervals(comps, d["metrics"], d["intervals"], d["synthetic"], d["paper"], d["dataset"])
         for c in comps:
             iv = c.get("interval") or [None, None]
             verdict = c.get("verdict") or ("not comparable: no interval (this metrics.json predates intervals)")

@@ -262,3 +262,22 @@ def test_a_row_rounded_to_two_decimals_is_still_the_headline_and_the_scoreboard_
            "metrics": metrics, "intervals": intervals, "comparisons": stale}
     board = results.scoreboard([run])
     assert list(board["verdict"]) == ["below", got[1]["verdict"]]
+
+
+def test_a_row_whose_paper_number_is_on_another_corpus_is_not_comparable():
+    assert results.run_corpora("iemocap_text") == {"iemocap"}
+    assert results.run_corpora("emodb_urdu") == {"emodb", "urdu"}
+    assert results.run_corpora("msp_improv") == {"msp_improv"}
+    assert results.run_corpora("synthetic") == set()
+    # CA-SER reports IEMOCAP only: its Table 2 CV-10 number beside an Emo-DB run compares two corpora
+    row = dict(results.comparison("Table 2", "CA-SER [OURS]", "wa", 74.6, 76.9), comparable=True)
+    assert results.paper_corpus("ca_ser", row) == "iemocap"
+    iv = {"wa": {"estimate": 76.9, "low": 70.0, "high": 83.0}}
+    got = results.attach_intervals([row], {"wa": 76.9}, iv, False, "ca_ser", "emodb")[0]
+    assert got["verdict"] == "not comparable: the paper's number is on iemocap, this run on emodb"
+    assert results.attach_intervals([row], {"wa": 76.9}, iv, False, "ca_ser", "iemocap")[0]["verdict"] == "inside"
+    # MDAT's Table II has an Emo-DB column: comparable on emodb
+    mdat = dict(results.comparison("Table II", "MDAT", "ua", 84.5, 75.2), comparable=True)
+    assert results.paper_corpus("mdat", mdat) == "emodb"
+    assert results.attach_intervals([mdat], {"ua": 75.2}, {"ua": {"low": 71.2, "high": 79.2}}, False,
+                                    "mdat", "emodb")[0]["verdict"] == "below"
