@@ -147,3 +147,23 @@ def test_three_columns_flag_a_record_whose_params_changed(tmp_path):
     records.record_run(_finished_run(tmp_path / "s0", epochs=3), recs, root=ROOT)
     out = {"paper": "ctmam", "dataset": "emodb", "profile": "quick", "comparisons": []}
     assert "the params file has changed since" in records.three_columns(out, records_root=recs).attrs["note"]
+
+
+def test_a_record_without_intervals_gets_them_from_its_predictions_and_only_if_they_give_its_headline(tmp_path):
+    labels = ["angry", "sad", "happy"]
+    y_true = ["angry"] * 10 + ["sad"] * 10 + ["happy"] * 10
+    y_pred = ["angry"] * 8 + ["sad"] * 2 + ["sad"] * 9 + ["happy"] + ["happy"] * 7 + ["angry"] * 3
+    lines = ["variant,fold,row,utt_id,y_true,y_pred"]
+    lines += [f"proposed,random,{i},u{i},{t},{p}" for i, (t, p) in enumerate(zip(y_true, y_pred))]
+    lines += [f"no_lct,random,{i},u{i},{t},angry" for i, t in enumerate(y_true)]     # an ablation: ignored
+    (tmp_path / "predictions.csv").write_text("\n".join(lines) + "\n")
+    wa = 100 * 24 / 30
+    metrics = {"seed": 0, "metrics": {"wa": wa, "ua": wa}, "confusion": {"labels": labels, "matrix": []}}
+    iv = records.derived_intervals(tmp_path, metrics)
+    assert iv["wa"]["estimate"] == pytest.approx(wa) and iv["wa"]["low"] < wa < iv["wa"]["high"]
+    assert "derived from the record's predictions.csv" in iv["ua"]["method"]
+    wrong = {**metrics, "metrics": {"wa": 50.0, "ua": 50.0}}
+    assert records.derived_intervals(tmp_path, wrong) is None          # the file is not this headline's
+    assert records.derived_intervals(tmp_path / "nothing", metrics) is None
+    kept = {**metrics, "intervals": {"wa": {"low": 1, "high": 2}}}
+    assert records.derived_intervals(tmp_path, kept) == kept["intervals"]
