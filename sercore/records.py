@@ -421,6 +421,76 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
     return df
 
 
+def _clauses(note: str) -> list[str]:
+    """A comparison note's clauses: split at the semicolons outside parentheses."""
+    out, depth, cur = [], 0, ""
+    for ch in str(note):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == ";" and depth <= 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [c.strip().rstrip(".") for c in [*out, cur] if c.strip()]
+
+
+def gap_text(out: dict, profile: str = "reference", records_root: Path | None = None) -> str:
+    """Markdown under the three columns: for each headline row (WA/UA/accuracy equal to the record's
+    headline) the paper's number, the published mean ± std and the gap, how much of it choosing the
+    epoch on the test set would close (where a record keeps that curve), then what is known to differ,
+    read from the records themselves: the corpus caveat, the scope and the notes of those rows. Empty
+    when there is no record; computed from the records, so it never says more than they hold."""
+    items = published_cells(records_root, out["paper"], out["dataset"]).get((out["paper"], out["dataset"], profile), [])
+    if not items:
+        return ""
+    from .results import METRIC_ALIASES, paper_corpus, run_corpora
+
+    ours = run_corpora(out["dataset"])
+    rows: dict = {}
+    notes: list[str] = []
+    for r in items:
+        m = r["metrics"]
+        for c in m["comparisons"]:
+            key = METRIC_ALIASES.get(c["metric"], c["metric"])
+            head = m["metrics"].get(key) if key in ("wa", "ua") else None
+            if (head is None or c.get("reported") is None or c.get("measured") is None
+                    or abs(float(c["measured"]) - float(head)) > 0.0051):
+                continue
+            theirs = paper_corpus(out["paper"], c)
+            if theirs and ours and theirs not in ours:
+                continue
+            k = (key, float(c["reported"]))            # Tables II and IV may print the same number twice
+            if k in rows and (len(rows[k]["vals"]) >= len(items) or rows[k]["table"] != c["table"]):
+                continue
+            rows.setdefault(k, {"table": c["table"], "row": c["row"], "metric": c["metric"], "paper": k[1],
+                                "vals": [], "key": key})["vals"].append(float(c["measured"]))
+            notes += _clauses(c.get("note") or "")
+    if not rows:
+        return ""
+    sel = [r["metrics"].get("extra", {}).get("test_selection") for r in items]
+    sel = [x for x in sel if x]
+    lines = [f"**What the gap between the paper and the published run is made of** (computed from "
+             f"`records/{out['paper']}/{out['dataset']}/{profile}/`):", ""]
+    for v in list(rows.values())[:4]:
+        mean = statistics.mean(v["vals"])
+        lines.append(f"- {v['table']}, {v['row']}, {v['metric']}: paper {v['paper']:.2f}; published {_mean_std(v['vals'])}; "
+                     f"gap {mean - v['paper']:+.2f} points.")
+        if sel and v["key"] in sel[0]:
+            s_mean = statistics.mean(x[v["key"]] for x in sel)
+            lines.append(f"  Choosing the epoch on the test set, as the authors' release does, would give "
+                         f"{s_mean:.2f} ({s_mean - mean:+.2f} points): a protocol difference, not a result.")
+    m0 = items[0]["metrics"]
+    known = [m0.get("corpus_note")] if m0.get("corpus_note") else []
+    scope = m0.get("scope", {}).get("text") if isinstance(m0.get("scope"), dict) else None
+    if scope:
+        known.append(f"measured on {scope}")
+    known += [n for n in dict.fromkeys(notes) if n not in " ".join(known)]
+    if known:
+        lines += ["", "Known differences, as the records state them:", ""] + [f"- {k}" for k in known[:8]]
+    return "\n".join(lines)
+
+
 def three_columns_note(out: dict, profile: str = "reference", records_root: Path | None = None) -> str:
     """One line under the three-column table: where the published column comes from."""
     return three_columns(out, profile, records_root).attrs["note"]

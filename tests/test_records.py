@@ -140,6 +140,11 @@ def test_three_columns_give_paper_published_mean_and_this_build(tmp_path):
     assert "seeds 0, 1, 2" in t.attrs["note"]
     empty = records.three_columns({**out, "dataset": "iemocap"}, records_root=recs)
     assert "no published reference run" in empty.attrs["note"] and len(empty) == 1
+    # the gap, computed from the records: mean 82.00 against 90.65, and what test-set selection adds
+    gap = records.gap_text(out, records_root=recs)
+    assert "Table II, Proposed, wa: paper 90.65; published 82.00 ± 2.00 (3 seeds); gap -8.65 points." in gap
+    assert "would give 85.00 (+3.00 points): a protocol difference, not a result" in gap
+    assert records.gap_text({**out, "dataset": "iemocap"}, records_root=recs) == ""
 
 
 def test_three_columns_flag_a_record_whose_params_changed(tmp_path):
