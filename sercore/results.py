@@ -386,7 +386,7 @@ def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict
         elif synthetic:
             c["verdict"] = "not comparable: synthetic corpus"
         elif c.get("comparable") is False:
-            c["verdict"] = "not comparable: " + (c.get("scope") or "the chapter marks this row so")
+            c["verdict"] = "not comparable: " + (c.get("why") or c.get("scope") or "the chapter marks this row so")
         elif paper and ours and (theirs := paper_corpus(paper, c)) and theirs not in ours:
             c["verdict"] = f"not comparable: the paper's number is on {theirs}, this run on {dataset}"
         elif not is_head:

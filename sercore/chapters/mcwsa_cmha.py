@@ -452,12 +452,18 @@ def table_three(runs: dict, ref_dataset: str) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("extractor")
 
 
-def comparisons(grid: dict, video_runs: dict, headline: dict, ref_dataset: str, note: str) -> list:
-    """Every reported-vs-measured row the chapter shows, for ``metrics.json``."""
+def comparisons(grid: dict, video_runs: dict, headline: dict, ref_dataset: str, note: str,
+                full: str = "A+V+T") -> list:
+    """Every reported-vs-measured row the chapter shows, for ``metrics.json``. ``full``: the modalities
+    of the headline model (``A+V+T``, ``T``, ...); Table I's number is the paper's three-modality model,
+    so a headline on fewer modalities is shown beside it but marked not comparable."""
     from ..results import compare_with_paper
 
     out = compare_with_paper(PAPER, "Table I", "MCWSA-CMHA (Proposed)", {"ua": headline["ua"]},
                              dataset=ref_dataset, note=note)
+    if full != "A+V+T":
+        why = f"the paper's number is its A+V+T model, this run's model sees {full} only"
+        out = [{**c, "comparable": False, "why": why, "note": f"{c['note']}; {why}"} for c in out]
     for (f, col), res in grid.items():
         out += compare_with_paper(PAPER, "Table II", FUSION_ROWS[f], {"ua": res["ua"], "f1": res["f1"]},
                                   column=col, dataset=ref_dataset,
@@ -680,7 +686,7 @@ def run(P: dict, corpus) -> ChapterResult:
                   f"{len(folds)} fold(s)")
     note = (f"measured on {data_label}, modalities {full}"
             + ("; synthetic corpus, not comparable with the paper" if corpus.synthetic else ""))
-    comps = comparisons(grid, t3_runs, main, P["reference_dataset"], note)
+    comps = comparisons(grid, t3_runs, main, P["reference_dataset"], note, full)
     n_params = {"this run": main["n_params"], "paper preset": train.count_parameters(models.create(PAPER))}
 
     confusions = {"CMHA": cv.pooled["confusion"]}

@@ -189,3 +189,15 @@ def test_run_with_one_modality_skips_the_cross_modal_figures():
     assert set(f["grid"].index) == {("cmha", "T"), ("cmha", "T (NP)")}
     assert f["tsne5"] == {} and f["mine"] == {} and f["dcca"] == {} and f["table3"] is None
     assert list(f["confusions"]) == ["CMHA"] and len(f["tsne7"]) == 3 and "one modality" in f["summary"]
+
+
+def test_table_one_beside_a_run_on_fewer_modalities_is_shown_but_not_comparable():
+    from sercore import results
+
+    head = {"ua": 60.0}
+    full = ch.comparisons({}, {}, head, "iemocap", "measured on iemocap_text", full="A+V+T")
+    assert full[0]["reported"] == 86.3 and "comparable" not in full[0]
+    text = ch.comparisons({}, {}, head, "iemocap", "measured on iemocap_text", full="T")
+    assert text[0]["reported"] == 86.3 and text[0]["comparable"] is False
+    got = results.attach_intervals(text, head, {"ua": {"low": 58.0, "high": 62.0}}, False, "mcwsa_cmha", "iemocap_text")
+    assert got[0]["verdict"] == "not comparable: the paper's number is its A+V+T model, this run's model sees T only"
