@@ -172,6 +172,16 @@ def trim_training(corpus: Corpus, P: dict) -> Corpus:
                   f"{corpus.note} {note}" if corpus.note else note, corpus.dropped, corpus.skipped)
 
 
+def checkpoint_root(P: dict) -> Path:
+    """Where a run with ``checkpoint: true`` keeps its per-epoch checkpoints: outside the results
+    folder (a run is staged in a temporary folder that a killed run loses), one folder per
+    (profile, seed): ``<results>/<paper>/<dataset>/.checkpoints/<profile>-seed-<seed>``; a killed run
+    started again with the same parameters resumes there (:func:`sercore.train.fit`)."""
+    from .paths import results_dir
+
+    return results_dir() / P["paper"] / P["dataset"] / ".checkpoints" / f"{P['profile']}-seed-{int(P['seed'])}"
+
+
 def frame_features(manifest: pd.DataFrame, extractor: str, *, progress: bool = True,
                    **config) -> list[np.ndarray]:
     """Frame-level features ``(T, D)`` per manifest row through the shared feature cache.

@@ -13,7 +13,7 @@ the readings of what the paper leaves open are in :mod:`sercore.models.ca_ser` (
 """
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -174,7 +174,9 @@ def run_protocols(corpus, feats: Sequence[dict], fc: dict, P: dict, checkpoint_d
                                     extra={"trained_on": f"{corpus.name}, {proto} fold {_fold.name} "
                                                          "training part",
                                            "held_out_rows": [int(i) for i in _fold.test]})
-        cv = train.cross_validate(builder(cfg), feats, m["y"].to_numpy(), folds, tcfg, corpus.labels,
+        pcfg = tcfg if not P.get("checkpoint") else replace(
+            tcfg, checkpoint_dir=str(experiment.checkpoint_root(P) / proto))   # per fold below it; resumed
+        cv = train.cross_validate(builder(cfg), feats, m["y"].to_numpy(), folds, pcfg, corpus.labels,
                                   on_fold_end=saver)
         n_total = int(m["session" if proto == "loso" else "speaker"].nunique())
         out[proto] = {"cv": cv, "folds": folds, "n_total": n_total,

@@ -154,15 +154,6 @@ def predictions_frame(trained: dict, manifest: pd.DataFrame, labels) -> pd.DataF
     return pd.DataFrame(rows, columns=["variant", "fold", "row", "utt_id", "y_true", "y_pred"])
 
 
-def checkpoint_root(P: dict):
-    """Where a run with ``checkpoint: true`` keeps its per-epoch checkpoints: outside the results
-    folder (a run is staged in a temporary folder that a killed run loses), one folder per
-    (profile, seed): ``<results>/<paper>/<dataset>/.checkpoints/<profile>-seed-<seed>``."""
-    from ..paths import results_dir
-
-    return results_dir() / P["paper"] / P["dataset"] / ".checkpoints" / f"{P['profile']}-seed-{int(P['seed'])}"
-
-
 def cap_segments(features, max_segments: int | None):
     """Keep at most ``max_segments`` evenly spaced segments per utterance (the paper uses every
     segment). ``None`` returns the features unchanged."""
@@ -327,7 +318,7 @@ def run(P: dict, corpus) -> ChapterResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     trained = train_variants(["", *P["ablations"], *P["efficiency"]], P["model"], feats, corpus.manifest["y"],
                              folds, cfg, corpus.labels, monitor_test=P["report_test_selection"],
-                             checkpoint_dir=checkpoint_root(P) if P["checkpoint"] else None,
+                             checkpoint_dir=experiment.checkpoint_root(P) if P["checkpoint"] else None,
                              stage=f"{PAPER}/{P['dataset']}/{P['profile']} seed {P['seed']} | ")
     main = trained[""]
     selected = selected_on_test(main)

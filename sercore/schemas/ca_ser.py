@@ -31,6 +31,8 @@ class Params(TrainingParams):
     grad_accum: int = param("micro-batches per optimiser step (paper: 4)", 1, ge=1)
     patience: int | None = param("None: keep the best epoch on validation WA, no early stop", None, ge=1)
     demo_files: int = param("held-out files the demo tool classifies", 6, ge=1)
+    checkpoint: bool = param("checkpoint every epoch of every fold beside the results folder and resume a "
+                             "killed run", False)
 
     def __post_init__(self):
         if self.protocol not in self.protocols:

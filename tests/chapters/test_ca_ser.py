@@ -182,3 +182,19 @@ def test_corpus_without_sessions_skips_cv5(tiny_corpus, tmp_path):
     # run() refuses a headline protocol the corpus cannot run, naming the one that can
     with pytest.raises(ValueError, match="primary protocol 'loso'.*no sessions.*'loso_speaker'"):
         ca_ser.run(tiny_params(results_dir=str(tmp_path)), corpus)
+
+
+def test_checkpoint_true_keeps_every_fold_epoch_and_a_second_run_resumes_with_the_same_result(
+        tiny_corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "results"))
+    P = tiny_params(epochs=2, checkpoint=True, protocols=["loso_speaker"], protocol="loso_speaker")
+    fc = ca_ser.feature_config(P)
+    feats = ca_ser.features(tiny_corpus.manifest, fc, progress=False)
+    first = ca_ser.run_protocols(tiny_corpus, feats, fc, P)["loso_speaker"]
+    root = experiment.checkpoint_root(P) / "loso_speaker"
+    fold = first["folds"][0].name
+    assert (root / fold / "last.pt").is_file()
+    again = ca_ser.run_protocols(tiny_corpus, feats, fc, P)["loso_speaker"]
+    # nothing left to train: the resumed fold tests the same model
+    assert again["cv"].folds[0]["report"]["y_pred"] == first["cv"].folds[0]["report"]["y_pred"]
+    assert again["cv"].summary["mean"]["wa"] == first["cv"].summary["mean"]["wa"]
