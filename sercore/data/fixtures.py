@@ -526,8 +526,11 @@ def _mosei_ids(rng: np.random.Generator, n: int) -> list[str]:
     return ids
 
 
-def _write_csd(path: Path, root_name: str, data: dict, description: str) -> None:
-    """A computational sequence in the CMU Multimodal SDK's HDF5 layout."""
+def write_csd(path: Path, root_name: str, data: dict, description: str = "",
+              metadata: dict | None = None) -> None:
+    """A computational sequence in the CMU Multimodal SDK's HDF5 layout: ``<root>/data/<video>/features``
+    and ``intervals`` for each ``video: (features, intervals)`` of ``data`` (text features, e.g. words,
+    stored as one byte-string column), and ``<root>/metadata`` (``metadata``, else the SDK's keys)."""
     import h5py
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -536,13 +539,17 @@ def _write_csd(path: Path, root_name: str, data: dict, description: str) -> None
         d = g.create_group("data")
         for vid, (feats, ints) in data.items():
             v = d.create_group(vid)
+            feats = np.asarray(feats)
+            if feats.dtype.kind in "SO":
+                feats = np.asarray(feats, dtype="S").reshape(-1, 1)
             v.create_dataset("features", data=feats)
             v.create_dataset("intervals", data=np.asarray(ints, dtype=np.float64))
-        meta = {"root name": root_name, "computational sequence description": description,
-                "computational sequence version": "1.0", "alignment compatible": True,
-                "dataset name": "CMU-MOSEI", "dataset version": "1.0",
-                "creator": "sercore fixtures (synthetic speech)",
-                "featureset bib citation": "", "dataset bib citation": ""}
+        meta = metadata if metadata is not None else {
+            "root name": root_name, "computational sequence description": description,
+            "computational sequence version": "1.0", "alignment compatible": True,
+            "dataset name": "CMU-MOSEI", "dataset version": "1.0",
+            "creator": "sercore fixtures (synthetic speech)",
+            "featureset bib citation": "", "dataset bib citation": ""}
         m = g.create_group("metadata")
         for key, value in meta.items():
             ds = m.create_dataset(key, (1,), dtype=h5py.special_dtype(vlen=str))
@@ -602,9 +609,9 @@ def _mosei(root: Path, sp: _Speech) -> dict:
             words[vid] = (np.asarray(wtok, dtype="S").reshape(-1, 1), np.asarray(wint))
             wav = _write_wav(root / "Raw" / "Audio" / "Full" / "WAV_16000" / f"{vid}.wav", wave)
             sources[str(wav.relative_to(root))] = "concatenated segments"
-    _write_csd(root / "CMU_MOSEI_Labels.csd", "All Labels", labels,
+    write_csd(root / "CMU_MOSEI_Labels.csd", "All Labels", labels,
                "Labels: sentiment, happy, sad, anger, surprise, disgust, fear")
-    _write_csd(root / "CMU_MOSEI_TimestampedWords.csd", "words", words, "Words with timestamps")
+    write_csd(root / "CMU_MOSEI_TimestampedWords.csd", "words", words, "Words with timestamps")
     (root / "cmu_mosei_std_folds.py").write_text(
         "".join(f"standard_{'valid' if s == 'dev' else s}_fold={folds[s]!r}\n" for s in ("train", "dev", "test")),
         encoding="utf-8")

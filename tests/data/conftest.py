@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import h5py
 import numpy as np
 import pytest
 import soundfile as sf
+
+from sercore.data import fixtures
 
 
 
@@ -220,23 +221,8 @@ MOSEI_WORDS = {
 
 
 def write_csd(path: Path, root_name: str, data: dict) -> None:
-    """A computational sequence in the CMU Multimodal SDK's HDF5 layout."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as fh:
-        g = fh.create_group(root_name)
-        d = g.create_group("data")
-        for vid, (feats, ints) in data.items():
-            v = d.create_group(vid)
-            feats = np.asarray(feats)
-            if feats.dtype.kind in "SO":
-                v.create_dataset("features", data=np.asarray(feats, dtype="S").reshape(-1, 1))
-            else:
-                v.create_dataset("features", data=feats)
-            v.create_dataset("intervals", data=np.asarray(ints, dtype=float))
-        m = g.create_group("metadata")
-        for key, value in {"root name": root_name, "dimension names": ["x"]}.items():
-            ds = m.create_dataset(key, (1,), dtype=h5py.special_dtype(vlen=str))
-            ds[0] = json.dumps(value)
+    """A computational sequence in the CMU Multimodal SDK's HDF5 layout, with minimal metadata."""
+    fixtures.write_csd(path, root_name, data, metadata={"root name": root_name, "dimension names": ["x"]})
 
 
 def make_mosei(root: Path, folds: str | None = "py", audio: bool = True, words: bool = True) -> dict:
