@@ -8,7 +8,6 @@ scoreboard.
 """
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -323,18 +322,6 @@ def run_corpora(dataset: str) -> set[str]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
-def _reference_frame(paper: str) -> pd.DataFrame | None:
-    """A paper's reference cells with ``number`` (the value as a float), or None when it has none."""
-    from . import reference
-
-    try:
-        df = reference._read(paper)
-    except (OSError, ValueError, KeyError):
-        return None
-    return df.assign(number=pd.to_numeric(df["value"], errors="coerce"))
-
-
 def paper_corpus(paper: str, c: dict) -> str | None:
     """The corpus of the paper's number in comparison row ``c``: its ``paper_dataset`` when set, else the
     one reference cell of ``paper`` with the row's table, metric, value and row name; None when that
@@ -343,12 +330,14 @@ def paper_corpus(paper: str, c: dict) -> str | None:
         return c["paper_dataset"]
     if c.get("reported") is None:
         return None
-    df = _reference_frame(paper)
-    if df is None:
+    from . import reference
+
+    if paper not in reference.PAPERS:
         return None
+    df = reference.load(paper)                  # values as floats; the CSV is read once per process
     row = str(c["row"])
     hit = df[(df["table"] == c["table"]) & (df["metric"] == c["metric"])
-             & ((df["number"] - float(c["reported"])).abs() < 1e-9)
+             & ((df["value"] - float(c["reported"])).abs() < 1e-9)
              & df["row"].map(lambda r: row == r or row.startswith(f"{r} ["))]
     names = set(hit["dataset"].astype(str))
     return names.pop() if len(names) == 1 else None
