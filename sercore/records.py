@@ -444,7 +444,7 @@ def gap_text(out: dict, profile: str = "reference", records_root: Path | None = 
     items = published_cells(records_root, out["paper"], out["dataset"]).get((out["paper"], out["dataset"], profile), [])
     if not items:
         return ""
-    from .results import METRIC_ALIASES, paper_corpus, run_corpora
+    from .results import HEADLINE_TOLERANCE, METRIC_ALIASES, paper_corpus, run_corpora
 
     ours = run_corpora(out["dataset"])
     rows: dict = {}
@@ -455,7 +455,7 @@ def gap_text(out: dict, profile: str = "reference", records_root: Path | None = 
             key = METRIC_ALIASES.get(c["metric"], c["metric"])
             head = m["metrics"].get(key) if key in ("wa", "ua") else None
             if (head is None or c.get("reported") is None or c.get("measured") is None
-                    or abs(float(c["measured"]) - float(head)) > 0.0051):
+                    or abs(float(c["measured"]) - float(head)) > HEADLINE_TOLERANCE):
                 continue
             theirs = paper_corpus(out["paper"], c)
             if theirs and ours and theirs not in ours:
