@@ -247,20 +247,23 @@ def _longest_first(plan: list[tuple[str, str]], profile: str) -> list[tuple[str,
 
 
 def build_book(run: bool = False, profile: str = "quick", data_root: str | None = None,
-               reuse: bool = True, jobs: int | None = None) -> Path:
+               reuse: bool = True, jobs: int | None = None, synthetic: bool = False) -> Path:
     """Optionally run every planned notebook, execute the data chapter and the
     scoreboard, then ``jupyter-book build`` with warnings as errors.
 
     reuse: a run whose key (parameters, seed, corpus files, code; :func:`sercore.runs.run_key`) equals
     the one in ``results/`` is not executed again (``sercore book --force`` sets it False).
-    jobs: notebooks run at once (default :func:`default_jobs`), each kernel with its share of the cores."""
+    jobs: notebooks run at once (default :func:`default_jobs`), each kernel with its share of the cores.
+    synthetic: also run chapters on the synthetic corpus where a real corpus of theirs is found
+    (:func:`sercore.runs.plan_runs`)."""
     root = project_root()
     failures = []
     done: dict[str, int] = {"reused": 0, "ran": 0}
     t_start = time.time()
     if run:
         jobs = default_jobs() if jobs is None else max(1, int(jobs))
-        plan = _longest_first(plan_runs(data_root, root), profile) if jobs > 1 else plan_runs(data_root, root)
+        plan = plan_runs(data_root, root, synthetic=synthetic)
+        plan = _longest_first(plan, profile) if jobs > 1 else plan
         print(f"running {len(plan)} notebook(s) on the {profile} profile, {jobs} at a time: "
               + ", ".join(f"{p}/{d}" for p, d in plan), flush=True)
         got = run_parallel(_run_or_reuse, [(p, d, profile, data_root, root, reuse, jobs) for p, d in plan], jobs)

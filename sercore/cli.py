@@ -5,7 +5,8 @@
     sercore data list [--data-root DIR]
     sercore data fetch NAME [--data-root DIR] [--force]
     sercore data fixtures DIR [--corpora NAME...] [--seed N]   (small copies of every corpus, official layouts)
-    sercore book [--run] [--profile quick] [--data-root DIR] [--force]   (reuses runs whose run key is unchanged)
+    sercore book [--run] [--profile quick] [--data-root DIR] [--force] [--jobs N] [--synthetic]
+                                         (reuses runs whose run key is unchanged)
     sercore status [--results DIR]                          (runs in progress, last progress line)
     sercore fanout PAPER... [--datasets D...] [--profiles P...] [--seeds S...] [--executor local|debug|slurm]
     sercore predict FILE... --checkpoint DIR [--json] [--embedding]
@@ -173,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--jobs", type=int, default=None,
                    help="notebooks run at once (default: 2 on two cores or more, else 1); each kernel gets "
                         "its share of the cores")
+    b.add_argument("--synthetic", action="store_true",
+                   help="also run each chapter on the synthetic corpus where a real corpus of it is found "
+                        "(default: the synthetic corpus stands in only for a chapter with no real corpus)")
 
     args = ap.parse_args(argv)
     try:
@@ -251,7 +255,8 @@ def _dispatch(args) -> int:
         return 0
     if args.cmd == "book":
         from .book import build_book
-        build_book(args.run, args.profile, args.data_root, reuse=not args.force, jobs=args.jobs)
+        build_book(args.run, args.profile, args.data_root, reuse=not args.force, jobs=args.jobs,
+                   synthetic=args.synthetic)
         return 0
     return 2
 

@@ -651,9 +651,14 @@ def reusable_run(paper: str, dataset: str, profile: str, data_root: str | None =
     return hit, ([] if hit else key_changes(final, key))
 
 
-def plan_runs(data_root: str | None = None, root: Path | None = None) -> list[tuple[str, str]]:
+def plan_runs(data_root: str | None = None, root: Path | None = None,
+              synthetic: bool = False) -> list[tuple[str, str]]:
     """Every (paper, dataset) with a notebook, parameters, and every corpus it reads found (the main
-    ``corpus`` and, for a multi-corpus run such as ``mdat/emodb_urdu``, each of ``corpora``)."""
+    ``corpus`` and, for a multi-corpus run such as ``mdat/emodb_urdu``, each of ``corpora``).
+
+    The synthetic corpus is always "found", but it stands in for real data: a paper (or study) runs on
+    it only when none of its real corpora is found, unless ``synthetic`` is True (then it runs on both).
+    With no corpus at all, every chapter runs on the synthetic corpus, as before."""
     from . import data
 
     root = root or project_root()
@@ -661,11 +666,14 @@ def plan_runs(data_root: str | None = None, root: Path | None = None) -> list[tu
     for paper in RUNNABLE:
         if not (root / "book" / f"{paper}.ipynb").exists():
             continue
+        mine = []
         for ds in datasets_with_params(paper, root):
             P = resolve(paper, ds, "quick", root=root)
             needed = {P["corpus"], *(spec.partition(":")[0] for spec in P.get("corpora") or [])}
             if all(data.is_available(c, data_root) for c in needed):
-                plan.append((paper, ds))
+                mine.append((ds, P["corpus"] == "synthetic"))
+        real = [ds for ds, synth in mine if not synth]
+        plan += [(paper, ds) for ds, synth in mine if not synth or synthetic or not real]
     return plan
 
 

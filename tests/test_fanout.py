@@ -20,7 +20,8 @@ def test_grid_expands_and_places_seeds():
     assert other[0].results_path("/r") == Path("/r/mlcct/synthetic/seeds/smoke/seed-1")
     every = fanout.grid(["ctmam"])                         # default: what `sercore book --run` runs
     assert {j.dataset for j in every} == {d for p, d in runs.plan_runs() if p == "ctmam"}
-    assert "synthetic" in {j.dataset for j in every}
+    nothing = fanout.grid(["ctmam"], data_root="/nonexistent")   # no real corpus: the synthetic one stands in
+    assert {j.dataset for j in nothing} == {"synthetic"}
 
 
 def test_grid_names_what_is_missing():

@@ -239,3 +239,24 @@ def test_book_prints_reused_and_ran_per_notebook(tmp_path, project, monkeypatch,
     assert book._run_or_reuse("ctmam", "toy", "smoke", None, proj, reuse=False) == "ran"
     assert "(--force)" in capsys.readouterr().out
     assert log.read_text().count("ran") == 2
+
+
+def test_the_synthetic_corpus_stands_in_only_for_a_chapter_with_no_real_corpus(tmp_path):
+    """`sercore book --run` plans a chapter on the synthetic corpus only when none of its real corpora is
+    found (DESIGN: "With no real corpus the synthetic corpus is generated and used"); ``synthetic=True``
+    (`--synthetic`) plans both; with no corpus at all every chapter runs on the synthetic corpus."""
+    from sercore.data.fixtures import write_fixtures
+
+    root = tmp_path / "data"
+    root.mkdir()
+    write_fixtures(root, ["emodb"])
+    plan = runs.plan_runs(str(root))
+    by = {p: {d for q, d in plan if q == p} for p in runs.RUNNABLE}
+    assert by["ctmam"] == {"emodb"} and by["ca_ser"] == {"emodb"} and by["mdat"] == {"emodb"}
+    assert by["leaderboard"] == {"emodb"}
+    assert by["mlcct"] == {"synthetic"} and by["mcwsa_cmha"] == {"synthetic"}     # no corpus of theirs here
+    both = runs.plan_runs(str(root), synthetic=True)
+    assert set(plan) < set(both) and {("ctmam", "synthetic"), ("leaderboard", "synthetic")} <= set(both)
+    empty = tmp_path / "none"
+    empty.mkdir()
+    assert runs.plan_runs(str(empty)) == [(p, "synthetic") for p in runs.RUNNABLE]
