@@ -187,7 +187,7 @@ def _run_or_reuse(paper: str, ds: str, profile: str, data_root: str | None, root
     ``reused`` or ``ran`` (with what changed), and returns which."""
     t0 = time.time()
     name = paper if paper in SPECIAL else f"{paper}/{ds}"
-    hit, changed = reusable_run(paper, ds, profile, data_root=data_root, root=root)
+    hit, changed = reusable_run(paper, ds, profile, data_root=data_root, root=root, workers=workers)
     if reuse and hit is not None:
         print(f"  {name}: reused {hit} (run key unchanged)", flush=True)
         return "reused"
@@ -232,18 +232,31 @@ def run_parallel(fn, calls: list[tuple], jobs: int = 1) -> list:
         return out
 
 
+#: Seconds each never-run notebook took on the quick profile in a cold build on a 2-core machine, two at a
+#: time (``make book`` of 2026-11-30 with the corpora of ../shared/data). Used only to order runs that have
+#: no earlier result here (a clean clone); any run that finished before orders by its own runtime.
+_TYPICAL_QUICK_S = {("leaderboard", "emodb"): 300, ("ctmam", "emodb"): 130, ("leaderboard", "iemocap_text"): 100,
+                    ("mlcct", "iemocap_text"): 85, ("mdat", "emodb"): 70, ("mcwsa_cmha", "iemocap_text"): 55,
+                    ("ca_ser", "emodb"): 40, ("data", "all"): 30}
+
+
 def _longest_first(plan: list[tuple[str, str]], profile: str) -> list[tuple[str, str]]:
-    """The plan with the runs that took longest last time first (unknown ones next, in plan order), so
-    that parallel workers finish together."""
+    """The plan with the runs expected to take longest first, so that parallel workers finish together:
+    a run's own last runtime in ``results/``, else its typical quick time (:data:`_TYPICAL_QUICK_S`), else
+    a guess (a leaderboard first: they are the long ones; a chapter next; the data chapter last). Stable:
+    equal guesses keep plan order."""
     import json
 
-    def last(p, d):
-        f = results_dir() / p / d / profile / "metrics.json"
+    def expected(p, d):
+        folder = results_dir() / p / d / ("book" if p in SPECIAL else profile)
         try:
-            return float(json.loads(f.read_text()).get("runtime_s") or 0.0)
-        except (OSError, ValueError):
-            return 0.0 if not p.startswith("leaderboard") else 1e9   # never ran: leaderboards are the long ones
-    return sorted(plan, key=lambda pd_: -last(*pd_))
+            return float(json.loads((folder / "metrics.json").read_text()).get("runtime_s") or 0.0)
+        except (OSError, ValueError, AttributeError):
+            pass
+        if profile == "quick" and (p, d) in _TYPICAL_QUICK_S:
+            return float(_TYPICAL_QUICK_S[(p, d)])
+        return 1e9 if p in STUDIES else 20.0 if p in SPECIAL else 60.0
+    return sorted(plan, key=lambda pd_: -expected(*pd_))
 
 
 def build_book(run: bool = False, profile: str = "quick", data_root: str | None = None,
@@ -260,20 +273,26 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
     failures = []
     done: dict[str, int] = {"reused": 0, "ran": 0}
     t_start = time.time()
+    # the data chapter reads only the corpora: it runs beside the training notebooks; the scoreboard
+    # reads their results, so it runs after them
+    last = [s for s in SPECIAL if s != "data"]
     if run:
         jobs = default_jobs() if jobs is None else max(1, int(jobs))
-        plan = plan_runs(data_root, root, synthetic=synthetic)
+        plan = [*plan_runs(data_root, root, synthetic=synthetic), ("data", "all")]
         plan = _longest_first(plan, profile) if jobs > 1 else plan
         print(f"running {len(plan)} notebook(s) on the {profile} profile, {jobs} at a time: "
               + ", ".join(f"{p}/{d}" for p, d in plan), flush=True)
-        got = run_parallel(_run_or_reuse, [(p, d, profile, data_root, root, reuse, jobs) for p, d in plan], jobs)
+        calls = [(p, d, "book" if p in SPECIAL else profile, data_root, root, reuse, jobs) for p, d in plan]
+        got = run_parallel(_run_or_reuse, calls, jobs)
         for (paper, ds), r in zip(plan, got):
             if isinstance(r, Exception):
                 failures.append(str(r))
                 print(f"  {paper}/{ds}: FAILED\n{r}", file=sys.stderr, flush=True)
             else:
                 done[r] += 1
-    for special in SPECIAL:
+    else:
+        last = list(SPECIAL)
+    for special in last:
         done[_run_or_reuse(special, "all", "book", data_root, root, reuse)] += 1
     print(f"notebooks: {done['reused']} reused, {done['ran']} ran, {len(failures)} failed "
           f"({time.time() - t_start:.0f} s)", flush=True)

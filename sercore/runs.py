@@ -364,7 +364,7 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     final = results_root / paper / dataset / (run_dir or profile)
     stage = final.with_name(f".{final.name}.running-{os.getpid()}")
     failed = final.with_name(f"{final.name}.failed")
-    key = run_key(paper, params, root, data_root, results_root)
+    key = run_key(paper, params, root, data_root, results_root, workers)
     if reuse and reusable(final, key) is not None:
         return final
     try:
@@ -455,7 +455,7 @@ def _cause(e: Exception) -> str:
 # reads and ``metrics.json`` records. Cell-level reuse inside a run is the feature cache's job.
 
 #: what a run's key hashes; anything else in run_key.json is a record, not compared
-KEY_PARTS = ("params", "corpus", "code", "inputs")
+KEY_PARTS = ("params", "corpus", "code", "inputs", "compute")
 #: packages whose version changes numbers (their installed versions are part of the code hash)
 KEY_PACKAGES = ("torch", "torchaudio", "numpy", "scipy", "scikit-learn", "transformers", "pandas")
 _CORPUS_MEMO: dict[tuple[str, str], dict] = {}
@@ -566,13 +566,16 @@ def _git_record(root: Path) -> dict:
 
 
 def run_key(paper: str, params: dict, root: Path | None = None, data_root: str | None = None,
-            results_root: str | os.PathLike | None = None) -> dict:
+            results_root: str | os.PathLike | None = None, workers: int = 1) -> dict:
     """A run's key: ``{"key": sha256, "parts": {...}, "record": {...}}``.
 
     ``parts`` (compared): the resolved parameters with the seed (paths left out: where the data and
     results live does not change a number), the fingerprint of every corpus they name, the code hash
-    (:func:`code_fingerprint`), and for the data chapter / scoreboard their inputs (every corpus found
-    / every finished run's metrics.json). ``record`` (not compared): the git commit and the files that
+    (:func:`code_fingerprint`), for the data chapter / scoreboard their inputs (every corpus found
+    / every finished run's metrics.json), and for a training run the compute it gets (:func:`compute_key`:
+    the kernel's thread count and whether CUDA is there; floating-point sums are ordered differently
+    with 1 and 2 threads, and a short training run on a small test set can end several points apart,
+    so a run made with 2 threads is not reused for one asked with 1). ``record`` (not compared): the git commit and the files that
     differ from it. A dirty tree is keyed by content like a clean one, so its runs are reused exactly
     when the same content runs again; ``record.git.dirty_files`` says the commit alone does not
     reproduce them.
@@ -585,13 +588,28 @@ def run_key(paper: str, params: dict, root: Path | None = None, data_root: str |
     root = root or project_root()
     shown = {k: v for k, v in params.items() if k not in ("results_dir", "data_root", "results_root")}
     parts = {"params": shown, "corpus": [corpus_fingerprint(c, data_root) for c in _corpora_of(params)],
-             "code": code_fingerprint(paper, params, root), "inputs": None}
+             "code": code_fingerprint(paper, params, root), "inputs": None,
+             "compute": None if paper in SPECIAL else compute_key(workers)}
     if paper == "data":
         parts["inputs"] = [corpus_fingerprint(c, data_root) for c in available(data_root)]
     elif paper == "scoreboard":
         parts["inputs"] = _results_fingerprint(Path(results_root) if results_root else results_dir())
     key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
     return {"key": key, "parts": parts, "record": {"git": _git_record(root), "written": time.strftime("%Y-%m-%dT%H:%M:%S")}}
+
+
+def compute_key(workers: int = 1) -> dict:
+    """What of the machine a training run's numbers depend on: ``{"threads"}`` the kernel will get
+    (:func:`sercore.paths.thread_env` for ``workers`` runs at once) and ``{"cuda"}`` (a GPU is used when
+    there is one). Not the CPU model: the same code and thread count give the same numbers across the
+    machines we have compared, and keying on hardware would make every published run stale."""
+    import importlib.util
+
+    cuda = False
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+        cuda = bool(torch.cuda.is_available())
+    return {"threads": int(thread_env(workers)["OMP_NUM_THREADS"]), "cuda": cuda}
 
 
 def write_run_key(folder: Path, key: dict) -> Path:
@@ -639,14 +657,14 @@ def key_changes(final: Path, key: dict) -> list[str]:
 def reusable_run(paper: str, dataset: str, profile: str, data_root: str | None = None, seed: int = 0,
                  results_root: str | os.PathLike | None = None, root: Path | None = None,
                  run_dir: str | None = None, skip_bad: bool = False,
-                 overrides: dict | None = None) -> tuple[Path | None, list[str]]:
+                 overrides: dict | None = None, workers: int = 1) -> tuple[Path | None, list[str]]:
     """Whether :func:`run_notebook` with these arguments and ``reuse=True`` would reuse a run:
     ``(its folder, [])``, or ``(None, the parts of the key that changed)``."""
     root = root or project_root()
     params = _run_params(paper, dataset, profile, seed, skip_bad, overrides, root)
     results_root = Path(results_root) if results_root else results_dir()
     final = results_root / paper / dataset / (run_dir or profile)
-    key = run_key(paper, params, root, data_root, results_root)
+    key = run_key(paper, params, root, data_root, results_root, workers)
     hit = reusable(final, key)
     return hit, ([] if hit else key_changes(final, key))
 

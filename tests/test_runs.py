@@ -185,6 +185,23 @@ def test_a_run_with_an_unchanged_key_is_reused_and_force_runs_it_again(tmp_path,
     assert hit is None and changed == ["params"]
 
 
+
+def test_a_run_made_with_other_threads_is_not_reused(tmp_path, project, monkeypatch):
+    """Numbers depend on the kernel's thread count (float sums in another order): the key holds it."""
+    proj, log = _counting_project(tmp_path, project)
+    res = tmp_path / "res"
+    monkeypatch.setenv("SERCORE_CPUS", "2")          # two cores, whatever this machine has
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    out = runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=res, workers=1)
+    key = json.loads((out / "run_key.json").read_text())
+    assert key["parts"]["compute"]["threads"] == 2 and isinstance(key["parts"]["compute"]["cuda"], bool)
+    assert runs.reusable_run("ctmam", "toy", "smoke", results_root=res, root=proj, workers=1) == (out, [])
+    # two runs at once get one thread each: the 2-thread run is not theirs to reuse
+    assert runs.reusable_run("ctmam", "toy", "smoke", results_root=res, root=proj, workers=2) == (None, ["compute"])
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")       # a user's own limit counts the same way
+    assert runs.reusable_run("ctmam", "toy", "smoke", results_root=res, root=proj, workers=1) == (None, ["compute"])
+
+
 def test_what_invalidates_a_run(tmp_path, project):
     """Changing the params file changes the parameters (and the params file's hash); changing the
     notebook changes the code hash; a damaged metrics.json is no finished run to reuse."""
