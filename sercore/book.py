@@ -236,7 +236,7 @@ def run_parallel(fn, calls: list[tuple], jobs: int = 1) -> list:
 #: time (``make book`` of 2026-11-30 with the corpora of ../shared/data). Used only to order runs that have
 #: no earlier result here (a clean clone); any run that finished before orders by its own runtime.
 _TYPICAL_QUICK_S = {("leaderboard", "emodb"): 290, ("leaderboard", "iemocap_text"): 92, ("ctmam", "emodb"): 91,
-                    ("mlcct", "iemocap_text"): 67, ("mcwsa_cmha", "iemocap_text"): 51, ("mdat", "emodb"): 35,
+                    ("mlcct", "iemocap_text"): 67, ("mcwsa_cmha", "iemocap_text"): 51, ("mdat", "emodb"): 45,
                     ("ca_ser", "emodb"): 36, ("data", "all"): 30}
 
 

@@ -72,7 +72,7 @@ def test_method_takes_the_resolved_params_and_goes_audio_only_without_text():
     mm = ch.method(P, have=("audio", "text"))
     assert mm.name == "MDAT" and mm.modalities == ("audio", "text") and mm.train.inputs[-1] == "text_lengths"
     assert (mm.train.epochs, mm.train.batch_size, mm.train.lr, mm.train.weight_decay, mm.train.seed) == (
-        P["epochs"], P["batch_size"], 0.001, 0.0001, 3) == (8, 32, 0.001, 0.0001, 3)
+        P["epochs"], P["batch_size"], 0.001, 0.0001, 3) == (6, 32, 0.001, 0.0001, 3)
     assert mm.build(4).cfg.use_text and mm.build(4).cfg.use_graph
     ao = ch.method({**P, "epochs": 3}, have=("audio",))
     assert ao.modalities == ("audio",) and ao.train.inputs == ("audio", "audio_lengths")

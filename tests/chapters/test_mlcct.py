@@ -170,7 +170,7 @@ def test_method_contract():
     assert (m.train.epochs, m.train.batch_size, m.train.lr) == (P["epochs"], P["batch_size"], P["lr"])
     t = mlcct.method(_P("iemocap_text", "quick"), have=("text",))
     assert t.modalities == ("text",) and t.train.inputs == ("text", "text_lengths") and "text only" in t.name
-    assert t.train.epochs == 6 and t.train.batch_size == 64
+    assert t.train.epochs == 4 and t.train.batch_size == 64
     with pytest.raises(RuntimeError, match="features"):
         t.build(4)
     # a corpus with neither modality: the method still asks for both, so the leaderboard reports it as not run
