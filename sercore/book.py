@@ -235,9 +235,9 @@ def run_parallel(fn, calls: list[tuple], jobs: int = 1) -> list:
 #: Seconds each never-run notebook took on the quick profile in a cold build on a 2-core machine, two at a
 #: time (``make book`` of 2026-11-30 with the corpora of ../shared/data). Used only to order runs that have
 #: no earlier result here (a clean clone); any run that finished before orders by its own runtime.
-_TYPICAL_QUICK_S = {("leaderboard", "emodb"): 290, ("leaderboard", "iemocap_text"): 92, ("ctmam", "emodb"): 91,
-                    ("mlcct", "iemocap_text"): 67, ("mcwsa_cmha", "iemocap_text"): 51, ("mdat", "emodb"): 45,
-                    ("ca_ser", "emodb"): 36, ("data", "all"): 30}
+_TYPICAL_QUICK_S = {("leaderboard", "emodb"): 235, ("leaderboard", "iemocap_text"): 80, ("ctmam", "emodb"): 80,
+                    ("mlcct", "iemocap_text"): 68, ("mcwsa_cmha", "iemocap_text"): 53, ("mdat", "emodb"): 50,
+                    ("ca_ser", "emodb"): 38, ("data", "all"): 30}
 
 
 def _longest_first(plan: list[tuple[str, str]], profile: str) -> list[tuple[str, str]]:
