@@ -273,9 +273,9 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
     failures = []
     done: dict[str, int] = {"reused": 0, "ran": 0}
     t_start = time.time()
-    # the data chapter reads only the corpora: it runs beside the training notebooks; the scoreboard
-    # reads their results, so it runs after them
-    last = [s for s in SPECIAL if s != "data"]
+    # with --run the data chapter (it reads only the corpora) runs beside the training notebooks; the
+    # scoreboard reads their results, so it always runs after them
+    last = [s for s in SPECIAL if not (run and s == "data")]
     if run:
         jobs = default_jobs() if jobs is None else max(1, int(jobs))
         plan = [*plan_runs(data_root, root, synthetic=synthetic), ("data", "all")]
@@ -290,8 +290,6 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
                 print(f"  {paper}/{ds}: FAILED\n{r}", file=sys.stderr, flush=True)
             else:
                 done[r] += 1
-    else:
-        last = list(SPECIAL)
     for special in last:
         done[_run_or_reuse(special, "all", "book", data_root, root, reuse)] += 1
     print(f"notebooks: {done['reused']} reused, {done['ran']} ran, {len(failures)} failed "
