@@ -10,7 +10,9 @@ and ``provenance.json``:
                       refused: its code could not be checked out again)
 ``command``           the ``sercore run`` command that made it; ``reproduce``: the one command that
                       makes it again from a checkout of ``commit``
-``device``, ``wall_time_s``, ``started``, ``recorded``
+``device``, ``wall_time_s``, ``started``, ``recorded``   (``wall_time_s``: the run's ``runtime_s``, or, when
+                      its training epochs took longer, their seconds summed over its folds' histories: a run
+                      resumed from checkpoints reports only its last process as ``runtime_s``)
 ``corpus_fingerprint`` :meth:`sercore.experiment.Corpus.version` of the data it read
 ``params``            the run's resolved parameters (without the paths of the machine it ran on)
 ``files``             ``{name: sha256}`` of every other file of the record
@@ -159,6 +161,31 @@ def _corpus_fingerprint(metrics: dict, params: dict) -> str:
     return experiment.load_corpus(params).version()
 
 
+def _cv_results(extra: dict) -> list[dict]:
+    """The cross-validation results a run's ``metrics.json`` ``extra`` holds: every protocol's (a
+    chapter that ran several), else the headline ``cv``."""
+    protos = [p for p in (extra.get("protocols") or {}).values() if isinstance(p, dict) and "folds" in p]
+    if protos:
+        return protos
+    cv = extra.get("cv")
+    return [cv] if isinstance(cv, dict) and "folds" in cv else []
+
+
+def trained_seconds(metrics: dict) -> float:
+    """Seconds of every training epoch the run's folds record (``fit.history[*].seconds``), summed.
+
+    A fold resumed from its checkpoint keeps the history of the epochs an earlier process trained, so
+    this counts the whole training of a run that was stopped and resumed (or whose folds were trained
+    by several processes), which ``runtime_s``, the wall time of its last process, does not.
+    """
+    total = 0.0
+    for cv in _cv_results(metrics.get("extra") or {}):
+        for fold in cv["folds"]:
+            for row in ((fold.get("fit") or {}).get("history") or []):
+                total += float(row.get("seconds") or 0.0)
+    return total
+
+
 def record_run(results: str | os.PathLike, records_root: Path | None = None, *, root: Path | None = None,
                command: str | None = None, overwrite: bool = False) -> Path:
     """Copy the finished run in ``results`` (a folder with ``metrics.json`` and ``config.json``) into
@@ -195,7 +222,7 @@ def record_run(results: str | os.PathLike, records_root: Path | None = None, *, 
         shutil.copy2(src / n, dest / n)
     prov = {"schema": SCHEMA_VERSION, "paper": paper, "dataset": dataset, "profile": profile, "seed": seed,
             "commit": sha, "command": command or run_command(paper, dataset, profile, seed), "reproduce": "",
-            "device": str(metrics["device"]), "wall_time_s": float(metrics["runtime_s"]),
+            "device": str(metrics["device"]), "wall_time_s": round(max(float(metrics["runtime_s"]), trained_seconds(metrics)), 1),
             "started": str(metrics["started"]),
             "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "corpus_fingerprint": _corpus_fingerprint(metrics, params), "params": machine_free(params),
@@ -321,6 +348,11 @@ def fresher_result(cell: tuple[str, str, str], items: list[dict], results_root: 
     return res.parent if _started(m) > max(_started(r["metrics"]) for r in items) else None
 
 
+def span(seconds: float) -> str:
+    """A run's length for people: ``"52 min"``, or hours from 90 minutes on (``"4.6 h"``)."""
+    return f"{seconds / 60:.0f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
+
+
 def published_banner(items: list[dict], root: Path | None = None) -> str:
     """Markdown for the top of a published run's page: a published run, when, how, the command that
     makes it again, every seed's headline and their mean ± std, and any parameter the params file
@@ -332,7 +364,7 @@ def published_banner(items: list[dict], root: Path | None = None) -> str:
              f"This page is the executed notebook of seed {p0['seed']} of a run kept in "
              f"`records/{p0['paper']}/{p0['dataset']}/{p0['profile']}/` (seeds {seeds}). "
              f"Made {p0['started']} at commit `{p0['commit'][:12]}` on {p0['device']} in "
-             f"{p0['wall_time_s'] / 60:.0f} min, data version `{p0['corpus_fingerprint']}`.",
+             f"{span(p0['wall_time_s'])}, data version `{p0['corpus_fingerprint']}`.",
              "", f"Reproduce: `{p0['reproduce']}`", ""]
     mets = [r["metrics"]["metrics"] for r in items]
     for k in ("wa", "ua"):

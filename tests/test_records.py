@@ -43,6 +43,28 @@ def _finished_run(folder: Path, *, seed: int = 0, wa: float = 80.0, started: str
     return folder
 
 
+def test_a_resumed_run_records_the_seconds_its_folds_trained_not_only_its_last_process(tmp_path):
+    """A run whose folds were trained by earlier processes and resumed from their checkpoints has a
+    short runtime_s; its record's wall_time_s is the epochs' seconds summed over every protocol's folds."""
+    def fold(name, secs):
+        return {"name": name, "fit": {"history": [{"epoch": i + 1, "seconds": s} for i, s in enumerate(secs)]}}
+
+    short = _finished_run(tmp_path / "resumed")
+    m = json.loads((short / "metrics.json").read_text())
+    m["runtime_s"] = 120.0
+    m["extra"]["protocols"] = {"loso": {"skipped": "no sessions"},
+                               "loso_speaker": {"folds": [fold("s1", [80.0, 81.0]), fold("s2", [79.5, 80.5])]}}
+    m["extra"]["cv"] = m["extra"]["protocols"]["loso_speaker"]     # the headline: counted once, not twice
+    (short / "metrics.json").write_text(json.dumps(m))
+    assert records.trained_seconds(m) == pytest.approx(321.0)
+    prov = records.check_record(records.record_run(short, tmp_path / "r1", root=ROOT))
+    assert prov["wall_time_s"] == pytest.approx(321.0)
+
+    whole = _finished_run(tmp_path / "whole")                           # trained in one process: its runtime
+    assert records.trained_seconds(json.loads((whole / "metrics.json").read_text())) == 0.0
+    assert records.check_record(records.record_run(whole, tmp_path / "r2", root=ROOT))["wall_time_s"] == 1800.0
+
+
 def test_record_run_writes_a_record_whose_schema_and_files_are_checked(tmp_path):
     rec = records.record_run(_finished_run(tmp_path / "res" / "reference"), tmp_path / "records", root=ROOT)
     assert rec == tmp_path / "records" / "ctmam" / "emodb" / "reference" / "seed-0"
@@ -95,6 +117,8 @@ def test_staleness_flags_parameters_the_params_file_no_longer_gives(tmp_path):
     assert stale == [f"epochs: 3 -> {now}"]
     banner = records.published_banner(records.published_cells(tmp_path / "r2")[CELL], ROOT)
     assert "params file has changed" in banner and f"epochs: 3 -> {now}" in banner
+    assert " in 30 min, data version" in banner                  # runtime_s 1800
+    assert (records.span(89 * 60), records.span(4.6 * 3600)) == ("89 min", "4.6 h")
 
 
 def test_staging_shows_a_record_over_nothing_and_a_fresher_result_over_a_record(tmp_path):
