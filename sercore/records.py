@@ -400,18 +400,29 @@ def with_published(runs: list[dict], results_root: Path | None = None,
     return out
 
 
+def _num(v) -> str:
+    """A table cell for people: two decimals, counts from 100,000 up whole with thousands separators
+    (a parameter count beside percentages), blank when absent."""
+    if v is None or v != v:
+        return ""
+    v = float(v)
+    return f"{v:,.0f}" if abs(v) >= 1e5 else f"{v:.2f}"
+
+
 def _mean_std(vals: list[float]) -> str:
     if not vals:
         return ""
     if len(vals) == 1:
-        return f"{vals[0]:.2f} (1 seed)"
-    return f"{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f} ({len(vals)} seeds)"
+        return f"{_num(vals[0])} (1 seed)"
+    return f"{_num(statistics.mean(vals))} ± {_num(statistics.stdev(vals))} ({len(vals)} seeds)"
 
 
 def three_columns(out: dict, profile: str = "reference", records_root: Path | None = None):
     """A chapter's comparison rows in three columns: the paper's number, the published runs of
     ``profile`` for the same paper and dataset (mean ± std over seeds), and this build's run (``out``,
-    the chapter's ``metrics.json`` dict). Rows only some side has are kept (blank elsewhere).
+    the chapter's ``metrics.json`` dict). Rows only some side has are kept (blank elsewhere). Cells are
+    text for display (:func:`_num`): a parameter count beside percentages must not turn a column into
+    scientific notation.
     Test-set-selected numbers a record keeps (``extra["test_selection"]``) are separate rows marked
     as such: they are not results."""
     import pandas as pd
@@ -428,17 +439,17 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
     reported.update({k: c.get("reported") for k, c in here.items()})
     rows = []
     for k in dict.fromkeys([*here, *pub]):
-        rows.append({"table": k[0], "row": k[1], "metric": k[2], "paper": reported.get(k),
+        rows.append({"table": k[0], "row": k[1], "metric": k[2], "paper": _num(reported.get(k)),
                      f"published {profile} (mean ± std)": _mean_std(pub.get(k, [])),
-                     f"this build ({out['profile']})": here[k]["measured"] if k in here else None})
+                     f"this build ({out['profile']})": _num(here[k]["measured"]) if k in here else ""})
     sel = [r["metrics"].get("extra", {}).get("test_selection") for r in items]
     sel = [s for s in sel if s]
     for m in ("wa", "ua"):
         if sel:
             rows.append({"table": "epoch chosen on the test set (authors' practice; NOT a result)",
-                         "row": "Proposed", "metric": m, "paper": None,
+                         "row": "Proposed", "metric": m, "paper": "",
                          f"published {profile} (mean ± std)": _mean_std([s[m] for s in sel]),
-                         f"this build ({out['profile']})": None})
+                         f"this build ({out['profile']})": ""})
     df = pd.DataFrame(rows)
     if items:
         p0 = items[0]["provenance"]
@@ -471,16 +482,20 @@ def gap_text(out: dict, profile: str = "reference", records_root: Path | None = 
     """Markdown under the three columns: for each headline row (WA/UA/accuracy equal to the record's
     headline) the paper's number, the published mean ± std and the gap, how much of it choosing the
     epoch on the test set would close (where a record keeps that curve), then what is known to differ,
-    read from the records themselves: the corpus caveat, the scope and the notes of those rows. Empty
-    when there is no record; computed from the records, so it never says more than they hold."""
+    read from the records themselves: the corpus caveat, the scope and the notes of those rows. Without
+    a record, or when the paper's headline numbers are on another corpus, one sentence says so (never
+    empty: an empty Markdown output renders as its Python repr). Computed from the records, so it never
+    says more than they hold."""
     items = published_cells(records_root, out["paper"], out["dataset"]).get((out["paper"], out["dataset"], profile), [])
     if not items:
-        return ""
+        return (f"There is no published {profile} run of {out['paper']} on {out['dataset']} in `records/`, so "
+                "this page does not break down a gap to the paper.")
     from .results import HEADLINE_TOLERANCE, METRIC_ALIASES, paper_corpus, run_corpora
 
     ours = run_corpora(out["dataset"])
     rows: dict = {}
     notes: list[str] = []
+    elsewhere: set[str] = set()             # corpora of the paper's headline numbers that are not ours
     for r in items:
         m = r["metrics"]
         for c in m["comparisons"]:
@@ -491,6 +506,7 @@ def gap_text(out: dict, profile: str = "reference", records_root: Path | None = 
                 continue
             theirs = paper_corpus(out["paper"], c)
             if theirs and ours and theirs not in ours:
+                elsewhere.add(theirs)
                 continue
             k = (key, float(c["reported"]))            # Tables II and IV may print the same number twice
             if k in rows and (len(rows[k]["vals"]) >= len(items) or rows[k]["table"] != c["table"]):
@@ -499,7 +515,12 @@ def gap_text(out: dict, profile: str = "reference", records_root: Path | None = 
                                 "vals": [], "key": key})["vals"].append(float(c["measured"]))
             notes += _clauses(c.get("note") or "")
     if not rows:
-        return ""
+        if elsewhere:
+            return (f"The paper's headline numbers are on {', '.join(sorted(elsewhere))}; the published run is on "
+                    f"{', '.join(sorted(ours))}. The table above shows them side by side, but a gap between "
+                    "different corpora measures the corpora as much as the method, so it is not broken down here.")
+        return ("No row of the published run puts its headline WA or UA beside a number of the paper, so "
+                "there is no gap to break down.")
     sel = [r["metrics"].get("extra", {}).get("test_selection") for r in items]
     sel = [x for x in sel if x]
     lines = [f"**What the gap between the paper and the published run is made of** (computed from "

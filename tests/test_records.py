@@ -157,7 +157,7 @@ def test_three_columns_give_paper_published_mean_and_this_build(tmp_path):
                             "measured": 61.5}]}
     t = records.three_columns(out, records_root=recs)
     row = t[(t.table == "Table II") & (t.metric == "wa")].iloc[0]
-    assert row["paper"] == 90.65 and row["this build (quick)"] == 61.5
+    assert row["paper"] == "90.65" and row["this build (quick)"] == "61.50"
     assert row["published reference (mean ± std)"] == "82.00 ± 2.00 (3 seeds)"
     sel = t[t.table.str.contains("NOT a result")]
     assert list(sel.metric) == ["wa", "ua"] and sel.iloc[0]["published reference (mean ± std)"].startswith("85.00")
@@ -168,7 +168,28 @@ def test_three_columns_give_paper_published_mean_and_this_build(tmp_path):
     gap = records.gap_text(out, records_root=recs)
     assert "Table II, Proposed, wa: paper 90.65; published 82.00 ± 2.00 (3 seeds); gap -8.65 points." in gap
     assert "would give 85.00 (+3.00 points): a protocol difference, not a result" in gap
-    assert records.gap_text({**out, "dataset": "iemocap"}, records_root=recs) == ""
+    assert "no published reference run of ctmam on iemocap" in records.gap_text({**out, "dataset": "iemocap"},
+                                                                                records_root=recs)
+    # a parameter count beside percentages stays readable (no scientific notation in the column)
+    out_p = {**out, "comparisons": [*out["comparisons"], {"table": "Table VI", "row": "CTMAM", "metric": "params",
+                                                           "reported": 1031674.0, "measured": 544361.0}]}
+    t = records.three_columns(out_p, records_root=recs)
+    assert list(t[t.metric == "params"][["paper", "this build (quick)"]].iloc[0]) == ["1,031,674", "544,361"]
+    assert "e+" not in t.to_string()
+
+
+def test_gap_text_says_why_when_the_papers_numbers_are_on_another_corpus(tmp_path):
+    """CA-SER reports IEMOCAP only: a published Emo-DB run is shown beside it but its gap is not broken
+    down, and the page says why instead of printing nothing."""
+    recs = tmp_path / "records"
+    folder = _finished_run(tmp_path / "s0")
+    m = json.loads((folder / "metrics.json").read_text())
+    m["comparisons"][0]["paper_dataset"] = "iemocap"
+    (folder / "metrics.json").write_text(json.dumps(m))
+    records.record_run(folder, recs, root=ROOT)
+    gap = records.gap_text({"paper": "ctmam", "dataset": "emodb", "profile": "quick", "comparisons": []},
+                           records_root=recs)
+    assert gap.startswith("The paper's headline numbers are on iemocap; the published run is on emodb."), gap
 
 
 def test_three_columns_flag_a_record_whose_params_changed(tmp_path):
