@@ -235,7 +235,7 @@ def run_parallel(fn, calls: list[tuple], jobs: int = 1) -> list:
 #: Seconds each never-run notebook took on the quick profile in a cold build on a 2-core machine, two at a
 #: time (``make book`` of 2026-11-30 with the corpora of ../shared/data). Used only to order runs that have
 #: no earlier result here (a clean clone); any run that finished before orders by its own runtime.
-_TYPICAL_QUICK_S = {("leaderboard", "emodb"): 235, ("leaderboard", "iemocap_text"): 80, ("ctmam", "emodb"): 80,
+_TYPICAL_QUICK_S = {("leaderboard", "emodb"): 235, ("leaderboard", "iemocap_text"): 80, ("ctmam", "emodb"): 120,
                     ("mlcct", "iemocap_text"): 68, ("mcwsa_cmha", "iemocap_text"): 53, ("mdat", "emodb"): 50,
                     ("ca_ser", "emodb"): 38, ("data", "all"): 30}
 
