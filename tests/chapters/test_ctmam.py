@@ -93,7 +93,7 @@ def test_train_variants_on_tiny_data():
 
 
 @pytest.mark.parametrize("dataset,model,epochs,batch,max_segments", [
-    ("synthetic", "ctmam", 8, 32, 3), ("emodb", "ctmam_emodb", 6, 32, None)])
+    ("synthetic", "ctmam", 8, 32, 3), ("emodb", "ctmam_emodb", 10, 32, None)])
 def test_method_takes_everything_from_the_params(dataset, model, epochs, batch, max_segments):
     import torch
 
