@@ -353,6 +353,13 @@ def span(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
 
 
+def wall_seconds(item: dict) -> float:
+    """A record's wall time: its ``wall_time_s``, or the seconds its folds' epochs trained when more
+    (a record made before ``wall_time_s`` counted them holds only its last process's time when that
+    run was resumed). ``item`` is one of :func:`published_cells`' items."""
+    return max(float(item["provenance"]["wall_time_s"]), trained_seconds(item["metrics"]))
+
+
 def published_banner(items: list[dict], root: Path | None = None) -> str:
     """Markdown for the top of a published run's page: a published run, when, how, the command that
     makes it again, every seed's headline and their mean ± std, and any parameter the params file
@@ -364,7 +371,7 @@ def published_banner(items: list[dict], root: Path | None = None) -> str:
              f"This page is the executed notebook of seed {p0['seed']} of a run kept in "
              f"`records/{p0['paper']}/{p0['dataset']}/{p0['profile']}/` (seeds {seeds}). "
              f"Made {p0['started']} at commit `{p0['commit'][:12]}` on {p0['device']} in "
-             f"{span(p0['wall_time_s'])}, data version `{p0['corpus_fingerprint']}`.",
+             f"{span(wall_seconds(items[0]))}, data version `{p0['corpus_fingerprint']}`.",
              "", f"Reproduce: `{p0['reproduce']}`", ""]
     mets = [r["metrics"]["metrics"] for r in items]
     for k in ("wa", "ua"):
@@ -383,8 +390,8 @@ def published_banner(items: list[dict], root: Path | None = None) -> str:
 def with_published(runs: list[dict], results_root: Path | None = None,
                    records_root: Path | None = None) -> list[dict]:
     """The scoreboard's runs (:func:`sercore.results.collect`) plus every published record whose cell
-    has no fresher run in ``results/``; a record's ``profile`` reads ``<profile> (published, seed s)``
-    and it carries ``_published`` (its provenance)."""
+    has no fresher run in ``results/``; a record's ``profile`` reads ``<profile> (published, seed s)``,
+    its ``runtime_s`` is :func:`wall_seconds`, and it carries ``_published`` (its provenance)."""
     out = list(runs)
     for cell, items in sorted(published_cells(records_root).items()):
         if fresher_result(cell, items, results_root) is not None:
@@ -394,6 +401,7 @@ def with_published(runs: list[dict], results_root: Path | None = None,
             if not d.get("intervals"):
                 d["intervals"] = derived_intervals(r["folder"], d)
             d["profile"] = f"{cell[2]} (published, seed {r['provenance']['seed']})"
+            d["runtime_s"] = round(wall_seconds(r), 1)       # the whole run's, not its last process's
             d["_path"] = str(r["folder"] / "metrics.json")
             d["_published"] = r["provenance"]
             out.append(d)

@@ -65,6 +65,24 @@ def test_a_resumed_run_records_the_seconds_its_folds_trained_not_only_its_last_p
     assert records.check_record(records.record_run(whole, tmp_path / "r2", root=ROOT))["wall_time_s"] == 1800.0
 
 
+def test_the_banner_of_a_record_made_before_trained_seconds_shows_the_epochs_it_trained(tmp_path):
+    """Records are never rewritten: one whose wall_time_s holds only its last, resumed process (made
+    before record_run summed the epochs) shows the seconds its folds trained."""
+    run = _finished_run(tmp_path / "resumed")
+    m = json.loads((run / "metrics.json").read_text())
+    m["extra"]["cv"] = {"folds": [{"name": "random", "fit": {"history": [{"epoch": e, "seconds": 60.0}
+                                                                          for e in range(1, 51)]}}]}
+    (run / "metrics.json").write_text(json.dumps(m))
+    rec = records.record_run(run, tmp_path / "r", root=ROOT)
+    prov = json.loads((rec / "provenance.json").read_text())
+    prov["wall_time_s"] = 600.0                                        # as an older record_run wrote it
+    (rec / "provenance.json").write_text(json.dumps(prov))
+    items = records.published_cells(tmp_path / "r")[CELL]
+    assert records.wall_seconds(items[0]) == pytest.approx(3000.0)
+    assert " in 50 min, data version" in records.published_banner(items, ROOT)
+    assert records.with_published([], tmp_path / "no-results", tmp_path / "r")[0]["runtime_s"] == 3000.0
+
+
 def test_record_run_writes_a_record_whose_schema_and_files_are_checked(tmp_path):
     rec = records.record_run(_finished_run(tmp_path / "res" / "reference"), tmp_path / "records", root=ROOT)
     assert rec == tmp_path / "records" / "ctmam" / "emodb" / "reference" / "seed-0"
