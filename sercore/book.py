@@ -110,14 +110,25 @@ def stage_benchmarks(gen: Path, root: Path, results_root: Path) -> Path:
     return page
 
 
+def _empty_markdown(output: dict) -> bool:
+    """``display(Markdown(""))``: the page would render its ``text/plain`` repr
+    (``<IPython.core.display.Markdown object>``) in place of nothing."""
+    data = output.get("data") or {}
+    return output.get("output_type") == "display_data" and "text/markdown" in data and not str(data["text/markdown"]).strip()
+
+
 def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
     """Copy an executed notebook; with ``subtitle``, its first heading becomes ``# <title>: <subtitle>``
-    so each dataset's page has its own name in the book's navigation."""
+    so each dataset's page has its own name in the book's navigation. Outputs of an empty Markdown
+    display are dropped from the copy (published records' notebooks made before ``gap_text`` always
+    returned text hold one)."""
     import nbformat
 
     nb = nbformat.read(src, as_version=4)
     injected = any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     for cell in nb.cells:
+        if cell.cell_type == "code":                # an empty Markdown shows nothing, not its Python repr
+            cell.outputs = [o for o in cell.get("outputs", []) if not _empty_markdown(o)]
         tags = cell.metadata.setdefault("tags", [])
         if "parameters" in tags and injected:
             tags.append("remove-cell")        # the notebook's defaults; the values that ran follow

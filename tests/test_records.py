@@ -139,6 +139,23 @@ def test_staleness_flags_parameters_the_params_file_no_longer_gives(tmp_path):
     assert (records.span(89 * 60), records.span(4.6 * 3600)) == ("89 min", "4.6 h")
 
 
+def test_a_staged_record_page_drops_an_empty_markdown_output_and_keeps_the_others(tmp_path):
+    """An empty ``display(Markdown(""))`` in a record's notebook (gap_text once returned "") would render
+    as ``<IPython.core.display.Markdown object>``; the staged copy drops it, the record is untouched."""
+    run = _finished_run(tmp_path / "run")
+    nb = nbformat.read(run / "ctmam.ipynb", as_version=4)
+    repr_ = "<IPython.core.display.Markdown object>"
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "", "text/plain": repr_}),
+                           nbformat.v4.new_output("display_data", {"text/markdown": "**kept**", "text/plain": repr_})]
+    nbformat.write(nb, run / "ctmam.ipynb")
+    rec = records.record_run(run, tmp_path / "records", root=ROOT)
+    page, = book.stage_published(tmp_path / "gen", tmp_path / "results", tmp_path / "records", ROOT)
+    outs = [o for c in nbformat.read(page, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
+    assert [o["data"]["text/markdown"] for o in outs] == ["**kept**"]
+    assert len(nbformat.read(rec / "ctmam.ipynb", as_version=4).cells[1].outputs) == 2
+    records.check_record(rec)                                             # its files still hash as recorded
+
+
 def test_staging_shows_a_record_over_nothing_and_a_fresher_result_over_a_record(tmp_path):
     recs = tmp_path / "records"
     for seed, wa in ((0, 80.0), (1, 84.0)):
