@@ -114,7 +114,8 @@ def _empty_markdown(output: dict) -> bool:
     """``display(Markdown(""))``: the page would render its ``text/plain`` repr
     (``<IPython.core.display.Markdown object>``) in place of nothing."""
     data = output.get("data") or {}
-    return output.get("output_type") == "display_data" and "text/markdown" in data and not str(data["text/markdown"]).strip()
+    return (output.get("output_type") == "display_data" and "text/markdown" in data
+            and not str(data["text/markdown"]).strip())
 
 
 def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
