@@ -409,12 +409,9 @@ def with_published(runs: list[dict], results_root: Path | None = None,
 
 
 def _num(v) -> str:
-    """A table cell for people: two decimals, counts from 100,000 up whole with thousands separators
-    (a parameter count beside percentages), blank when absent."""
-    if v is None or v != v:
-        return ""
-    v = float(v)
-    return f"{v:,.0f}" if abs(v) >= 1e5 else f"{v:.2f}"
+    from .results import fmt_num
+
+    return fmt_num(v)
 
 
 def _mean_std(vals: list[float]) -> str:
@@ -422,51 +419,74 @@ def _mean_std(vals: list[float]) -> str:
         return ""
     if len(vals) == 1:
         return f"{_num(vals[0])} (1 seed)"
+    if len(set(vals)) == 1:                     # a parameter count: no spread to show
+        return f"{_num(vals[0])} (same in {len(vals)} seeds)"
     return f"{_num(statistics.mean(vals))} ± {_num(statistics.stdev(vals))} ({len(vals)} seeds)"
+
+
+def _tested(metrics: dict) -> str:
+    """"N test utterances" from a record's pooled confusion matrix (records older than ``scope``)."""
+    matrix = (metrics.get("confusion") or {}).get("matrix")
+    return f"{int(sum(map(sum, matrix)))} test utterances" if matrix else ""
 
 
 def three_columns(out: dict, profile: str = "reference", records_root: Path | None = None):
     """A chapter's comparison rows in three columns: the paper's number, the published runs of
     ``profile`` for the same paper and dataset (mean ± std over seeds), and this build's run (``out``,
-    the chapter's ``metrics.json`` dict). Rows only some side has are kept (blank elsewhere). Cells are
-    text for display (:func:`_num`): a parameter count beside percentages must not turn a column into
-    scientific notation.
+    the chapter's ``metrics.json`` dict). Each measured column comes with its 95% interval (each seed's,
+    for the published runs) and the test data it stands on (the comparison's ``scope``). Rows only some
+    side has are kept (blank elsewhere). Cells are text for display (:func:`_num`): a parameter count
+    beside percentages must not turn a column into scientific notation.
     Test-set-selected numbers a record keeps (``extra["test_selection"]``) are separate rows marked
     as such: they are not results."""
     import pandas as pd
+
+    from .results import attach_intervals, fmt_interval
 
     key = ("table", "row", "metric")
     here = {tuple(c[k] for k in key): c for c in out.get("comparisons", [])}
     items = published_cells(records_root, out["paper"], out["dataset"]).get((out["paper"], out["dataset"], profile), [])
     pub: dict = {}
     for r in items:
-        for c in r["metrics"]["comparisons"]:
+        comps, m = r["metrics"]["comparisons"], r["metrics"]
+        if not any(c.get("interval") for c in comps) and (ivs := derived_intervals(r["folder"], m)):
+            comps = attach_intervals(comps, m["metrics"], ivs, bool(m.get("synthetic")))   # a record older than intervals
+        data = (m.get("scope") or {}).get("text") or _tested(m)
+        for c in comps:
             if c.get("measured") is not None:
-                pub.setdefault(tuple(c[k] for k in key), []).append(float(c["measured"]))
+                pub.setdefault(tuple(c[k] for k in key), []).append({**c, "scope": c.get("scope") or data})
     reported = {tuple(c[k] for k in key): c.get("reported") for r in items for c in r["metrics"]["comparisons"]}
     reported.update({k: c.get("reported") for k, c in here.items()})
+    P, B = f"published {profile}", f"this build ({out['profile']})"
     rows = []
     for k in dict.fromkeys([*here, *pub]):
+        cs, c = pub.get(k, []), here.get(k, {})
         rows.append({"table": k[0], "row": k[1], "metric": k[2], "paper": _num(reported.get(k)),
-                     f"published {profile} (mean ± std)": _mean_std(pub.get(k, [])),
-                     f"this build ({out['profile']})": _num(here[k]["measured"]) if k in here else ""})
+                     f"{P} (mean ± std)": _mean_std([float(x["measured"]) for x in cs]),
+                     f"{P}: 95% interval of each seed": "; ".join(filter(None, (fmt_interval(x.get("interval"))
+                                                                                for x in cs))),
+                     f"{P}: test data": " / ".join(dict.fromkeys(x["scope"] for x in cs if x.get("scope"))),
+                     B: _num(c.get("measured")), f"{B}: 95% interval": fmt_interval(c.get("interval")),
+                     f"{B}: test data": c.get("scope") or ""})
     sel = [r["metrics"].get("extra", {}).get("test_selection") for r in items]
     sel = [s for s in sel if s]
     for m in ("wa", "ua"):
         if sel:
             rows.append({"table": "epoch chosen on the test set (authors' practice; NOT a result)",
-                         "row": "Proposed", "metric": m, "paper": "",
-                         f"published {profile} (mean ± std)": _mean_std([s[m] for s in sel]),
-                         f"this build ({out['profile']})": ""})
-    df = pd.DataFrame(rows)
+                         "row": "Proposed", "metric": m, f"{P} (mean ± std)": _mean_std([s[m] for s in sel])})
+    cols = ["table", "row", "metric", "paper", f"{P} (mean ± std)", f"{P}: 95% interval of each seed",
+            f"{P}: test data", B, f"{B}: 95% interval", f"{B}: test data"]
+    df = pd.DataFrame(rows, columns=cols).fillna("")
     if items:
         p0 = items[0]["provenance"]
         stale = stale_params(p0)
-        df.attrs["note"] = (f"published: records/{out['paper']}/{out['dataset']}/{profile}/ (seeds "
-                            f"{', '.join(str(r['provenance']['seed']) for r in items)}, commit "
-                            f"{', '.join(dict.fromkeys(r['provenance']['commit'][:12] for r in items))}, "
-                            f"{', '.join(dict.fromkeys(r['provenance']['started'][:10] for r in items))})" + (f"; **the params file has changed since** (recorded -> "
-                                                        f"now): {'; '.join(stale[:5])}" if stale else ""))
+        seeds = ", ".join(str(r["provenance"]["seed"]) for r in items)
+        commits = ", ".join(dict.fromkeys(r["provenance"]["commit"][:12] for r in items))
+        days = ", ".join(dict.fromkeys(r["provenance"]["started"][:10] for r in items))
+        df.attrs["note"] = (f"published: records/{out['paper']}/{out['dataset']}/{profile}/ (seeds {seeds}, "
+                            f"commit {commits}, {days})")
+        if stale:
+            df.attrs["note"] += f"; **the params file has changed since** (recorded -> now): {'; '.join(stale[:5])}"
     else:
         df.attrs["note"] = f"no published {profile} run of {out['paper']} on {out['dataset']} in records/"
     return df

@@ -528,11 +528,39 @@ def compare_with_paper(paper: str, table: str, row: str, measured: dict, *, colu
     return out
 
 
+def fmt_num(v, signed: bool = False) -> str:
+    """A number as a table cell for people: two decimals; from 100,000 up whole, with thousands
+    separators (a parameter count beside percentages); blank when absent. ``signed``: always a sign
+    (a deviation)."""
+    if v is None or v != v:
+        return ""
+    v = float(v)
+    sign = "+" if signed else ""
+    return f"{v:{sign},.0f}" if abs(v) >= 1e5 else f"{v:{sign}.2f}"
+
+
+def fmt_interval(interval) -> str:
+    """``[low, high]`` as a table cell, blank when there is none."""
+    if not interval or any(v is None or v != v for v in interval):
+        return ""
+    return f"[{fmt_num(interval[0])}, {fmt_num(interval[1])}]"
+
+
 def comparison_frame(comparisons: Iterable[dict]) -> pd.DataFrame:
-    """Comparison rows as a table with the deviation ``measured - reported``."""
-    df = pd.DataFrame(list(comparisons), columns=list(COMPARISON_KEYS))
-    df["deviation"] = df["measured"] - df["reported"]
-    return df[["table", "row", "metric", "reported", "measured", "deviation", "note"]]
+    """Comparison rows (``metrics.json``'s) as a table for people: the paper's number (``reported``),
+    ours (``measured``) with its 95% interval and the test data it stands on (``scope``), the deviation
+    ``measured - reported`` and the note. Cells are text (:func:`fmt_num`): a parameter count in the
+    same column as percentages must not turn the column into scientific notation."""
+    rows = []
+    for c in comparisons:
+        rep, mea = c.get("reported"), c.get("measured")
+        dev = mea - rep if rep is not None and mea is not None else None
+        rows.append({"table": c["table"], "row": c["row"], "metric": c["metric"], "reported": fmt_num(rep),
+                     "measured": fmt_num(mea), "95% interval": fmt_interval(c.get("interval")),
+                     "deviation": fmt_num(dev, signed=True), "test data": c.get("scope") or "",
+                     "note": c.get("note") or ""})
+    return pd.DataFrame(rows, columns=["table", "row", "metric", "reported", "measured", "95% interval",
+                                       "deviation", "test data", "note"])
 
 
 def reference_table(paper: str, table: str) -> pd.DataFrame:
@@ -812,8 +840,10 @@ _ITABLES_EMITTED = False
 def table(df: pd.DataFrame, *, caption: str | None = None, page_length: int = 25, column_filters: bool = True):
     """An interactive table for the HTML book (itables' bundled DataTables, works offline): a search
     box, a filter box above every column (type a paper, dataset or profile), sorting by clicking a
-    header, and pages of ``page_length`` rows. The first table of a kernel also carries the
-    DataTables bundle, so a static page needs nothing else. Returns an ``IPython.display.HTML``."""
+    header, and pages of ``page_length`` rows. Numbers read as :func:`fmt_num` writes them (a parameter
+    count whole, with separators) and sort as numbers; an absent one is a dash. The first table of a
+    kernel also carries the DataTables bundle, so a static page needs nothing else. Returns an
+    ``IPython.display.HTML``."""
     import itables
     from IPython.display import HTML
     from itables import javascript, options
@@ -824,10 +854,13 @@ def table(df: pd.DataFrame, *, caption: str | None = None, page_length: int = 25
         if shown[c].dtype == object or str(shown[c].dtype) in ("str", "string", "bool", "boolean"):
             shown[c] = shown[c].map(lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
     show_index = not isinstance(shown.index, pd.RangeIndex)
-    html = itables.to_html_datatable(
-        shown, caption=caption, connected=False, showIndex=show_index, pageLength=page_length,
-        lengthMenu=[10, 25, 100, -1], column_filters="header" if column_filters else False,
-        classes="display compact", maxBytes=0, allow_html=False)
+    with pd.option_context("display.float_format", fmt_num):    # itables shows floats as pandas formats them
+        html = itables.to_html_datatable(
+            shown, caption=caption, connected=False, showIndex=show_index, pageLength=page_length,
+            lengthMenu=[10, 25, 100, -1], column_filters="header" if column_filters else False,
+            classes="display compact", maxBytes=0, allow_html=False)
+    # an absent number in a float column: shown as a dash (itables writes "NaN"); it still sorts as NaN
+    html = html.replace('[\\"NaN\\", \\"___NaN___\\"]', '[\\"\\u2013\\", \\"___NaN___\\"]')
     if not _ITABLES_EMITTED:
         html = javascript.generate_init_offline_itables_html(options.dt_bundle) + html
         _ITABLES_EMITTED = True

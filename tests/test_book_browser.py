@@ -202,6 +202,25 @@ def test_no_broken_internal_links(book):
     assert not broken, f"{len(broken)} broken internal link(s) of {checked}:\n" + "\n".join(broken[:40])
 
 
+def test_tables_of_the_executed_pages_are_whole(book):
+    """pandas shortens a long cell to "..." and a long table to its first and last rows ("69 rows × 1
+    columns"): a reader of the HTML cannot open them. The pages this build executed (the chapter and the
+    scoreboard) show every cell and row whole. Published pages are left out: a record keeps the outputs
+    of the commit that made it."""
+    import re
+
+    html = book["html"]
+    pages = [html / PAGES[n][0] for n in ("chapter", "scoreboard")]
+    cut = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8", errors="replace")
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", text, flags=re.S)
+        assert len(cells) > 20, f"{page.name}: only {len(cells)} table cells: is the parser seeing the tables?"
+        cut += [f"{page.name}: cell {c.strip()[-60:]!r}" for c in cells if c.strip().endswith("...")]
+        cut += [f"{page.name}: {m}" for m in re.findall(r"\d+ rows × \d+ columns", text)]
+    assert not cut, f"{len(cut)} shortened table(s) or cell(s):\n" + "\n".join(cut[:20])
+
+
 # ----------------------------------------------------------------------------- Chromium
 
 def _shots_dir() -> Path:

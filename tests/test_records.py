@@ -213,6 +213,34 @@ def test_three_columns_give_paper_published_mean_and_this_build(tmp_path):
     assert "e+" not in t.to_string()
 
 
+def test_three_columns_carry_each_measured_numbers_interval_and_test_data(tmp_path):
+    """A number beside a paper's carries its interval and the data it came from: each seed's 95% interval
+    and test data for the published runs (a record older than ``scope`` counts its confusion matrix),
+    this build's own for its column; a count equal in every seed shows no spread."""
+    recs = tmp_path / "records"
+    for seed, wa in ((0, 80.0), (1, 84.0)):
+        folder = _finished_run(tmp_path / f"s{seed}", seed=seed, wa=wa)
+        m = json.loads((folder / "metrics.json").read_text())
+        m["comparisons"][0]["interval"] = [wa - 4, wa + 4]
+        m["comparisons"].append({"table": "Table VI", "row": "CTMAM", "metric": "params", "reported": 1031674.0,
+                                 "measured": 544361.0, "note": ""})
+        m["confusion"] = {"labels": ["a", "b"], "matrix": [[50, 3], [4, 50]]}
+        (folder / "metrics.json").write_text(json.dumps(m))
+        records.record_run(folder, recs, root=ROOT)
+    out = {"paper": "ctmam", "dataset": "emodb", "profile": "quick",
+           "comparisons": [{"table": "Table II", "row": "Proposed", "metric": "wa", "reported": 90.65,
+                            "measured": 61.5, "interval": [52.0, 70.25], "scope": "1 of 10 folds; 39 test utterances"}]}
+    t = records.three_columns(out, records_root=recs)
+    wa = t[t.table == "Table II"].iloc[0]
+    assert wa["published reference: 95% interval of each seed"] == "[76.00, 84.00]; [80.00, 88.00]"
+    assert wa["published reference: test data"] == "107 test utterances"
+    assert wa["this build (quick): 95% interval"] == "[52.00, 70.25]"
+    assert wa["this build (quick): test data"] == "1 of 10 folds; 39 test utterances"
+    params = t[t.metric == "params"].iloc[0]
+    assert params["published reference (mean ± std)"] == "544,361 (same in 2 seeds)"
+    assert params["this build (quick)"] == "" and not t.isna().any().any()      # blanks, never NaN
+
+
 def test_gap_text_says_why_when_the_papers_numbers_are_on_another_corpus(tmp_path):
     """CA-SER reports IEMOCAP only: a published Emo-DB run is shown beside it but its gap is not broken
     down, and the page says why instead of printing nothing."""

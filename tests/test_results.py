@@ -82,9 +82,17 @@ def test_reference_table_pivots_the_papers_numbers():
         results.reference_table("ca_ser", "Table 9")
 
 
-def test_comparison_frame_deviation():
-    df = results.comparison_frame([results.comparison("T", "r", "ua", 70.0, 65.5)])
-    assert df["deviation"].iloc[0] == pytest.approx(-4.5)
+def test_comparison_frame_gives_the_deviation_interval_and_test_data_as_text_for_people():
+    rows = [dict(results.comparison("T", "r", "ua", 70.0, 65.5), interval=[60.25, 70.0], scope="39 test utterances"),
+            results.comparison("T", "r", "wa", 70.0, None),                         # not measured: blanks
+            results.comparison("Section 3", "model", "params", 108e6, 105103492.0)]
+    df = results.comparison_frame(rows)
+    assert list(df.iloc[0][["reported", "measured", "95% interval", "deviation", "test data"]]) == [
+        "70.00", "65.50", "[60.25, 70.00]", "-4.50", "39 test utterances"]
+    assert list(df.iloc[1][["measured", "95% interval", "deviation", "test data"]]) == ["", "", "", ""]
+    # a parameter count beside percentages: whole, with separators, and no scientific notation anywhere
+    assert list(df.iloc[2][["reported", "measured", "deviation"]]) == ["108,000,000", "105,103,492", "-2,896,508"]
+    assert "e+" not in df.to_string()
 
 
 def _predicted_run(tmp_path, synthetic=False, reported_inside=True):
@@ -212,6 +220,10 @@ def test_interactive_table_works_offline():
     assert "_itables_" in first and "https://" not in first.split("<table")[0][:2000]
     assert len(first) > 100 * len(second)            # the DataTables bundle comes once per kernel
     assert "column_filters" in first and '\\u2013' in first      # a filter box per column; None as a dash
+    # numbers as people read them, sorted as numbers: a count whole with separators, an absent one a dash
+    nums = r.table(pd.DataFrame({"reported": [108e6, 72.3456], "measured": [float("nan"), 70.0]})).data
+    assert '[\\"108,000,000\\", 108000000.0]' in nums and '[\\"72.35\\", 72.3456]' in nums
+    assert '[\\"\\u2013\\", \\"___NaN___\\"]' in nums and '\\"NaN\\"' not in nums
 
 
 def test_cli_results_export(tmp_path, capsys):
