@@ -834,6 +834,32 @@ def scoreboard_display(board: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def readable_tables(max_rows: int = 500) -> None:
+    """Call once at the top of a notebook: every DataFrame it shows is whole and reads as a table.
+
+    pandas shortens a long cell to "..." and a long table to its first and last rows, which a reader of
+    the HTML book cannot open, and writes an absent value as "NaN" (a paper's table leaves such cells
+    blank). After this, cells are whole, tables up to ``max_rows`` rows are whole, and an absent value
+    is a dash. Outside IPython only the pandas options are set."""
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_rows", max_rows)
+    try:
+        from IPython import get_ipython
+    except ImportError:                          # pragma: no cover - IPython is a dependency
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, frame_html)
+
+
+def frame_html(df: pd.DataFrame) -> str:
+    """A DataFrame as the notebook's HTML (the same markup as pandas' own), an absent value as a dash,
+    within pandas' display options (:func:`readable_tables` sets them)."""
+    return df.to_html(na_rep="\u2013", notebook=True, max_rows=pd.get_option("display.max_rows"),
+                      max_cols=pd.get_option("display.max_columns"), show_dimensions="truncate",
+                      float_format=pd.get_option("display.float_format"))
+
+
 _ITABLES_EMITTED = False
 
 

@@ -204,9 +204,10 @@ def test_no_broken_internal_links(book):
 
 def test_tables_of_the_executed_pages_are_whole(book):
     """pandas shortens a long cell to "..." and a long table to its first and last rows ("69 rows × 1
-    columns"): a reader of the HTML cannot open them. The pages this build executed (the chapter and the
-    scoreboard) show every cell and row whole. Published pages are left out: a record keeps the outputs
-    of the commit that made it."""
+    columns"), which a reader of the HTML cannot open, and writes an absent value as "NaN". The pages
+    this build executed (the chapter and the scoreboard) show every cell and row whole and an absent
+    value as a dash (:func:`sercore.results.readable_tables`). Published pages are left out: a record
+    keeps the outputs of the commit that made it."""
     import re
 
     html = book["html"]
@@ -217,6 +218,7 @@ def test_tables_of_the_executed_pages_are_whole(book):
         cells = re.findall(r"<td[^>]*>(.*?)</td>", text, flags=re.S)
         assert len(cells) > 20, f"{page.name}: only {len(cells)} table cells: is the parser seeing the tables?"
         cut += [f"{page.name}: cell {c.strip()[-60:]!r}" for c in cells if c.strip().endswith("...")]
+        cut += [f"{page.name}: a NaN cell" for c in cells if c.strip() in ("NaN", "None")]
         cut += [f"{page.name}: {m}" for m in re.findall(r"\d+ rows × \d+ columns", text)]
     assert not cut, f"{len(cut)} shortened table(s) or cell(s):\n" + "\n".join(cut[:20])
 

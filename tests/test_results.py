@@ -226,6 +226,27 @@ def test_interactive_table_works_offline():
     assert '[\\"\\u2013\\", \\"___NaN___\\"]' in nums and '\\"NaN\\"' not in nums
 
 
+def test_readable_tables_show_whole_cells_and_rows_and_an_absent_value_as_a_dash(monkeypatch):
+    import IPython
+    import pandas as pd
+    from IPython.core.formatters import DisplayFormatter
+
+    class Shell:                                   # what a notebook kernel's get_ipython() gives
+        display_formatter = DisplayFormatter()
+
+    shell = Shell()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    df = pd.DataFrame({"note": [f"row {i}: " + "a long sentence " * 12 for i in range(80)],
+                       "ua": [float("nan")] + [70.0] * 79, "who": [None] + ["x"] * 79})
+    with pd.option_context("display.max_colwidth", 50, "display.max_rows", 60):   # pandas' defaults, restored
+        assert "..." in df._repr_html_() and "NaN" in df._repr_html_()          # what a reader saw before
+        results.readable_tables()
+        html = shell.display_formatter.formatters["text/html"](df)
+    assert "row 79: " + "a long sentence " * 11 in html and "..." not in html and "80 rows" not in html
+    assert "NaN" not in html and "None" not in html and html.count("<td>\u2013</td>") == 2
+    assert html.count("<tr") == 81 and 'class="dataframe"' in html
+
+
 def test_cli_results_export(tmp_path, capsys):
     import pandas as pd
     from sercore import cli
