@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -885,8 +886,10 @@ def table(df: pd.DataFrame, *, caption: str | None = None, page_length: int = 25
             shown, caption=caption, connected=False, showIndex=show_index, pageLength=page_length,
             lengthMenu=[10, 25, 100, -1], column_filters="header" if column_filters else False,
             classes="display compact", maxBytes=0, allow_html=False)
-    # an absent number in a float column: shown as a dash (itables writes "NaN"); it still sorts as NaN
+    # an absent number in a float column: shown as a dash (itables writes "NaN"); it still sorts as NaN.
+    # Both in the data of the interactive table and in the plain table shown without JavaScript.
     html = html.replace('[\\"NaN\\", \\"___NaN___\\"]', '[\\"\\u2013\\", \\"___NaN___\\"]')
+    html = re.sub(r"(<td[^>]*>)NaN(</td>)", "\\1\u2013\\2", html)
     if not _ITABLES_EMITTED:
         html = javascript.generate_init_offline_itables_html(options.dt_bundle) + html
         _ITABLES_EMITTED = True

@@ -224,6 +224,7 @@ def test_interactive_table_works_offline():
     nums = r.table(pd.DataFrame({"reported": [108e6, 72.3456], "measured": [float("nan"), 70.0]})).data
     assert '[\\"108,000,000\\", 108000000.0]' in nums and '[\\"72.35\\", 72.3456]' in nums
     assert '[\\"\\u2013\\", \\"___NaN___\\"]' in nums and '\\"NaN\\"' not in nums
+    assert ">NaN</td>" not in nums and ">\u2013</td>" in nums        # also the plain table shown without JavaScript
 
 
 def test_readable_tables_show_whole_cells_and_rows_and_an_absent_value_as_a_dash(monkeypatch):
