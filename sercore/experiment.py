@@ -303,8 +303,17 @@ def provenance(out: dict) -> pd.DataFrame:
                      "utterances used": corpus["utterances"], "classes": ", ".join(corpus["labels"]),
                      "labels dropped by the label map": corpus.get("dropped_labels") or "none"})
     rows.update({f"version: {k}": v for k, v in env.items()})
-    rows.update({f"param: {k}": v for k, v in out.get("extra", {}).get("params", {}).items()})
-    return pd.DataFrame({"value": {k: str(v) for k, v in rows.items()}})
+    # parameters as a params file or `--set KEY=VALUE` spells them (null, false, [a, b]): copied from here, they run
+    rows.update({f"param: {k}": _yaml_value(v) for k, v in out.get("extra", {}).get("params", {}).items()})
+    return pd.DataFrame({"value": {k: v if isinstance(v, str) else str(v) for k, v in rows.items()}})
+
+
+def _yaml_value(v) -> str:
+    """One value in YAML flow style, as a params file holds it: ``null``, ``false``, ``[loso, loso_speaker]``."""
+    import yaml
+
+    text = yaml.safe_dump(v, default_flow_style=True, width=10**9).strip()
+    return text[:-3].strip() if text.endswith("\n...") else text
 
 
 def inventory(data_root: str | None = None) -> pd.DataFrame:

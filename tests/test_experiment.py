@@ -1,5 +1,6 @@
 """Corpus fingerprints and the provenance panel."""
 import pytest
+import yaml
 
 from sercore import experiment, results
 
@@ -21,7 +22,8 @@ def test_version_is_stable_and_sees_changes(corpus):
 
 def test_provenance_panel_carries_corpus_and_environment(corpus, tmp_path):
     run = results.Run({"paper": "ctmam", "dataset": "synthetic", "profile": "smoke", "seed": 3,
-                       "results_dir": str(tmp_path), "epochs": 2})
+                       "results_dir": str(tmp_path), "epochs": 2, "patience": None, "mixup": False,
+                       "ablations": ["no_lct", "no_tsa"], "lr": 4e-05, "model": "ctmam"})
     cm = {"labels": corpus.labels, "matrix": [[0] * 4 for _ in range(4)]}
     out = run.write(results.ChapterResult(protocol={"name": "random"}, metrics={"wa": 1.0, "ua": 1.0},
                                           per_class={}, confusion=cm), corpus=corpus)
@@ -31,4 +33,8 @@ def test_provenance_panel_carries_corpus_and_environment(corpus, tmp_path):
     assert panel["corpus version (sha1 of rows used)"] == corpus.version()
     assert panel["utterances used"] == str(len(corpus.manifest))
     assert panel["seed"] == "3" and panel["param: epochs"] == "2"
+    # parameters spelt as a params file or --set takes them, so a value copied from the panel runs
+    assert [panel[f"param: {k}"] for k in ("patience", "mixup", "ablations", "lr", "model")] == [
+        "null", "false", "[no_lct, no_tsa]", "4.0e-05", "ctmam"]
+    assert yaml.safe_load(panel["param: lr"]) == 4e-05
     assert panel["version: torch"].startswith("2.9")
