@@ -835,15 +835,17 @@ def scoreboard_display(board: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def readable_tables(max_rows: int = 500) -> None:
+def readable_tables(max_rows: int = 500, max_columns: int = 100) -> None:
     """Call once at the top of a notebook: every DataFrame it shows is whole and reads as a table.
 
-    pandas shortens a long cell to "..." and a long table to its first and last rows, which a reader of
-    the HTML book cannot open, and writes an absent value as "NaN" (a paper's table leaves such cells
-    blank). After this, cells are whole, tables up to ``max_rows`` rows are whole, and an absent value
-    is a dash. Outside IPython only the pandas options are set."""
+    pandas shortens a long cell to "...", a long table to its first and last rows and a wide one to its
+    first and last columns, which a reader of the HTML book cannot open, and writes an absent value as
+    "NaN" (a paper's table leaves such cells blank). After this, cells are whole, tables up to
+    ``max_rows`` rows and ``max_columns`` columns are whole, and an absent value is a dash. Outside
+    IPython only the pandas options are set."""
     pd.set_option("display.max_colwidth", None)
     pd.set_option("display.max_rows", max_rows)
+    pd.set_option("display.max_columns", max_columns)
     try:
         from IPython import get_ipython
     except ImportError:                          # pragma: no cover - IPython is a dependency

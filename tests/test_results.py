@@ -239,10 +239,15 @@ def test_readable_tables_show_whole_cells_and_rows_and_an_absent_value_as_a_dash
     monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
     df = pd.DataFrame({"note": [f"row {i}: " + "a long sentence " * 12 for i in range(80)],
                        "ua": [float("nan")] + [70.0] * 79, "who": [None] + ["x"] * 79})
-    with pd.option_context("display.max_colwidth", 50, "display.max_rows", 60):   # pandas' defaults, restored
+    wide = pd.DataFrame([list(range(28))], columns=[f"c{i}" for i in range(28)])   # 14 reported/measured pairs
+    with pd.option_context("display.max_colwidth", 50, "display.max_rows", 60,   # pandas' defaults, restored
+                           "display.max_columns", 20):
         assert "..." in df._repr_html_() and "NaN" in df._repr_html_()          # what a reader saw before
+        assert "..." in wide._repr_html_()
         results.readable_tables()
         html = shell.display_formatter.formatters["text/html"](df)
+        wide_html = shell.display_formatter.formatters["text/html"](wide)
+    assert "<th>c27</th>" in wide_html and "..." not in wide_html
     assert "row 79: " + "a long sentence " * 11 in html and "..." not in html and "80 rows" not in html
     assert "NaN" not in html and "None" not in html and html.count("<td>\u2013</td>") == 2
     assert html.count("<tr") == 81 and 'class="dataframe"' in html
