@@ -467,7 +467,7 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
                                                                                 for x in cs))),
                      f"{P}: test data": " / ".join(dict.fromkeys(x["scope"] for x in cs if x.get("scope"))),
                      B: _num(c.get("measured")), f"{B}: 95% interval": fmt_interval(c.get("interval")),
-                     f"{B}: test data": c.get("scope") or ""})
+                     f"{B}: test data": (c.get("scope") or "") if c.get("measured") is not None else ""})
     sel = [r["metrics"].get("extra", {}).get("test_selection") for r in items]
     sel = [s for s in sel if s]
     for m in ("wa", "ua"):

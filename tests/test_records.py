@@ -229,8 +229,12 @@ def test_three_columns_carry_each_measured_numbers_interval_and_test_data(tmp_pa
         records.record_run(folder, recs, root=ROOT)
     out = {"paper": "ctmam", "dataset": "emodb", "profile": "quick",
            "comparisons": [{"table": "Table II", "row": "Proposed", "metric": "wa", "reported": 90.65,
-                            "measured": 61.5, "interval": [52.0, 70.25], "scope": "1 of 10 folds; 39 test utterances"}]}
+                            "measured": 61.5, "interval": [52.0, 70.25], "scope": "1 of 10 folds; 39 test utterances"},
+                           {"table": "Table I", "row": "Proposed", "metric": "wa", "reported": 71.6, "measured": None,
+                            "interval": None, "scope": "1 of 10 folds; 39 test utterances"}]}
     t = records.three_columns(out, records_root=recs)
+    unmeasured = t[t.table == "Table I"].iloc[0]                 # not measured: no test data either
+    assert list(unmeasured.iloc[3:]) == ["71.60", "", "", "", "", "", ""]
     wa = t[t.table == "Table II"].iloc[0]
     assert wa["published reference: 95% interval of each seed"] == "[76.00, 84.00]; [80.00, 88.00]"
     assert wa["published reference: test data"] == "107 test utterances"
