@@ -489,17 +489,33 @@ def scope(protocol: dict) -> dict:
 
 
 
+def test_set_text(ts: dict) -> str:
+    """A row's own test set (``test_set``: corpus, utterances, classes, folds) as one phrase:
+    "URDU: 400 test utterances, 4 classes; every target utterance (0-shot)"."""
+    return (f"{ts['corpus']}: {int(ts['utterances']):,} test utterances, {int(ts['classes'])} classes"
+            + (f"; {ts['folds']}" if ts.get("folds") else ""))
+
+
 def _scoped(comparisons, protocol: dict, corpus) -> list[dict]:
     """Comparison rows with ``comparable`` (False on synthetic data, or when the run tested on fewer
     folds than the protocol has, or when the chapter said so) and ``scope`` (what the test sets
-    covered, e.g. "2 of 10 folds; 98 test utterances")."""
+    covered, e.g. "2 of 10 folds; 98 test utterances").
+
+    A row that carries its own ``test_set`` (a multi-corpus run's cross-language or second-corpus row, whose
+    test data is not the main corpus's folds) is scoped by it instead: its text, and ``complete`` for
+    whether it tested all the data it names."""
     sc = scope(protocol)
     fit = bool(protocol.get("comparable", True))       # False when a fold was flagged unfit
     out = []
     for c in comparisons:
         c = dict(c)
-        c["comparable"] = bool(c.get("comparable", True)) and fit and sc["complete"] and not corpus.synthetic
-        c["scope"] = sc["text"]
+        ts = c.get("test_set")
+        if ts:
+            complete, text, own_fit = bool(ts.get("complete", True)), test_set_text(ts), True
+        else:
+            complete, text, own_fit = sc["complete"], sc["text"], fit
+        c["comparable"] = bool(c.get("comparable", True)) and own_fit and complete and not corpus.synthetic
+        c["scope"] = text
         out.append(c)
     return out
 

@@ -857,6 +857,24 @@ def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: 
     return CVResult(out, summary, pooled, time.time() - t0)
 
 
+def test_selected(cv: dict, by: str = "wa") -> dict | None:
+    """What choosing each fold's epoch on its TEST set would report, from a :meth:`CVResult.to_json`
+    whose histories were recorded with ``monitor_test``: per fold the epoch with the highest test
+    ``by`` (``wa`` or ``ua``; the earliest on ties) and its WA/UA, and their means over folds. None when
+    the histories hold no test curves. Not a result: the test set chose the epoch."""
+    folds = cv["folds"]
+    key = f"test_{by}"
+    if not folds or not all(key in h for f in folds for h in f["fit"]["history"]):
+        return None
+    rows = []
+    for f in folds:
+        best = max(f["fit"]["history"], key=lambda h: (h[key], -h["epoch"]))
+        rows.append({"fold": str(f["name"]), "epoch": int(best["epoch"]), "wa": float(best["test_wa"]),
+                     "ua": float(best["test_ua"])})
+    return {"folds": rows, "wa": float(np.mean([r["wa"] for r in rows])),
+            "ua": float(np.mean([r["ua"] for r in rows])), "selected_on": f"test {by.upper()}"}
+
+
 def avoid_single_item_batches(cfg: TrainConfig, n_train: Sequence[int]) -> TrainConfig:
     """``cfg`` with the batch size grown by one until no training part of ``n_train`` items (one per
     fold) ends on a batch of one: batch norm cannot normalise a single item in training mode."""

@@ -128,16 +128,12 @@ def selected_on_test(trained: dict) -> dict | None:
     """What choosing the epoch on the test set would report (the authors' ``train_Emodb.py`` keeps the
     best test epoch): per fold, the epoch with the highest test WA and its WA/UA, and their mean. Needs
     histories recorded with ``monitor_test``; None otherwise. Not a result: the test set chose it."""
-    folds = trained["cv"]["folds"]
-    if not all("test_wa" in h for f in folds for h in f["fit"]["history"]):
+    from ..train import test_selected
+
+    sel = test_selected(trained["cv"], by="wa")
+    if sel is None:
         return None
-    rows = []
-    for f in folds:
-        best = max(f["fit"]["history"], key=lambda h: (h["test_wa"], -h["epoch"]))
-        rows.append({"fold": str(f["name"]), "epoch": int(best["epoch"]), "wa": float(best["test_wa"]),
-                     "ua": float(best["test_ua"])})
-    return {"folds": rows, "wa": float(np.mean([r["wa"] for r in rows])),
-            "ua": float(np.mean([r["ua"] for r in rows])), "selected_on": "test WA (accuracy)",
+    return {**sel, "selected_on": "test WA (accuracy)",
             "note": "epoch chosen on the test set, as the authors' train_Emodb.py reports it: optimistic, "
                     "not a result of this reproduction (the headline tests the last epoch)"}
 

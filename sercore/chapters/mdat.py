@@ -41,7 +41,7 @@ import pandas as pd
 
 from .. import experiment, models, protocols, reference, results, train
 from ..data import get_label_map, modalities
-from ..models.mdat import ABLATIONS, STANDIN
+from ..models.mdat import ABLATIONS
 from ..paths import show_progress
 from ..schemas.mdat import LABEL_MAPS, SYNTHETIC_STANDS_FOR, main_spec
 from . import Method
@@ -135,14 +135,73 @@ def features(manifest: pd.DataFrame, text: bool = True, progress=None) -> list[d
     return [{"audio": a, **({"text": tokens[i]} if text else {})} for i, a in enumerate(audio)]
 
 
+def cropping(domains: dict, P: dict) -> pd.DataFrame:
+    """What cropping to the common length ``max_len`` drops, per corpus: the model sees the first
+    ``max_len`` pooled audio frames (``audio_stride`` x 10 ms each) and the first ``max_len`` text tokens.
+
+    One row per corpus: utterances, the longest one (s), the audio the model can see per utterance (s),
+    how many utterances lose audio and how many seconds (and what share of all audio) are dropped, and the
+    same for text tokens. Nothing is dropped silently: the chapter shows this table.
+    """
+    keep_s = int(P["max_len"]) * int(P["audio_stride"]) / 100.0          # GE2E: 100 frames per second
+    rows = []
+    for d in domains.values():
+        frames = np.array([f["audio"].shape[0] for f in d.whole_features])
+        keep = int(P["max_len"]) * int(P["audio_stride"])
+        lost = np.clip(frames - keep, 0, None)
+        row = {"corpus": d.label, "utterances": len(frames), "longest (s)": round(float(frames.max()) / 100, 2),
+               "audio kept per utterance (s)": round(keep_s, 2), "utterances cropped": int((lost > 0).sum()),
+               "audio dropped (s)": round(float(lost.sum()) / 100, 2),
+               "audio dropped (%)": round(100.0 * float(lost.sum()) / max(float(frames.sum()), 1.0), 2)}
+        if d.has_text:
+            toks = np.array([f["text"].shape[0] for f in d.whole_features])
+            row.update({"texts cropped": int((toks > int(P["max_len"])).sum()),
+                        "tokens dropped (%)": round(100.0 * float(np.clip(toks - int(P["max_len"]), 0, None).sum())
+                                                    / max(float(toks.sum()), 1.0), 2)})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("corpus")
+
+
 # ----------------------------------------------------------------------------- models and training
 
-def build(kind: str, n_classes: int, *, use_text: bool = True):
-    """A fresh model: ``kind`` in :data:`KINDS` on the stand-in widths (preset ``mdat_standin[_mK]``)."""
+def build(kind: str, n_classes: int, *, use_text: bool = True, max_len: int | None = None,
+          audio_stride: int | None = None):
+    """A fresh model: ``kind`` in :data:`KINDS` on the stand-in widths (preset ``mdat_standin[_mK]``),
+    with the run's common length ``max_len`` and audio pooling ``audio_stride`` (None: the preset's)."""
     if kind not in KINDS:
         raise ValueError(f"model kind must be one of {KINDS}, got {kind!r}")
     name = {"baseline": "mdat_baseline_standin", "mdat": "mdat_standin"}.get(kind, f"mdat_standin_{kind}")
-    return models.create(name, n_classes=n_classes, use_text=use_text)
+    shape = {k: int(v) for k, v in (("max_len", max_len), ("audio_stride", audio_stride)) if v is not None}
+    return models.create(name, n_classes=n_classes, use_text=use_text, **shape)
+
+
+def shape(P: dict) -> dict:
+    """The run's input shape for :func:`build`: ``max_len`` and ``audio_stride`` of its params."""
+    return {"max_len": int(P["max_len"]), "audio_stride": int(P["audio_stride"])}
+
+
+def effective_modules(k: int, use_text: bool) -> tuple[str, ...]:
+    """The modules Table VI model ``k`` really has: without text there is no co-attention (it needs
+    two modalities), so e.g. model 2 (GA + CA) is the same network as model 3 (GA)."""
+    return tuple(m for m in ABLATIONS[k] if use_text or m != "CA")
+
+
+def same_as(k: int, use_text: bool) -> int:
+    """The first Table VI model whose network equals model ``k``'s on data with (or without) text."""
+    mods = set(effective_modules(k, use_text))
+    return next(j for j in ABLATIONS if set(effective_modules(j, use_text)) == mods)
+
+
+def _stage(P: dict, *parts: str) -> str:
+    """The prefix of a progress line: paper, dataset, profile, seed, then the stage and model."""
+    return " | ".join([f"{PAPER}/{P['dataset']}/{P['profile']} seed {P['seed']}", *parts])
+
+
+def _ckpt(P: dict, *parts: str) -> str | None:
+    """Checkpoint folder of one training of the run (``checkpoint: true``), else None."""
+    if not P.get("checkpoint"):
+        return None
+    return str(experiment.checkpoint_root(P).joinpath(*[p.replace(":", "_") for p in parts]))
 
 
 def train_config(P: dict, use_text: bool = True, **changes) -> train.TrainConfig:
@@ -159,15 +218,20 @@ def modality_label(use_text: bool) -> str:
 
 
 def _compare(table: str, row: str, ua: float, *, column: str | None = None, dataset: str | None = None,
-             note: str = "", why_not: str = "") -> dict:
+             note: str = "", why_not: str = "", test: dict | None = None) -> dict:
     """One comparison row: measured UA beside the paper's cell (None where the paper has none).
     ``why_not``: why the row is not comparable (the row gets ``comparable: False`` and the reason in
-    its note), empty when nothing of this chapter's says so."""
+    its note), empty when nothing of this chapter's says so. ``test``: the row's own test set
+    (:func:`test_set`), which the results file states instead of the main corpus's folds."""
     rep = reference.get(PAPER, table, row, "ua", column=column, dataset=dataset, default=None)
     if why_not:
         note = f"{note}; not comparable: {why_not}" if note else f"not comparable: {why_not}"
     out = results.comparison(table, row if column is None else f"{row} [{column}]", "ua", rep,
                              round(float(ua), 2), note)
+    if dataset:
+        out["paper_dataset"] = dataset
+    if test is not None:
+        out["test_set"] = test
     if why_not:
         out["comparable"] = False
     return out
@@ -200,7 +264,10 @@ class WithinResult:
 
 
 def within_corpus(domains: dict, P: dict, kinds=("baseline", "mdat")) -> WithinResult:
-    """Train and test each kind on each domain's own folds (``protocol`` and its options in ``P``)."""
+    """Train and test each kind on each domain's own folds (``protocol`` and its options in ``P``).
+    With ``report_test_selection``, the main corpus's MDAT also records its test metrics after every
+    epoch (:func:`sercore.train.test_selected`; the tested model is still the one validation chose)."""
+    main = main_spec(P["corpus"], P["languages"])
     rows, cvs, states, all_folds = [], {}, {}, {}
     for spec, d in domains.items():
         Pd = domain_params(P, spec)
@@ -214,18 +281,37 @@ def within_corpus(domains: dict, P: dict, kinds=("baseline", "mdat")) -> WithinR
                 if not kept:
                     kept["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
-            cv = train.cross_validate(lambda: build(kind, len(d.corpus.labels), use_text=d.has_text),
-                                      d.features, y, fl, train_config(P, d.has_text), d.corpus.labels,
-                                      on_fold_end=keep_first)
+            cfg = train_config(P, d.has_text, checkpoint_dir=_ckpt(P, "within", spec, kind))
+            with train.progress_stage(_stage(P, f"within-corpus {d.label}", KIND_NAMES[kind])):
+                cv = train.cross_validate(lambda: build(kind, len(d.corpus.labels), use_text=d.has_text, **shape(P)),
+                                          d.features, y, fl, cfg, d.corpus.labels, on_fold_end=keep_first,
+                                          monitor_test=bool(P.get("report_test_selection")) and spec == main
+                                          and kind == "mdat")
             cvs[(spec, kind)], states[(spec, kind)] = cv, kept["state"]
             mean, std = cv.summary["mean"], cv.summary.get("std", {})
             rows.append({"corpus": d.label, "model": KIND_NAMES[kind], "modalities": modality_label(d.has_text),
                          "UA": mean["ua"], "UA std": std.get("ua"), "WA": mean["wa"],
                          "macro F1": mean["macro_f1"], "folds": len(fl),
-                         "of folds": getattr(fl, "total", len(fl)), "protocol": Pd["protocol"],
+                         "of folds": getattr(fl, "total", len(fl)),
+                         "test utterances": int(sum(len(f.test) for f in fl)), "protocol": Pd["protocol"],
                          "not comparable": _unfit(fl) or None, "seconds": round(cv.seconds, 1),
                          "spec": spec, "kind": kind})
     return WithinResult(pd.DataFrame(rows), cvs, states, all_folds)
+
+
+def test_set(corpus: str, utterances: int, classes: int, folds: str, complete: bool = True) -> dict:
+    """What a comparison row was tested on (:func:`sercore.results.comparison` ``test_set``): the corpus the
+    test utterances came from, how many, of how many classes, which folds; ``complete`` is False when the
+    row tests less than the protocol's whole test data."""
+    return {"corpus": corpus, "utterances": int(utterances), "classes": int(classes), "folds": folds,
+            "complete": bool(complete)}
+
+
+def within_test_set(d: Domain, r) -> dict:
+    """The test set of a within-corpus row ``r`` of :class:`WithinResult`'s table on domain ``d``."""
+    n, total = int(r["folds"]), int(r["of folds"])
+    return test_set(d.label, r["test utterances"], len(d.corpus.labels),
+                    f"{n} of {total} {r['protocol']} folds", complete=n >= total)
 
 
 def within_comparisons(domains: dict, within: WithinResult) -> list[dict]:
@@ -244,7 +330,35 @@ def within_comparisons(domains: dict, within: WithinResult) -> list[dict]:
                 + ("; paper printed 6 classes for EMOVO, we use its 4-class subset" if d.paper_key == "emovo" else ""))
         why = "; ".join(filter(None, [protocol_problem(d.paper_key, r["protocol"]),
                                       r["not comparable"] and f"flagged fold(s): {r['not comparable']}"]))
-        out.append(_compare("Table II", row, r["UA"], dataset=d.paper_key, note=note, why_not=why))
+        out.append(_compare("Table II", row, r["UA"], dataset=d.paper_key, note=note, why_not=why,
+                            test=within_test_set(d, r)))
+    return out
+
+
+def gap_checks(domains: dict, P: dict, within: WithinResult) -> dict:
+    """Runs that measure parts of the gap to the paper on the main corpus (never the headline):
+
+    - ``test_selection``: each fold's epoch chosen on its test UA (needs ``report_test_selection``);
+    - ``protocols``: within-corpus MDAT under each of ``gap_protocols`` (e.g. ``random``: a stratified,
+      speaker-dependent 80/20 split), with its folds and test utterances.
+
+    Returns ``{"headline": {ua, wa}, "test_selection": dict | None, "protocols": {name: {...}}}``."""
+    main = main_spec(P["corpus"], P["languages"])
+    d = domains[main]
+    cv = within.cv[(main, "mdat")]
+    out = {"headline": {k: float(cv.summary["mean"][k]) for k in ("ua", "wa")},
+           "test_selection": train.test_selected(cv.to_json(), by="ua"), "protocols": {}}
+    y = d.corpus.manifest["y"].to_numpy()
+    for proto in P.get("gap_protocols") or []:
+        Pd = {**domain_params(P, main), "protocol": proto, "max_folds": None}
+        fl = experiment.folds(d.corpus.manifest, Pd)
+        cfg = train_config(P, d.has_text, checkpoint_dir=_ckpt(P, "gap", proto))
+        with train.progress_stage(_stage(P, f"gap check: protocol {proto} on {d.label}", "MDAT")):
+            g = train.cross_validate(lambda: build("mdat", len(d.corpus.labels), use_text=d.has_text, **shape(P)),
+                                     d.features, y, fl, cfg, d.corpus.labels)
+        out["protocols"][proto] = {"ua": float(g.summary["mean"]["ua"]), "wa": float(g.summary["mean"]["wa"]),
+                                   "folds": len(fl), "test utterances": int(sum(len(f.test) for f in fl)),
+                                   "description": protocols.PROTOCOLS[proto]}
     return out
 
 
@@ -294,7 +408,7 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
         for kind in kinds:
             cfg = train_config(P, use_text)
             train.seed_everything(cfg.seed)
-            model = build(kind, len(src.corpus.labels), use_text=use_text)
+            model = build(kind, len(src.corpus.labels), use_text=use_text, **shape(P))
             a, b = _shared(src.corpus.manifest, domains[targets[0]].whole.manifest)
             _, fold = protocols.cross_corpus_split(a, b, val_fraction=float(P["val_fraction"]), seed=cfg.seed)
             if not len(fold.train):
@@ -307,7 +421,10 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
             else:
                 y = src.corpus.manifest["y"].to_numpy()
                 va = train.FeatureDataset(sfeats, y, fold.val) if len(fold.val) else None
-                train.fit(model, train.FeatureDataset(sfeats, y, fold.train), va, cfg, src.corpus.labels)
+                cfg = replace(cfg, checkpoint_dir=_ckpt(P, "source", s, kind, "text" if use_text else "audio"))
+                with train.progress_stage(_stage(P, f"source model {src.label}", KIND_NAMES[kind])):
+                    train.fit(model, train.FeatureDataset(sfeats, y, fold.train), va, cfg, src.corpus.labels,
+                              key={"source": s})
                 how = "trained on the source (validation speakers carved from it)"
             model.cpu().eval()
             trained[(s, kind)] = model
@@ -322,7 +439,8 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
                                      tgt.corpus.labels)
                 rows.append({"source": src.label, "target": tgt.label, "model": KIND_NAMES[kind],
                              "UA": rep["metrics"]["ua"], "WA": rep["metrics"]["wa"],
-                             "test utterances": len(ty), "modalities": modality_label(use_text),
+                             "test utterances": len(ty), "classes": len(tgt.corpus.labels),
+                             "modalities": modality_label(use_text),
                              "source model": how, "target trimmed from": (tgt.whole.manifest.attrs.get("trimmed")
                                                                            or {}).get("from_rows"),
                              "not comparable": whole.reason or None,
@@ -353,7 +471,9 @@ def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
         whys = [f"target test set: {why}" if isinstance(why, str) and why else "",
                 "not every target utterance was tested (n_per_class trimmed the target)" if trimmed else ""]
         out.append(_compare("Table IV", row, r["UA"], column=pair, dataset=domains[r["t"]].paper_key, note=note,
-                            why_not="; ".join(filter(None, whys))))
+                            why_not="; ".join(filter(None, whys)),
+                            test=test_set(r["target"], r["test utterances"], r["classes"],
+                                          "every target utterance (0-shot)", complete=not trimmed)))
     return out
 
 
@@ -393,13 +513,16 @@ def kshot(domains: dict, cross: CrossResult, P: dict, kinds=("baseline", "mdat")
                     model = copy.deepcopy(base)
                     if k > 0:
                         train.seed_everything(int(seed))
-                        train.fit(model, train.FeatureDataset(tfeats, ty, fold.train), None, cfg,
-                                  tgt.corpus.labels)
+                        with train.progress_stage(_stage(P, f"{k}-shot {domains[s].label} -> {tgt.label}",
+                                                         KIND_NAMES[kind], f"draw {seed}")):
+                            train.fit(model, train.FeatureDataset(tfeats, ty, fold.train), None, cfg,
+                                      tgt.corpus.labels)
                     rep = train.evaluate(model, train.FeatureDataset(tfeats, ty, fold.test), cfg,
                                          tgt.corpus.labels)
                     rows.append({"source": domains[s].label, "target": tgt.label, "model": KIND_NAMES[kind],
                                  "k": int(k), "seed": int(seed), "UA": rep["metrics"]["ua"],
                                  "adapt": len(fold.train), "test": len(fold.test),
+                                 "classes": len(tgt.corpus.labels),
                                  "not comparable": fold.reason or None, "s": s, "t": t, "kind": kind})
                     bar.update(1)
     bar.close()
@@ -426,9 +549,14 @@ def kshot_comparisons(domains: dict, kshot_rows: pd.DataFrame) -> list[dict]:
         note = (f"measured {domains[s].label} -> {domains[t].label}, mean of {len(g)} seed(s), "
                 f"k={k} per class" + ("; synthetic stand-ins, not comparable" if domains[s].corpus.synthetic else ""))
         why = "; ".join(dict.fromkeys(x for x in g["not comparable"] if isinstance(x, str) and x))
+        tests = sorted(set(int(n) for n in g["test"]))
+        n_test = tests[0] if len(tests) == 1 else f"{tests[0]}-{tests[-1]}"
         out.append(_compare("Table V", row, g["UA"].mean(), column=f"{pair}, k={k}",
                             dataset=domains[t].paper_key, note=note,
-                            why_not=f"k-shot test set: {why}" if why else ""))
+                            why_not=f"k-shot test set: {why}" if why else "",
+                            test=test_set(domains[t].label, tests[0], int(g["classes"].iloc[0]),
+                                          f"{'every target utterance' if k == 0 else f'the target without its {k} adaptation utterances per class'}"
+                                          f" ({n_test} per draw; mean of {len(g)} draw(s))")))
     return out
 
 
@@ -469,57 +597,94 @@ def ablations(domains: dict, P: dict, cross: CrossResult | None = None,
     With two or more domains: trained on ``ablation_source`` and tested on every other
     domain (cross-language, as in the paper; Model 1 reuses the cross-language
     MDAT when given). With one domain: within-corpus on its first fold (labelled so).
+    Without text (a corpus with no transcripts) co-attention cannot exist, so some models are the
+    same network (:func:`same_as`: 2 = 3, 6 = 5, 7 = 1): each network is trained once and the rows of
+    its twins say ``same as`` instead of training it again.
     """
     specs = list(domains)
-    rows = []
-    if len(specs) >= 2:
-        source = P["ablation_source"]
-        for k in ABLATIONS:
-            kind = f"m{k}"
-            if kind == "m1" and cross is not None and (source, "mdat") in cross.models:
+    rows, done = [], {}
+    cross_setting = len(specs) >= 2
+    use_text = all(d.has_text for d in domains.values()) if cross_setting else domains[specs[0]].has_text
+    for k in ABLATIONS:
+        first = same_as(k, use_text)
+        if first != k:
+            sub = done[first]
+        elif cross_setting:
+            source = P["ablation_source"]
+            if k == 1 and cross is not None and (source, "mdat") in cross.models:
                 sub = cross.table[(cross.table.s == source) & (cross.table.kind == "mdat")]
             else:
-                sub = cross_language(domains, P, None, kinds=(kind,), sources=[source]).table
-            for _, r in sub.iterrows():
-                rows.append({"model": KIND_NAMES[kind], "setting": "cross-language", "source": r["source"],
-                             "target": r["target"], "UA": r["UA"], "s": r["s"], "t": r["t"], "k": k})
-    else:
-        spec = specs[0]
-        d = domains[spec]
-        P1 = {**P, "max_folds": 1}
-        for k in ABLATIONS:
+                sub = cross_language(domains, P, None, kinds=(f"m{k}",), sources=[source]).table
+            sub = sub.assign(setting="cross-language")
+        else:
+            spec = specs[0]
             if k == 1 and within is not None and (spec, "mdat") in within.cv:
-                ua = within.cv[(spec, "mdat")].folds[0]["report"]["metrics"]["ua"]
+                cv = within.cv[(spec, "mdat")]
+                fold, ua = cv.folds[0], cv.folds[0]["report"]["metrics"]["ua"]
+                total = getattr(within.folds[spec], "total", len(within.folds[spec]))
             else:
-                ua = within_corpus({spec: d}, P1, kinds=(f"m{k}",)).table["UA"].iloc[0]
-            rows.append({"model": KIND_NAMES[f"m{k}"], "setting": "within-corpus (first fold)",
-                         "source": d.label, "target": d.label, "UA": ua, "s": spec, "t": spec, "k": k})
+                w = within_corpus({spec: domains[spec]}, {**P, "max_folds": 1}, kinds=(f"m{k}",))
+                fold, ua = w.cv[(spec, f"m{k}")].folds[0], w.table["UA"].iloc[0]
+                total = int(w.table["of folds"].iloc[0])
+            d = domains[spec]
+            sub = pd.DataFrame([{"source": d.label, "target": d.label, "UA": ua, "s": spec, "t": spec,
+                                 "test utterances": int(fold["sizes"]["test"]), "classes": len(d.corpus.labels),
+                                 "folds": f"first of {total} folds (fold {fold['name']})",
+                                 "setting": "within-corpus (first fold)"}])
+        done[k] = sub
+        for _, r in sub.iterrows():
+            rows.append({"model": KIND_NAMES[f"m{k}"], "modules": " + ".join(effective_modules(k, use_text)) or "none",
+                         "same as": None if first == k else KIND_NAMES[f"m{first}"],
+                         "setting": r["setting"], "source": r["source"], "target": r["target"], "UA": r["UA"],
+                         "test utterances": int(r["test utterances"]), "classes": int(r["classes"]),
+                         "folds": r.get("folds") if isinstance(r.get("folds"), str) else "every target utterance",
+                         "s": r["s"], "t": r["t"], "k": k})
     return pd.DataFrame(rows)
 
 
 def ablation_table(abl: pd.DataFrame) -> pd.DataFrame:
-    """Rows = Table VI models (with their modules), columns = target."""
-    t = abl.pivot_table(index="model", columns="target", values="UA", aggfunc="first", sort=False)
-    return t.round(2)
+    """Rows = Table VI models, columns = the modules each really has on this data, the model it is the
+    same network as (no text: trained once, shown once), and UA per target."""
+    t = abl.pivot_table(index="model", columns="target", values="UA", aggfunc="first", sort=False).round(2)
+    info = abl.drop_duplicates("model").set_index("model")[["modules", "same as"]]
+    out = info.join(t)
+    twins = out["same as"].notna()
+    out.loc[twins, list(t.columns)] = None                 # its twin's numbers are in the twin's row
+    out["same as"] = out["same as"].map(lambda v: f"same network as {v} (no text): not trained again"
+                                        if isinstance(v, str) else "")
+    return out
 
 
 def ablation_comparisons(domains: dict, abl: pd.DataFrame) -> list[dict]:
+    """Table VI rows. The paper's ablations all start from IEMOCAP; a run without IEMOCAP (or
+    within-corpus) shows its rows beside no paper cell, saying so. A model that is the same network as
+    another on this data (no text) is one row, not two."""
     out = []
     for _, r in abl.iterrows():
+        if isinstance(r["same as"], str):
+            continue                                # its twin's row stands for it (the table says so)
+        test = test_set(r["target"], r["test utterances"], r["classes"], r["folds"],
+                        complete=r["setting"] == "cross-language")
+        modules = f"modules {r['modules']}"
         if r["setting"] != "cross-language":
             # the paper's Table VI is cross-language; a within-corpus number is not beside it
             out.append(_compare("Table VI", f"Model {r['k']}", r["UA"],
                                 column="(within-corpus; paper is cross-language)",
-                                note=f"measured within-corpus on {r['target']}, first fold; "
-                                     "the paper's cells are IEMOCAP -> target, not comparable"))
+                                note=f"measured within-corpus on {r['target']}, first fold, {modules}; "
+                                     "the paper's cells are IEMOCAP -> target, not comparable", test=test))
             continue
         pair = _pair(domains, r["s"], r["t"])
-        if pair is None or not pair.startswith("IEMOCAP->"):
+        if pair is None:
             continue
-        note = (f"measured {r['source']} -> {r['target']}"
+        note = (f"measured {r['source']} -> {r['target']}, {modules}"
                 + ("; synthetic stand-ins, not comparable" if domains[r["s"]].corpus.synthetic else ""))
-        out.append(_compare("Table VI", f"Model {r['k']}", r["UA"], column=pair,
-                            dataset=domains[r["t"]].paper_key, note=note))
+        if pair.startswith("IEMOCAP->"):
+            out.append(_compare("Table VI", f"Model {r['k']}", r["UA"], column=pair,
+                                dataset=domains[r["t"]].paper_key, note=note, test=test))
+        else:
+            out.append(_compare("Table VI", f"Model {r['k']}", r["UA"], column=f"({pair}; the paper's pairs all "
+                                "start from IEMOCAP)", note=note + "; the paper reports no ablation for this pair",
+                                test=test))
     return out
 
 
@@ -542,6 +707,25 @@ def reported_cross(table: str = "Table IV") -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- the chapter
 
+def text_branch_note(domains: dict) -> str:
+    """What MDAT's text branch reads on each corpus of the run (Markdown)."""
+    parts = []
+    for d in domains.values():
+        if not d.has_text:
+            parts.append(f"{d.label}: no transcripts, so its models are audio-only (graph attention over the "
+                         "audio frames, no co-attention; the paper transcribed URDU with a commercial ASR, which "
+                         "has no offline stand-in here)")
+        elif d.paper_key in ("emodb", "emovo"):
+            parts.append(f"{d.label}: the text branch reads the corpus's scripted sentence (the documentation's "
+                         "text of the file's sentence code); every sentence is spoken in every emotion, so the "
+                         "text carries no emotion label by itself")
+        else:
+            parts.append(f"{d.label}: the utterance's transcript")
+    cross = "" if len(domains) < 2 or all(d.has_text for d in domains.values()) else (
+        " Cross-language and k-shot models of this run are audio-only, because one of its corpora has no text.")
+    return "**Text branch.** " + "; ".join(parts) + "." + cross
+
+
 def describe_run(P: dict) -> str:
     """What this run holds, from its parameters (Markdown for the top of the page)."""
     folds = "all folds" if P["max_folds"] is None else f"the first {P['max_folds']} fold(s)"
@@ -561,7 +745,10 @@ def describe_run(P: dict) -> str:
         stages = "within-corpus and the ablations (within-corpus: one corpus only)"
     return (f"**This page shows a `{P['profile']}`-profile run** of `{P['dataset']}` (seed {P['seed']}): corpora "
             f"{', '.join(P['corpora'])}, {per_class}; {stages}. Training: {P['epochs']} epoch(s), batch "
-            f"{P['batch_size']}, lr {P['lr']}, weight decay {P['weight_decay']}; {protocol}, {folds}.")
+            f"{P['batch_size']}, lr {P['lr']}, weight decay {P['weight_decay']}; {protocol}, {folds}. Input: GE2E "
+            f"frames mean-pooled x{P['audio_stride']}, cropped to {P['max_len']} "
+            f"({int(P['max_len']) * int(P['audio_stride']) / 100:g} s of audio; the cropping table says what "
+            "that drops on each corpus).")
 
 
 def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
@@ -585,6 +772,8 @@ def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
     W = within_corpus(domains, P)
     comparisons = within_comparisons(domains, W)
     lap("within")
+    G = gap_checks(domains, P, W)
+    lap("gap checks")
     C = K = None
     if len(domains) >= 2:
         C = cross_language(domains, P, W)
@@ -599,6 +788,7 @@ def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
 
     main = main_spec(P["corpus"], P["languages"])
     cv = W.cv[(main, "mdat")]
+    crop = cropping(domains, P)
     data = pd.DataFrame([{"corpus": d.label, "utterances": len(d.whole.manifest),
                           "modalities": modality_label(d.has_text),
                           "dropped by the label map": d.corpus.dropped or "none"} for d in domains.values()])
@@ -610,14 +800,16 @@ def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
         "within": W.table, "cross": None if C is None else C.table, "kshot": K,
         "kshot_summary": None if K is None else kshot_summary(K),
         "ablations": A, "ablation_table": ablation_table(A),
-        "labels": {s: d.label for s, d in domains.items()}, "main": main,
+        "labels": {s: d.label for s, d in domains.items()}, "main": main, "cropping": crop,
     }
     return results.ChapterResult(
         protocol=experiment.describe_folds(W.folds[main], P), metrics=cv.summary["mean"],
         per_class=cv.pooled["per_class"], confusion=cv.pooled["confusion"], comparisons=comparisons,
         predictions=results.cv_predictions(cv, PAPER, P["seed"]),
-        extra={"model": "mdat_standin", "n_params": train.count_parameters(build("mdat", 4)),
-               "n_params_baseline": train.count_parameters(build("baseline", 4)),
+        extra={"model": "mdat_standin", "n_params": train.count_parameters(build("mdat", 4, **shape(P))),
+               "n_params_baseline": train.count_parameters(build("baseline", 4, **shape(P))),
+               "cropping": crop.reset_index().to_dict("records"), "gap_checks": G,
+               "text_branch": text_branch_note(domains),
                "headline": f"within-corpus MDAT on {domains[main].label}", "cv": cv.to_json(),
                "within": W.table.to_dict("records"), "cross": None if C is None else C.table.to_dict("records"),
                "kshot": None if K is None else K.to_dict("records"), "ablations": A.to_dict("records"),
@@ -636,10 +828,12 @@ def method(P: dict, have: tuple = ("audio", "text")) -> Method:
         name="MDAT" + ("" if use_text else " (audio only)"), paper=PAPER,
         modalities=("audio", "text") if use_text else ("audio",),
         features=lambda manifest: features(manifest, text=use_text),
-        build=lambda n_classes: build("mdat", n_classes, use_text=use_text),
+        build=lambda n_classes: build("mdat", n_classes, use_text=use_text, **shape(P)),
         train=train_config(P, use_text),
         note=(f"GE2E frame states (for XLS-R) and MiniLM token states (for RoBERTa); audio mean-pooled "
-              f"x{STANDIN['audio_stride']} in time, common length {STANDIN['max_len']}, small widths (see the "
-              "MDAT chapter)" if use_text else
-              "audio only: GE2E frame states (for XLS-R); no co-attention without text"),
+              f"x{P['audio_stride']} in time, common length {P['max_len']} "
+              f"({int(P['max_len']) * int(P['audio_stride']) / 100:g} s of audio), small widths (see the MDAT chapter)"
+              if use_text else
+              f"audio only: GE2E frame states (for XLS-R), mean-pooled x{P['audio_stride']}, the first "
+              f"{int(P['max_len']) * int(P['audio_stride']) / 100:g} s; no co-attention without text"),
     )

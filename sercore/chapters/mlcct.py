@@ -172,7 +172,9 @@ def train_variant(name: str, feats: list[dict], y, folds, labels, P: dict, modal
     dims = input_dims(feats)
     build = lambda: build_model(dims, modalities, len(labels), P["preset"], **overrides)  # noqa: E731
     t0 = time.time()
-    cv = train.cross_validate(build, feats, np.asarray(y), folds, train_config(P, modalities), labels)
+    stage = f"{PAPER}/{P['dataset']}/{P['profile']} seed {P['seed']} | variant {name} ({'+'.join(modalities)})"
+    with train.progress_stage(stage):
+        cv = train.cross_validate(build, feats, np.asarray(y), folds, train_config(P, modalities), labels)
     return Variant(name, tuple(modalities), dict(overrides), cv.summary["mean"], cv.pooled["per_class"],
                    cv.pooled["confusion"], train.count_parameters(build()), round(time.time() - t0, 2),
                    cv.to_json(), cv_predictions(cv, name))
@@ -213,6 +215,54 @@ def run_variants(feats: list[dict], y, folds, labels, P: dict, modalities,
         v[f"table8 {i}"] = (v["multimodal"] if row == main_row else
                             train_variant(f"table8 {i}", feats, y, folds, labels, P, mods, **table8_overrides(row)))
     return v
+
+
+# ----------------------------------------------------------------------------- text baselines
+
+#: inverse regularisation strengths tried for the TF-IDF baseline, chosen on the validation part
+TFIDF_CS = (0.1, 1.0, 10.0)
+
+
+def text_baselines(manifest: pd.DataFrame, folds, labels) -> pd.DataFrame:
+    """Two baselines on the run's own folds, for a text model's numbers to mean something: the majority
+    class of the training part, and TF-IDF (word 1-2-grams) + logistic regression (scikit-learn), its
+    ``C`` chosen on the fold's validation part (MELD: dev) among :data:`TFIDF_CS`, never on the test part.
+
+    One row per baseline: WA, UA, macro and weighted F1 (percent, pooled over the folds' test
+    utterances), the test utterances, and how ``C`` was chosen. Needs a ``text`` column.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from ..metrics import classification_report
+
+    if "text" not in manifest or manifest["text"].isna().any():
+        raise ValueError("text_baselines: every utterance needs a transcript (column 'text')")
+    text, y = manifest["text"].astype(str).to_numpy(), manifest["y"].to_numpy()
+    truth, preds, chosen = [], {"majority class": [], "TF-IDF + logistic regression": []}, []
+    for f in folds:
+        tr, va, te = np.asarray(f.train), np.asarray(f.val), np.asarray(f.test)
+        truth += list(y[te])
+        preds["majority class"] += [int(np.bincount(y[tr], minlength=len(labels)).argmax())] * len(te)
+        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+        xtr = vec.fit_transform(text[tr])
+        fit = lambda c: LogisticRegression(C=c, max_iter=2000).fit(xtr, y[tr])  # noqa: E731
+        if len(va):
+            xva = vec.transform(text[va])
+            c = max(TFIDF_CS, key=lambda c: (fit(c).score(xva, y[va]), -abs(np.log10(c))))
+            chosen.append(f"C={c:g} on {len(va)} validation utterances")
+        else:
+            c = 1.0
+            chosen.append("C=1 (no validation part)")
+        preds["TF-IDF + logistic regression"] += list(fit(c).predict(vec.transform(text[te])))
+    rows = []
+    for name, p in preds.items():
+        m = classification_report(truth, p, labels)["metrics"]
+        rows.append({"baseline": name, "WA": m["wa"], "UA": m["ua"], "macro F1": m["macro_f1"],
+                     "weighted F1": m["weighted_f1"], "test utterances": len(truth),
+                     "how": "the training part's most frequent class" if name == "majority class"
+                            else "; ".join(dict.fromkeys(chosen))})
+    return pd.DataFrame(rows).set_index("baseline")
 
 
 # ----------------------------------------------------------------------------- tables
@@ -390,15 +440,18 @@ def run(P: dict, corpus) -> ChapterResult:
     found = corpora_found(P["data_root"])
     dev = deviations(P, mods)
     frame = variants_frame(variants)
+    baselines = text_baselines(manifest, fold_list, corpus.labels) if "text" in mods else None
     return ChapterResult(
         protocol=experiment.describe_folds(fold_list, P), metrics=main.metrics, per_class=main.per_class,
         confusion=main.confusion, comparisons=comparisons(variants, mods, P, found, dev),
         predictions=main.predictions.assign(method=PAPER, seed=int(P["seed"])),
         extra={"model": P["preset"], "main_variant": "+".join(main.modalities), "n_params": main.n_params,
-               "deviations": dev, "variants": frame.reset_index().to_dict("records"), "cv": main.cv},
+               "deviations": dev, "variants": frame.reset_index().to_dict("records"), "cv": main.cv,
+               "baselines": None if baselines is None else baselines.reset_index().to_dict("records")},
         figures={"note": run_note(P), "modalities": mods, "encoders": encoder_note(mods, P), "corpora_found": found,
                  "folds": pd.DataFrame([f.sizes() for f in fold_list], index=[f.name for f in fold_list]),
-                 "variants": frame, "tables": {t: paper_table(t, variants, mods, P, found) for t in TABLES},
+                 "variants": frame, "baselines": baselines,
+                 "tables": {t: paper_table(t, variants, mods, P, found) for t in TABLES},
                  "confusions": {n: variants[n].confusion for n in ("multimodal", "audio", "text") if n in variants}})
 
 

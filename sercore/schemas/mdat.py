@@ -37,6 +37,17 @@ class Params(TrainingParams):
     ft_epochs: int = param("fine-tuning epochs on the k-shot samples", ge=1)
     ft_lr: float = param("fine-tuning learning rate", 0.0005, gt=0)
     ablation_source: str = param("Table VI source, one of corpora (the paper: IEMOCAP)")
+    max_len: int = param("common length T of audio and text after cropping/padding (pooled audio frames of "
+                         "audio_stride x 10 ms, or text tokens); a longer utterance loses its end, and the page "
+                         "says how much audio and text were dropped", ge=1)
+    audio_stride: int = param("mean-pool this many GE2E frames (10 ms each) into one before cropping (1 = off)", ge=1)
+    checkpoint: bool = param("checkpoint every epoch of every training (within-corpus folds, source models, "
+                             "ablations) beside the results folder and resume a killed run there", False)
+    report_test_selection: bool = param("also record the main corpus's test UA after every epoch, to report what "
+                                        "choosing the epoch on the test set would give (never the headline)", False)
+    gap_protocols: list[str] = param("within-corpus MDAT on the main corpus also under these protocols (e.g. random: "
+                                     "a speaker-dependent 80/20 split), to measure what the split is worth; never "
+                                     "the headline", [], choices=PROTOCOLS)
     corpus_protocols: list[str] | None = param("within-corpus protocol of each corpus of corpora, in order (None: "
                                                "protocol for all; the main corpus's must be protocol)", None,
                                                choices=PROTOCOLS)

@@ -260,6 +260,59 @@ def test_sercore_run_mdat_on_a_pair_of_real_corpora_writes_cross_corpus_rows(two
                           for p in ("EMODB->URDU", "URDU->EMODB")}
     assert all(c["measured"] is not None and "test utterances" in c["note"] for c in cross.values())
     assert {r["target"] for r in out["extra"]["cross"]} == {"URDU", "EMODB"}
+    # every row states its OWN test set: a cross-language row the target corpus, URDU's within-corpus row its
+    # own folds, never the main corpus's "1 of 10 folds; 44 test utterances"
+    n = {r["target"]: r["test utterances"] for r in out["extra"]["cross"]}
+    for pair, target in (("EMODB->URDU", "URDU"), ("URDU->EMODB", "EMODB")):
+        row = cross[f"MDAT [{pair}]"]
+        assert row["test_set"]["corpus"] == target and row["test_set"]["utterances"] == n[target]
+        assert row["scope"].startswith(f"{target}: {n[target]:,} test utterances, 4 classes; every target utterance")
+        assert row["comparable"] is True and "of 10 folds" not in row["scope"]
+    within = {c["test_set"]["corpus"]: c for c in out["comparisons"] if c["table"] == "Table II" and c["row"] == "MDAT"}
+    assert within["URDU"]["scope"].startswith("URDU: ") and "1 of 5 kfold_val folds" in within["URDU"]["scope"]
+    assert "1 of 10 loso_speaker folds" in within["EMODB"]["scope"]
+    assert within["EMODB"]["comparable"] is False and within["URDU"]["comparable"] is False   # 1 fold of many
+    kshot = [c for c in out["comparisons"] if c["table"] == "Table V"]
+    assert kshot and all(c["test_set"]["corpus"] in ("URDU", "EMODB") for c in kshot)
+    # the cropping to max_len is stated per corpus, never silent
+    crop = {r["corpus"]: r for r in out["extra"]["cropping"]}
+    assert set(crop) == {"EMODB", "URDU"} and crop["URDU"]["utterances"] == n["URDU"]
+    assert crop["EMODB"]["audio kept per utterance (s)"] == pytest.approx(out["extra"]["params"]["max_len"]
+                                                                        * out["extra"]["params"]["audio_stride"] / 100)
+
+
+def test_without_text_the_ablations_that_are_the_same_network_are_trained_once():
+    with_text = {k: ch.same_as(k, True) for k in ch.ABLATIONS}
+    assert with_text == {k: k for k in ch.ABLATIONS}                # with text all seven differ
+    assert {k: ch.same_as(k, False) for k in ch.ABLATIONS} == {1: 1, 2: 2, 3: 2, 4: 4, 5: 5, 6: 5, 7: 1}
+    assert ch.effective_modules(1, False) == ("GA", "TE") and ch.effective_modules(4, False) == ()
+    # the twins really are the same network: same parameters, same outputs after the same seed
+    import torch
+
+    for k in (3, 6, 7):
+        j = ch.same_as(k, False)
+        torch.manual_seed(0)
+        a = ch.build(f"m{k}", 4, use_text=False, max_len=16, audio_stride=2)
+        torch.manual_seed(0)
+        b = ch.build(f"m{j}", 4, use_text=False, max_len=16, audio_stride=2)
+        x = torch.randn(2, 30, 256)
+        a.eval(), b.eval()
+        assert torch.equal(a(x), b(x)), (k, j)
+
+
+def test_cropping_states_what_max_len_drops_from_long_utterances():
+    """The official Emo-DB runs 1.2 to 9.0 s: a model that sees max_len x audio_stride x 10 ms drops the end of
+    the longer ones, and the chapter must say how much (never silently)."""
+    rng = np.random.default_rng(0)
+    frames = [120, 384, 900]                                     # 1.2 s, 3.84 s, 9.0 s at 100 frames/s
+    feats = [{"audio": rng.standard_normal((n, 256)).astype("float32")} for n in frames]
+    d = ch.Domain("emodb", "emodb", corpus=None, features=feats, has_text=False, whole=None, whole_features=feats)
+    t = ch.cropping({"emodb": d}, {"max_len": 48, "audio_stride": 8}).loc["EMODB"]
+    assert t["utterances"] == 3 and t["longest (s)"] == 9.0 and t["audio kept per utterance (s)"] == 3.84
+    assert t["utterances cropped"] == 1 and t["audio dropped (s)"] == 5.16
+    assert t["audio dropped (%)"] == pytest.approx(100 * 516 / 1404, abs=0.01)
+    t = ch.cropping({"emodb": d}, {"max_len": 120, "audio_stride": 8}).loc["EMODB"]
+    assert t["utterances cropped"] == 0 and t["audio dropped (s)"] == 0
 
 
 def test_the_book_plans_a_pair_run_only_when_every_corpus_of_it_is_found(two_real_corpora, tmp_path):
