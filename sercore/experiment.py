@@ -198,6 +198,40 @@ def frame_features(manifest: pd.DataFrame, extractor: str, *, progress: bool = T
     return [np.asarray(f, dtype=np.float32) for f in feats]
 
 
+def audio_seconds(manifest: pd.DataFrame) -> np.ndarray:
+    """Seconds of audio of every manifest row (its ``start``/``end`` when the row is a part of a file,
+    else the whole file's duration from its header or container)."""
+    import soundfile as sf
+
+    from .data._io import split_media_fragment
+    from .features.media import MEDIA_SUFFIXES, probe
+
+    out = []
+    for row in manifest.itertuples(index=False):
+        path, start, end = split_media_fragment(str(row.path))
+        start = getattr(row, "start", None) if start is None else start
+        end = getattr(row, "end", None) if end is None else end
+        if start is not None and end is not None and pd.notna(start) and pd.notna(end):
+            out.append(float(end) - float(start))
+        elif Path(path).suffix.lower() in MEDIA_SUFFIXES:
+            out.append(float(probe(path)["duration"]))
+        else:
+            out.append(float(sf.info(path).duration))
+    return np.asarray(out, dtype=float)
+
+
+def clipping(manifest: pd.DataFrame, max_s: float | None) -> dict:
+    """What clipping every utterance to its first ``max_s`` seconds drops: utterances, the longest (s),
+    how many are clipped, seconds and share of all audio dropped. Nothing is clipped silently: chapters
+    that clip show this. ``max_s`` None: nothing is clipped."""
+    secs = audio_seconds(manifest)
+    lost = np.clip(secs - float(max_s), 0, None) if max_s else np.zeros_like(secs)
+    return {"utterances": int(len(secs)), "longest (s)": round(float(secs.max()), 2) if len(secs) else 0.0,
+            "kept per utterance (s)": None if not max_s else float(max_s),
+            "utterances clipped": int((lost > 0).sum()), "audio dropped (s)": round(float(lost.sum()), 2),
+            "audio dropped (%)": round(100.0 * float(lost.sum()) / max(float(secs.sum()), 1e-9), 2)}
+
+
 def folds(manifest: pd.DataFrame, params: dict) -> list:
     """The folds of ``params['protocol']``, with the options that protocol takes read from ``params``.
 

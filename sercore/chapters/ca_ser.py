@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .. import experiment
 from ..schemas.ca_ser import Params
 from ..results import cv_predictions
 from ..train import TrainConfig
@@ -176,8 +177,9 @@ def run_protocols(corpus, feats: Sequence[dict], fc: dict, P: dict, checkpoint_d
                                            "held_out_rows": [int(i) for i in _fold.test]})
         pcfg = tcfg if not P.get("checkpoint") else replace(
             tcfg, checkpoint_dir=str(experiment.checkpoint_root(P) / proto))   # per fold below it; resumed
-        cv = train.cross_validate(builder(cfg), feats, m["y"].to_numpy(), folds, pcfg, corpus.labels,
-                                  on_fold_end=saver)
+        with train.progress_stage(f"{PAPER}/{P['dataset']}/{P['profile']} seed {P['seed']} | protocol {proto}"):
+            cv = train.cross_validate(builder(cfg), feats, m["y"].to_numpy(), folds, pcfg, corpus.labels,
+                                      on_fold_end=saver)
         n_total = int(m["session" if proto == "loso" else "speaker"].nunique())
         out[proto] = {"cv": cv, "folds": folds, "n_total": n_total,
                       "description": experiment.describe_folds(folds, Pp)}
@@ -355,10 +357,12 @@ def run(P: dict, corpus):
     main = runs[primary]["cv"]
     note = (f"SSL branch: {fc['encoder']}; {'synthetic corpus, ' if corpus.synthetic else ''}"
             f"{corpus.name}, profile {P['profile']}")
+    clipped = experiment.clipping(corpus.manifest, float(P["max_s"]))
     files = demo_files(corpus, checkpoint_dir, n=P["demo_files"])
     preds = predict_mod.predict(files, checkpoint=checkpoint_dir, return_embedding=True)
     figures = {
         "about": about(P, fc), "encoder": fc["encoder"], "feature_summary": feature_summary(feats, fc),
+        "clipping": pd.DataFrame([clipped], index=[corpus.name]),
         "param_counts": n_params,
         "protocols": pd.DataFrame([{"protocol": p, "folds": len(r.get("folds", [])), "of": r.get("n_total", "–"),
                                     "seconds": round(r["cv"].seconds, 1) if "cv" in r else "–",
@@ -374,7 +378,7 @@ def run(P: dict, corpus):
              "features": fc, "model_config": cfg.__dict__, "cv": main.to_json(),
              "protocols": {p: (r["cv"].to_json() | {"description": r["description"]})
                            if "cv" in r else {"skipped": r["skipped"]} for p, r in runs.items()},
-             "checkpoint": "checkpoint/"}
+             "checkpoint": "checkpoint/", "clipping": clipped}
     return ChapterResult(protocol=runs[primary]["description"], metrics=main.summary["mean"],
                          per_class=main.pooled["per_class"], confusion=main.pooled["confusion"],
                          comparisons=comparisons(runs, note, n_params), extra=extra, figures=figures,
