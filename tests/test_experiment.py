@@ -38,3 +38,25 @@ def test_provenance_panel_carries_corpus_and_environment(corpus, tmp_path):
         "null", "false", "[no_lct, no_tsa]", "4.0e-05", "ctmam"]
     assert yaml.safe_load(panel["param: lr"]) == 4e-05
     assert panel["version: torch"].startswith("2.9")
+
+
+def test_clipping_states_the_audio_max_s_drops(tmp_path):
+    import numpy as np
+    import pandas as pd
+    import soundfile as sf
+
+    from sercore import experiment
+
+    paths = []
+    for i, secs in enumerate((1.2, 3.0, 9.0)):
+        p = tmp_path / f"u{i}.wav"
+        sf.write(p, np.zeros(int(16000 * secs), dtype="float32"), 16000)
+        paths.append(str(p))
+    m = pd.DataFrame({"path": paths})
+    c = experiment.clipping(m, 8.0)
+    assert c == {"utterances": 3, "longest (s)": 9.0, "kept per utterance (s)": 8.0, "utterances clipped": 1,
+                 "audio dropped (s)": 1.0, "audio dropped (%)": round(100 / 13.2, 2)}
+    assert experiment.clipping(m, None)["utterances clipped"] == 0
+    # a row that is a part of a file counts its own seconds
+    part = pd.DataFrame({"path": [paths[2]], "start": [1.0], "end": [3.5]})
+    assert experiment.audio_seconds(part).tolist() == [2.5]

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .. import experiment, models, protocols, reference, results, train
+from .. import confounds, experiment, models, protocols, reference, results, train
 from ..data import get_label_map, modalities
 from ..models.mdat import ABLATIONS
 from ..paths import show_progress
@@ -61,6 +61,7 @@ PROTOCOL_REASONS = {
 }
 #: model kinds: the paper's two rows plus the seven Table VI configurations
 KINDS = ("baseline", "mdat") + tuple(f"m{k}" for k in ABLATIONS)
+SPEAKER_ONLY = "Speaker only (majority label of the speaker in training; no audio)"
 KIND_NAMES = {"baseline": "Baseline (BiLSTM)", "mdat": "MDAT",
               **{f"m{k}": f"Model {k} ({' + '.join(v)})" for k, v in ABLATIONS.items()}}
 
@@ -296,6 +297,14 @@ def within_corpus(domains: dict, P: dict, kinds=("baseline", "mdat")) -> WithinR
                          "test utterances": int(sum(len(f.test) for f in fl)), "protocol": Pd["protocol"],
                          "not comparable": _unfit(fl) or None, "seconds": round(cv.seconds, 1),
                          "spec": spec, "kind": kind})
+        if "speaker" in d.corpus.manifest.columns:       # the confound, measured on the same folds
+            so = confounds.speaker_only(d.corpus.manifest, fl)
+            rows.append({"corpus": d.label, "model": SPEAKER_ONLY, "modalities": "speaker id only (no audio, no text)",
+                         "UA": so["ua"], "UA std": None, "WA": so["wa"], "macro F1": so["macro_f1"],
+                         "folds": len(fl), "of folds": getattr(fl, "total", len(fl)),
+                         "test utterances": so["n_test"], "protocol": Pd["protocol"],
+                         "not comparable": _unfit(fl) or None, "seconds": 0.0, "spec": spec,
+                         "kind": "speaker_only"})
     return WithinResult(pd.DataFrame(rows), cvs, states, all_folds)
 
 
@@ -328,6 +337,10 @@ def within_comparisons(domains: dict, within: WithinResult) -> list[dict]:
                 + ("; paper printed 7 classes for EMODB, we use its 4-class 420-utterance subset"
                    if d.paper_key == "emodb" else "")
                 + ("; paper printed 6 classes for EMOVO, we use its 4-class subset" if d.paper_key == "emovo" else ""))
+        so = within.table[(within.table.spec == r["spec"]) & (within.table.kind == "speaker_only")]
+        flag = confounds.confound_flag(float(so["UA"].iloc[0]) if len(so) else None, float(r["UA"]))
+        if flag:
+            note += f"; {flag}"
         why = "; ".join(filter(None, [protocol_problem(d.paper_key, r["protocol"]),
                                       r["not comparable"] and f"flagged fold(s): {r['not comparable']}"]))
         out.append(_compare("Table II", row, r["UA"], dataset=d.paper_key, note=note, why_not=why,

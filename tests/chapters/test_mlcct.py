@@ -198,3 +198,25 @@ def test_comparison_notes_name_the_metric_reading():
     assert mlcct.F1_NOTE in by[("Table 5", "MLCCT [text]", "f1")]
     assert mlcct.RECALL_NOTE in by[("Table 4", "MLCCT [Happy]", "accuracy")]
     assert mlcct.F1_NOTE not in by[("Table 4", "MLCCT [Happy]", "f1")]
+
+
+def test_text_baselines_majority_and_tfidf_on_the_runs_own_folds():
+    """Majority class = the training part's most frequent class; TF-IDF + logistic regression learns words that
+    name the class, with C chosen on the validation part only (the test part never chooses anything)."""
+    rng = np.random.default_rng(0)
+    words = {0: "calm quiet fine", 1: "angry furious mad", 2: "sad crying tears"}
+    y = np.array([0] * 60 + [1] * 25 + [2] * 15)
+    rng.shuffle(y)
+    text = [f"{words[int(c)]} {' '.join(rng.choice(['the', 'a', 'we', 'today', 'it'], 3))}" for c in y]
+    m = pd.DataFrame({"text": text, "y": y})
+    idx = np.arange(len(y))
+    folds = [Fold("official", idx[:60], idx[60:75], idx[75:])]
+    t = mlcct.text_baselines(m, folds, ["neutral", "angry", "sad"])
+    maj = t.loc["majority class"]
+    assert maj["test utterances"] == 25
+    assert maj["WA"] == pytest.approx(100 * np.mean(y[75:] == np.bincount(y[:60]).argmax()))
+    assert maj["UA"] == pytest.approx(100 / 3)
+    tf = t.loc["TF-IDF + logistic regression"]
+    assert tf["WA"] == 100.0 and tf["UA"] == 100.0 and "15 validation utterances" in tf["how"]
+    with pytest.raises(ValueError, match="transcript"):
+        mlcct.text_baselines(m.assign(text=None), folds, ["neutral", "angry", "sad"])
