@@ -1,0 +1,65 @@
+"""The gap between a paper's number and ours, as a sum of measured parts.
+
+A chapter that can break its gap down (``gap_parts(items)`` in ``sercore/chapters/<paper>.py``) measures
+each known difference between its published runs and the paper's procedure with a run of its own, and
+:func:`gap_table` sets them out: the paper's number, our seed mean, the gap, each part with the runs it
+comes from, and the unexplained rest (the gap minus the parts' sum). Each part is measured alone against
+the same published runs, so parts that interact may not add up exactly; the rest says how much is left.
+Nothing here is typed by hand: every value is computed from the records it names.
+"""
+from __future__ import annotations
+
+import statistics
+from typing import Sequence
+
+import pandas as pd
+
+#: the columns of :func:`gap_table`
+COLUMNS = ("part", "points", "spread", "measured by")
+
+
+def _mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
+    vals = [float(v) for v in values]
+    return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else None)
+
+
+def gap_table(metric: str, paper: tuple[float, str], published: Sequence[float], source: str,
+              parts: Sequence[dict]) -> pd.DataFrame:
+    """One metric's gap as a table.
+
+    ``paper``: (the paper's number, "Table II, Proposed"); ``published``: our number per seed (the
+    headline of each published run) and ``source`` the records they are (``records/ctmam/emodb/reference,
+    seeds 0-2``); ``parts``: ``{"part": what differs, "values": per-seed differences (points the paper's
+    practice adds to ours, + when it raises our number), "from": the runs that measured it}`` — a part whose
+    ``values`` is empty is listed as not measured, with its ``from`` saying why.
+    Rows: paper, published mean, gap (paper − published), each part, the parts' sum, the unexplained rest.
+    ``points`` are the means over seeds; ``spread`` their standard deviation over seeds (blank for one).
+    """
+    mean, sd = _mean_sd(published)
+    gap = float(paper[0]) - mean
+    rows = [{"part": f"paper: {metric.upper()} ({paper[1]})", "points": float(paper[0]), "spread": None,
+             "measured by": "copied from the paper"},
+            {"part": f"published runs: {metric.upper()}, mean of {len(published)} seed(s)", "points": mean,
+             "spread": sd, "measured by": source},
+            {"part": "gap (paper − published)", "points": gap, "spread": None, "measured by": "the two rows above"}]
+    total = 0.0
+    for p in parts:
+        if p["values"]:
+            m, s = _mean_sd(p["values"])
+            total += m
+            rows.append({"part": f"part: {p['part']}", "points": m, "spread": s, "measured by": p["from"]})
+        else:
+            rows.append({"part": f"part: {p['part']}", "points": None, "spread": None,
+                         "measured by": f"not measured: {p['from']}"})
+    rows.append({"part": "sum of the measured parts", "points": total, "spread": None,
+                 "measured by": "the parts above, each measured alone"})
+    rows.append({"part": "unexplained rest (gap − parts)", "points": gap - total, "spread": None,
+                 "measured by": "what no run here explains"})
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def seeds_text(items: Sequence[dict]) -> str:
+    """``records/<paper>/<dataset>/<profile>, seeds 0, 1, 2`` for a cell's published items."""
+    p = items[0]["provenance"]
+    seeds = ", ".join(str(i["provenance"]["seed"]) for i in items)
+    return f"records/{p['paper']}/{p['dataset']}/{p['profile']}, seed(s) {seeds}"
