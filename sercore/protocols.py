@@ -73,8 +73,9 @@ PROTOCOLS: dict[str, str] = {
                  "every class is in every test fold (val='none': plain stratified k-fold).",
     "official": "The corpus' fixed train/dev/test split; with test_sessions the listed sessions are "
                 "the test set and validation is whole speakers drawn from the other sessions.",
-    "random": "Random utterance split stratified by label (80/20 by default), optionally with a "
-              "stratified validation share of the training part; a speaker may be in every part.",
+    "random": "Random utterance split stratified by label (80/20 by default; stratify: false draws it "
+              "without regard to the labels), optionally with a validation share of the training part; a "
+              "speaker may be in every part.",
     "cross_corpus": "Cross-corpus: train and validate on the source corpus (validation: whole "
                     "speakers drawn at random), test on every utterance of the target corpus.",
     "kshot": "k-shot adaptation: k utterances per class of the target corpus, drawn at random, to "
@@ -92,7 +93,7 @@ DEFAULTS: dict[str, dict] = {name: {**opts, **CHECK_DEFAULTS} for name, opts in 
     "loso_speaker": {"val": "speaker", "val_speakers": 1},
     "kfold_val": {"k": 10, "val": "fold"},
     "official": {"test_sessions": None, "val_fraction": 0.1, "val": "speaker"},
-    "random": {"test_fraction": 0.2, "val_fraction": 0.0},
+    "random": {"test_fraction": 0.2, "val_fraction": 0.0, "stratify": True},
     "cross_corpus": {"source": None, "target": None, "by": "corpus", "val_fraction": 0.1,
                      "val": "speaker"},
     "kshot": {"k": None, "per_class": True, "repeats": 1},
@@ -544,13 +545,17 @@ def _official(df, rng, *, test_sessions, val_fraction, val):
     return [Fold("official", train, val_idx, test, held, note)]
 
 
-def _random(df, rng, *, test_fraction, val_fraction):
+def _random(df, rng, *, test_fraction, val_fraction, stratify=True):
     _fraction("random", "test_fraction", test_fraction)
     _fraction("random", "val_fraction", val_fraction, allow_zero=True)
+    if not isinstance(stratify, (bool, np.bool_)):
+        raise ValueError(f"protocol 'random': stratify must be true or false, got {stratify!r}")
     _, codes = _class_codes(df)
+    if not stratify:                       # one class for everything: a plain random draw of the share
+        codes = np.zeros(len(df), dtype=np.int64)
     pool, test = _stratified_take(np.arange(len(df)), codes, test_fraction, rng)
     train, val_idx = _stratified_take(pool, codes, val_fraction, rng)
-    return [Fold("random", train, val_idx, test, {})]
+    return [Fold("random", train, val_idx, test, {}, "" if stratify else "not stratified by class")]
 
 
 def _cross_corpus(df, rng, *, source, target, by, val_fraction, val):

@@ -671,8 +671,8 @@ def reusable_run(paper: str, dataset: str, profile: str, data_root: str | None =
 
 def plan_runs(data_root: str | None = None, root: Path | None = None,
               synthetic: bool = False) -> list[tuple[str, str]]:
-    """Every (paper, dataset) with a notebook, parameters, and every corpus it reads found (the main
-    ``corpus`` and, for a multi-corpus run such as ``mdat/emodb_urdu``, each of ``corpora``).
+    """Every (paper, dataset) with a notebook, parameters (``in_book`` true), and every corpus it reads
+    found (the main ``corpus`` and, for a multi-corpus run such as ``mdat/emodb_urdu``, each of ``corpora``).
 
     The synthetic corpus is always "found", but it stands in for real data: a paper (or study) runs on
     it only when none of its real corpora is found, unless ``synthetic`` is True (then it runs on both).
@@ -687,6 +687,8 @@ def plan_runs(data_root: str | None = None, root: Path | None = None,
         mine = []
         for ds in datasets_with_params(paper, root):
             P = resolve(paper, ds, "quick", root=root)
+            if not P.get("in_book", True):
+                continue
             needed = {P["corpus"], *(spec.partition(":")[0] for spec in P.get("corpora") or [])}
             if all(data.is_available(c, data_root) for c in needed):
                 mine.append((ds, P["corpus"] == "synthetic"))

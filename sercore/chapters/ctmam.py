@@ -340,9 +340,12 @@ def run(P: dict, corpus) -> ChapterResult:
                "params_iemocap_config": params_iemocap.reset_index().astype(str).to_dict("records"),
                "dropped_labels": corpus.dropped, "test_selection": selected,
                "predictions_file": "predictions.csv",
-               "split_note": "random 80/20 utterance split, stratified by class (the authors' release "
-                             "splits without stratifying); utterance = mean of segment probabilities (the "
-                             "release averages segment logits)"},
+               "split_note": (f"random {100 - round(100 * P['test_fraction'])}/{round(100 * P['test_fraction'])} "
+                              "utterance split, " + ("stratified by class (the authors' release splits without "
+                                                     "stratifying)" if P["stratify"] else
+                                                     "not stratified by class (as the authors' release)")
+                              + "; utterance = mean of segment probabilities (the release averages segment "
+                                "logits)")},
         figures={"split": split, "trained": summary, "history": main["history"],
                  "headline": headline_frame(P["dataset"], main["metrics"], eq25, selected),
                  "per_class": per_class_frame(P["dataset"], main["per_class"]),

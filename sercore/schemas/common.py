@@ -63,6 +63,8 @@ class CorpusParams(RunParams):
     """A run on one corpus, mapped to one label set, split by one protocol."""
 
     corpus: str = param("registered corpus name (sercore data list)")
+    in_book: bool = param("make book runs this file's quick profile when its corpora are found (false: a study "
+                          "run on demand; its published runs still show in the book)", True)
     languages: list[str] | None = param("keep these languages (None: all)", None)
     label_map: str = param("sercore.data.labels.LABEL_MAPS")
     n_per_class: int | None = param("at most this many training (and validation) utterances per class in each "
@@ -75,6 +77,8 @@ class CorpusParams(RunParams):
     min_test: int | None = param("fewest test utterances a fold may have (None: 2 per class)", None, ge=1)
     test_sessions: list[int] | None = param("protocol official: these sessions are the test set", None)
     test_fraction: float = param("protocol random: share of utterances tested", 0.2, gt=0, lt=1)
+    stratify: bool = param("protocol random: stratify the split by class (false: a plain random draw, as some "
+                           "authors' releases split)", True)
     k: int = param("protocol kfold_val: number of parts", 10, ge=3)
     val: str | None = param("validation: speaker | fold (None: the protocol's default)", None,
                             choices=("speaker", "fold"))
