@@ -207,7 +207,7 @@ def _dispatch(args) -> int:
 
         from .runs import resolve
         P = resolve(args.paper, args.dataset, args.profile, {"seed": args.seed, "data_root": args.data_root})
-        print(yaml.safe_dump(P, sort_keys=False), end="")
+        print(yaml.safe_dump(dict(P), sort_keys=False), end="")
         return 0
     if args.cmd == "data" and args.data_cmd == "fetch":
         from .data import fetch as fetch_mod

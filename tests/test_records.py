@@ -21,7 +21,7 @@ def _finished_run(folder: Path, *, seed: int = 0, wa: float = 80.0, started: str
                   sha: str = HEAD, epochs: int | None = None) -> Path:
     """A results folder as `sercore run` leaves it: metrics.json, config.json, the executed notebook."""
     folder.mkdir(parents=True)
-    P = runs.resolve(*CELL, {"seed": seed}, root=ROOT)
+    P = dict(runs.resolve(*CELL, {"seed": seed}, root=ROOT))      # resolve's P is read-only
     if epochs is not None:
         P["epochs"] = epochs
     P.update(data_root="/somewhere/data", results_dir=str(folder))

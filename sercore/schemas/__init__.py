@@ -1,8 +1,9 @@
 """Typed schemas of every run's parameters: one dataclass per paper (and the leaderboard).
 
-``params/<paper>/<dataset>.yaml`` is the only place where a run's values are written;
-:func:`sercore.runs.resolve` merges a file's top level with one profile's section and
-validates the result against ``SCHEMAS[paper]`` before any data is read. A schema says
+``params/<paper>/_base.yaml`` (a paper's recipe) and ``params/<paper>/<dataset>.yaml`` are the
+places where a run's values are written; :func:`sercore.runs.resolve` merges them, then the top
+level with one profile's section, and validates the result against the paper's schema before any
+data is read. A schema says
 which keys exist, their types, their ranges and what each one means (``help``); it
 holds no per-profile value.
 

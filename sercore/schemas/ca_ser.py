@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from .common import TrainingParams, param
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Params(TrainingParams):
     protocols: list[str] = param("Table 1 loso (CV-5, sessions), Table 2 loso_speaker (CV-10, speakers); "
                                  "includes `protocol`", choices=("loso", "loso_speaker"))

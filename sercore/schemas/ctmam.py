@@ -10,7 +10,7 @@ EFFICIENCY = ("convffn_l", "convffn_s", "transformer", "mobilevit1_d2", "mobilev
               "mobilevit2_d3", "mobilevit3_d2", "mobilevit3_d3")
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Params(TrainingParams):
     model: str = param("ctmam (IEMOCAP release: depth 3, 2 heads) | ctmam_emodb (Emo-DB release: depth 1, "
                        "1 head)", choices=("ctmam", "ctmam_emodb"))

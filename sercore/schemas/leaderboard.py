@@ -8,7 +8,7 @@ from .common import CorpusParams, param
 METHODS = ("baselines", "ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat")
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Params(CorpusParams):
     methods: list[str] = param("methods on the board: baselines and chapter keys", list(METHODS), choices=METHODS)
     seeds: list[int] = param("training seeds (at least 3 on quick and paper)", ge=0)

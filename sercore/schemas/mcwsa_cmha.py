@@ -9,7 +9,7 @@ from .common import TrainingParams, param
 COLUMNS = ("A+V", "A+T", "V+T", "A+V+T (NP)", "A+V+T")
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Params(TrainingParams):
     modalities: list[str] = param("wanted; the corpus may offer fewer", choices=("audio", "text", "video"))
     video: str = param("randproj | gradproj (offline stand-ins) | resnet (torchvision + video_weights)",

@@ -17,7 +17,7 @@ def main_spec(corpus: str, languages: list | None) -> str:
     return f"{corpus}:{languages[0]}" if corpus == "synthetic" and languages else corpus
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Params(TrainingParams):
     label_map: str = param("label map of the main corpus: MDAT's map for it (emodb: emodb4_mdat, boredom merged "
                            "into sad; iemocap: iemocap4; emovo, urdu, synthetic: ser4)",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from .common import TrainingParams, param
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Params(TrainingParams):
     reference_dataset: str = param("the paper's tables the main numbers sit beside",
                                    choices=("iemocap", "meld", "mosei"))
