@@ -20,15 +20,18 @@ import sys
 import time
 from pathlib import Path
 
-from . import PAPERS, runlog
+from . import runlog
 from .paths import cache_dir, environ, project_root, results_dir, thread_env
+from .registry import paper_keys, study_keys
 from .schemas import ParamsError, schema, validate
 from .schemas.common import PROFILES, RUN_KEYS
 
 #: notebooks of the book that are not papers, executed by ``sercore book``
 SPECIAL = ("data", "scoreboard")
+#: the papers, from their declarations (sercore.registry)
+PAPERS = paper_keys()
 #: notebooks run per dataset like the papers' but about all of them (after the chapters in a book build)
-STUDIES = ("leaderboard",)
+STUDIES = study_keys()
 #: the registry of names ``sercore run`` accepts
 RUNNABLE = (*PAPERS, *STUDIES)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -86,7 +89,7 @@ def read_params_file(path: Path, shown: str | None = None) -> dict:
     return raw
 
 
-def _layers(paper: str, dataset: str, root: Path | None, data_root) -> list[tuple[str, dict]]:
+def _layers(paper: str, dataset: str, root: Path | None, data_root, skip_bad: bool = False) -> list[tuple[str, dict]]:
     """What :func:`resolve` merges, in order: ``(shown name, mapping)`` of ``params/<paper>/_base.yaml``
     (when the paper has one), for a manifest corpus the values its manifest decides (corpus, label map,
     protocol), and the dataset's own file (or ``_manifest.yaml``)."""
@@ -97,19 +100,21 @@ def _layers(paper: str, dataset: str, root: Path | None, data_root) -> list[tupl
         shown = _shown(base, root)
         layers.append((shown, read_params_file(base, shown)))
     if path.stem == MANIFEST:
-        layers.append(_manifest_layer(paper, dataset, path, root, data_root))
+        layers.append(_manifest_layer(paper, dataset, path, root, data_root, skip_bad))
     shown = _shown(path, root)
     layers.append((shown, read_params_file(path, shown)))
     return layers
 
 
-def _manifest_layer(paper: str, dataset: str, path: Path, root: Path | None, data_root) -> tuple[str, dict]:
+def _manifest_layer(paper: str, dataset: str, path: Path, root: Path | None, data_root,
+                    skip_bad: bool = False) -> tuple[str, dict]:
     """The values a manifest corpus decides for its runs (:func:`sercore.data.manifest_corpus.run_values`):
-    a ParamsError naming both places when ``dataset`` is neither a params file nor a manifest corpus."""
+    a ParamsError naming both places when ``dataset`` is neither a params file nor a manifest corpus, and
+    one naming the manifest's file, line and column when it is bad."""
     from .data import manifest_corpus
 
     try:
-        shown, values = manifest_corpus.run_values(dataset, data_root)
+        shown, values = manifest_corpus.run_values(dataset, data_root, "skip" if skip_bad else "raise")
     except manifest_corpus.NotAManifestCorpus as e:
         raise ParamsError(f"no parameters at {_shown(path.with_name(dataset + '.yaml'), root)} and {e}; datasets "
                           f"with parameters for {paper}: {', '.join(datasets_with_params(paper, root))} "
@@ -143,7 +148,7 @@ def resolve(paper: str, dataset: str, profile: str, overrides: dict | None = Non
     """
     if profile not in PROFILES:
         raise ParamsError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
-    layers = _layers(paper, dataset, root, (overrides or {}).get("data_root"))
+    layers = _layers(paper, dataset, root, (overrides or {}).get("data_root"), bool((overrides or {}).get("skip_bad")))
     shown = layers[-1][0]
     own = layers[-1][1]
     cls = schema(paper)
@@ -606,6 +611,8 @@ def _corpora_of(params: dict) -> list[str]:
         for item in (v if isinstance(v, list) else [v]):
             if isinstance(item, str) and item in CORPORA and item not in names:
                 names.append(item)
+    if params.get("corpus") and params["corpus"] not in names:      # a manifest corpus
+        names.append(params["corpus"])
     return names
 
 

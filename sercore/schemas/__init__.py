@@ -7,8 +7,10 @@ data is read. A schema says
 which keys exist, their types, their ranges and what each one means (``help``); it
 holds no per-profile value.
 
-This package imports nothing heavy (no torch), so the command line can refuse bad
-parameters at once.
+Each paper's (or study's) module also declares it: ``PAPER = Paper(...)`` (its key, the corpora and
+modalities of its reported numbers, its chapter; :mod:`sercore.registry`), so the list of papers is
+derived from these modules. This package imports nothing heavy (no torch), so the command line can
+refuse bad parameters at once.
 """
 from __future__ import annotations
 
@@ -16,14 +18,15 @@ import importlib
 
 from .common import ParamsError, RunParams, describe, validate
 
-#: paper (or study) key -> module under sercore.schemas holding its ``Params`` dataclass
-_MODULES = ("ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat", "leaderboard")
-
 
 def schema(paper: str) -> type:
-    """The ``Params`` dataclass of ``paper`` (``ValueError`` naming the known papers otherwise)."""
-    if paper not in _MODULES:
-        raise ValueError(f"no parameter schema for {paper!r}; known: {', '.join(_MODULES)}")
+    """The ``Params`` dataclass of ``paper`` (or study): ``sercore/schemas/<paper>.py``, the module that
+    declares it (:func:`sercore.registry.papers`); ``ValueError`` naming the known ones otherwise."""
+    from ..registry import papers
+
+    known = papers()
+    if paper not in known:
+        raise ValueError(f"no parameter schema for {paper!r}; known: {', '.join(known)}")
     return importlib.import_module(f"{__name__}.{paper}").Params
 
 

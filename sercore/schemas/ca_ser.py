@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Paper
 from .common import TrainingParams, param
+
+
+#: the paper, declared once (sercore.registry): its key, the corpora and modalities of its reported numbers
+PAPER = Paper(key="ca_ser", chapter="sercore.chapters.ca_ser", order=2,
+              title="CA-SER: Cross-Attention Feature Fusion for Speech Emotion Recognition (Deeb et al.)",
+              corpora=("iemocap",), modalities=("audio",))
 
 
 @dataclass(kw_only=True, eq=False)

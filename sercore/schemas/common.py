@@ -40,11 +40,14 @@ class ParamsError(ValueError):
     expected and what came."""
 
 
-def param(help: str, default=MISSING, *, ge=None, gt=None, le=None, lt=None, choices=None):
+def param(help: str, default=MISSING, *, factory=None, ge=None, gt=None, le=None, lt=None, choices=None):
     """A schema field. ``help`` is the one-line meaning (shown in notebooks' parameters cells);
     ``ge``/``gt``/``le``/``lt`` bound numbers (each element of a list); ``choices`` lists the allowed
-    strings. A list default is copied for every instance."""
+    strings. A list default is copied for every instance; ``factory`` makes a default when it is used
+    (one derived from the registry)."""
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": tuple(choices) if choices else None}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
     if isinstance(default, list):
         return field(default_factory=lambda d=tuple(default): list(d), metadata=meta)
     return field(default=default, metadata=meta)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Paper
 from .common import PROTOCOLS, TrainingParams, param
 
 #: per corpus, the label map onto the paper's four classes (all share one class order); every corpus of
@@ -15,6 +16,13 @@ SYNTHETIC_STANDS_FOR = {"en": "iemocap", "de": "emodb", "it": "emovo", "ur": "ur
 def main_spec(corpus: str, languages: list | None) -> str:
     """The spec in ``corpora`` of the run's main corpus: ``synthetic:<language>`` or the corpus name."""
     return f"{corpus}:{languages[0]}" if corpus == "synthetic" and languages else corpus
+
+
+#: the paper, declared once (sercore.registry): its key, the corpora and modalities of its reported numbers
+PAPER = Paper(key="mdat", chapter="sercore.chapters.mdat", order=5,
+              title="Cross-Language Speech Emotion Recognition Using Multimodal Dual Attention Transformers "
+                    "(Zaidi, Latif, Qadir)",
+              corpora=("iemocap", "emodb", "emovo", "urdu"), modalities=("audio", "text"))
 
 
 @dataclass(kw_only=True, eq=False)
