@@ -83,6 +83,7 @@ class Paper:
     modalities: tuple[str, ...] = ()   # modalities of its reported numbers
     study: bool = False                # a study of every chapter (no reported numbers of its own)
     order: int = 100                   # position in the book
+    numbers: str | None = None         # CSV of its reported numbers (None: sercore/reference/<key>.csv)
 
     def __post_init__(self):
         if not _NAME.match(self.key):

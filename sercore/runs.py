@@ -28,12 +28,23 @@ from .schemas.common import PROFILES, RUN_KEYS
 
 #: notebooks of the book that are not papers, executed by ``sercore book``
 SPECIAL = ("data", "scoreboard")
-#: the papers, from their declarations (sercore.registry)
-PAPERS = paper_keys()
-#: notebooks run per dataset like the papers' but about all of them (after the chapters in a book build)
+#: notebooks run per dataset like the papers' but about all of them (after the chapters in a book build),
+#: from their declarations (sercore.registry)
 STUDIES = study_keys()
-#: the registry of names ``sercore run`` accepts
-RUNNABLE = (*PAPERS, *STUDIES)
+
+
+def _runnable() -> tuple[str, ...]:
+    return (*paper_keys(), *study_keys())
+
+
+def __getattr__(name):
+    """``PAPERS`` (the papers) and ``RUNNABLE`` (the names ``sercore run`` accepts: papers, then studies),
+    derived from the declarations each time (:mod:`sercore.registry`)."""
+    if name == "PAPERS":
+        return paper_keys()
+    if name == "RUNNABLE":
+        return _runnable()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
@@ -49,8 +60,8 @@ def params_file(paper: str, dataset: str, root: Path | None = None) -> Path:
     it is one). Names are checked against the registry, never taken as paths; ``_``-prefixed files are
     not datasets."""
     root = root or project_root()
-    if paper not in RUNNABLE:
-        raise ParamsError(f"unknown paper {paper!r}; known: {', '.join(RUNNABLE)}")
+    if paper not in _runnable():
+        raise ParamsError(f"unknown paper {paper!r}; known: {', '.join(_runnable())}")
     if not _NAME.match(str(dataset)):
         raise ParamsError(f"dataset {dataset!r} is not a name (lower-case letters, digits and '_'); "
                           f"datasets with parameters for {paper}: {', '.join(datasets_with_params(paper, root))}")
@@ -268,7 +279,7 @@ def sync_parameters_cells(root: Path | None = None) -> list[Path]:
 
     root = root or project_root()
     changed = []
-    for paper in RUNNABLE:
+    for paper in _runnable():
         path = root / "book" / f"{paper}.ipynb"
         nb = json.loads(path.read_text())
         for cell in nb["cells"]:
@@ -764,7 +775,7 @@ def plan_runs(data_root: str | None = None, root: Path | None = None,
 
     root = root or project_root()
     plan = []
-    for paper in RUNNABLE:
+    for paper in _runnable():
         if not (root / "book" / f"{paper}.ipynb").exists():
             continue
         mine = []

@@ -43,7 +43,7 @@ from .. import experiment, models, protocols, reference, results, train
 from ..data import get_label_map, modalities
 from ..models.mdat import ABLATIONS, STANDIN
 from ..paths import show_progress
-from ..schemas.mdat import LABEL_MAPS, SYNTHETIC_STANDS_FOR, main_spec
+from ..schemas.mdat import LABEL_MAPS, SYNTHETIC_STANDS_FOR, label_map_for, main_spec, settled
 from . import Method
 
 PAPER = "mdat"
@@ -84,7 +84,7 @@ class Domain:
         """How tables name it: ``EMODB`` or ``synthetic:de (for EMODB)``."""
         if self.name.startswith("synthetic:"):
             return f"{self.name} (for {PAPER_NAMES[self.paper_key]})"
-        return PAPER_NAMES[self.paper_key]
+        return PAPER_NAMES.get(self.paper_key, self.paper_key)      # a corpus of no paper: its own name
 
 
 def domain_params(P: dict, spec: str) -> dict:
@@ -94,7 +94,7 @@ def domain_params(P: dict, spec: str) -> dict:
     protocol = P["protocol"]
     if P.get("corpus_protocols"):
         protocol = P["corpus_protocols"][P["corpora"].index(spec)]
-    return {**P, "corpus": name, "languages": [lang] if lang else None, "label_map": LABEL_MAPS[name],
+    return {**P, "corpus": name, "languages": [lang] if lang else None, "label_map": label_map_for(name),
             "protocol": protocol}
 
 
@@ -332,7 +332,7 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
 
 def _pair(domains, s, t) -> str | None:
     ks, kt = domains[s].paper_key, domains[t].paper_key
-    return f"{PAPER_NAMES[ks]}->{PAPER_NAMES[kt]}" if ks != kt else None
+    return f"{PAPER_NAMES.get(ks, ks)}->{PAPER_NAMES.get(kt, kt)}" if ks != kt else None
 
 
 def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
@@ -544,6 +544,7 @@ def reported_cross(table: str = "Table IV") -> pd.DataFrame:
 
 def describe_run(P: dict) -> str:
     """What this run holds, from its parameters (Markdown for the top of the page)."""
+    P = settled(P)
     folds = "all folds" if P["max_folds"] is None else f"the first {P['max_folds']} fold(s)"
     per_class = ("every utterance" if P["n_per_class"] is None else
                  f"training trimmed to at most {P['n_per_class']} utterances per class (test sets whole)")
@@ -571,6 +572,7 @@ def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
     ``figures`` holds the notebook's tables: ``data``, ``class_counts``, ``banner``, ``within``, ``cross``,
     ``kshot`` (rows) and ``kshot_summary``, ``ablations`` and ``ablation_table``, ``labels`` (spec -> name).
     """
+    P = settled(P)          # corpora / ablation_source: None is the main corpus alone (a manifest corpus's run)
     seconds, t0 = {}, time.time()
 
     def lap(stage):

@@ -508,6 +508,7 @@ def load(folder: Path | str, on_error: str = "raise") -> pd.DataFrame:
     protocol, options, why = choose_protocol(m)
     m.attrs["protocol"] = {"name": protocol, **options, "why": why}
     m.attrs["listing"] = f"manifest corpus; protocol {protocol}: {why}"
+    m.attrs["note"] = f"{m.attrs.get('note') or ''} Its runs take protocol {protocol} ({why}).".strip()
     return m
 
 

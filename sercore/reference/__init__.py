@@ -62,11 +62,12 @@ _HERE = Path(__file__).resolve().parent
 
 
 def _csv_path(paper: str) -> Path:
-    from ..registry import paper_keys
+    """The paper's CSV: the one its declaration names (``Paper.numbers``), else ``<paper>.csv`` beside this file."""
+    from ..registry import paper_keys, papers
 
     if paper not in paper_keys():
         raise KeyError(f"unknown paper {paper!r}; known papers: {', '.join(paper_keys())}")
-    return _HERE / f"{paper}.csv"
+    return Path(papers()[paper].numbers) if papers()[paper].numbers else _HERE / f"{paper}.csv"
 
 
 @lru_cache(maxsize=None)
