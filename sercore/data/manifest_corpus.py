@@ -206,12 +206,12 @@ def _inside(folder: Path, rel: str) -> Path | None:
     return path
 
 
-def _label(raw: str, cfg: dict, bad) -> str:
+def _label(raw: str, cfg: dict, bad, column: str = "label") -> str:
     if not raw:
-        raise bad("label", "empty: every row needs a label")
+        raise bad(column, "empty: every row needs a label")
     out = canonical(raw, cfg.get("labels") or {})
     if out is None:
-        raise bad("label", f"unknown label {raw!r}: not one of the book's emotions ({', '.join(EMOTIONS)}); "
+        raise bad(column, f"unknown label {raw!r}: not one of the book's emotions ({', '.join(EMOTIONS)}); "
                            f"map it in {CONFIG} (labels: {{{raw}: <emotion> or drop}}) or "
                            f"`sercore data manifest --map {raw}=<emotion>`")
     return out
@@ -375,7 +375,7 @@ def _read_emobox(folder: Path, cfg: dict, log: SkipLog) -> tuple[list[dict], dic
                 def bad(col, msg, path=path, line=line):
                     return CorruptFileError(path, f"line {line}, column {col!r}: {msg}")
 
-                label = _label(raw, cfg, bad)
+                label = _label(raw, cfg, bad, "emo")
                 if label == DROP:
                     dropped[key] = raw
                     continue
