@@ -1,7 +1,7 @@
 """Results: ``metrics.json`` (write, read, validate), reported-vs-measured tables, plots.
 
 Every executed notebook writes one ``results/PAPER/DATASET/PROFILE/metrics.json``
-in the schema of DESIGN.md through :class:`Run`. Reported numbers come from the
+in the schema of ``docs/contracts.md`` through :class:`Run`. Reported numbers come from the
 paper reference tables (:mod:`sercore.reference`, copied with table and row);
 measured numbers come from the run. :func:`collect` gathers every file for the
 scoreboard.
@@ -126,7 +126,7 @@ def _clean(obj):
 
 
 def validate_metrics(data: dict) -> dict:
-    """Check a ``metrics.json`` dict against the DESIGN.md schema; return it.
+    """Check a ``metrics.json`` dict against its schema (``docs/contracts.md``); return it.
 
     Every number in :data:`STRICT_SECTIONS` (headline metrics, per-class table, confusion matrix,
     comparison rows) must be finite: NaN or Inf there is a problem named by its path, never null.
@@ -227,7 +227,7 @@ class ChapterResult:
     """What a chapter's ``run(P, corpus)`` measured: the headline, and everything its notebook shows.
 
     ``metrics``/``per_class``/``confusion``/``comparisons``/``extra`` go into ``metrics.json``
-    (DESIGN.md's schema) through :meth:`Run.write`; ``figures`` holds the data the notebook's figures
+    (its schema: ``docs/contracts.md``) through :meth:`Run.write`; ``figures`` holds the data the notebook's figures
     and tables are drawn from (histories, embeddings, frames) and is not written.
     """
 

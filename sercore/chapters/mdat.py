@@ -127,7 +127,7 @@ def load_domains(P: dict, main: experiment.Corpus) -> dict:
 def features(manifest: pd.DataFrame, text: bool = True, progress=None) -> list[dict]:
     """Per row ``{"audio": GE2E frame states (frames, 256), "text": MiniLM token states (tokens, 384)}``.
 
-    The stand-ins of XLS-R and RoBERTa (DESIGN.md); ``text=False`` leaves text out.
+    The stand-ins of XLS-R and RoBERTa (``docs/contracts.md``, offline stand-ins); ``text=False`` leaves text out.
     """
     prog = show_progress(progress)
     audio = experiment.frame_features(manifest, "ge2e", progress=prog)
