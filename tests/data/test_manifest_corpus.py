@@ -283,3 +283,11 @@ def test_emobox_one_fold_is_its_splits_and_bad_folds_are_refused(tmp_path):
     (tmp_path / "badbox" / "fold_2" / "toy_test_fold_2.jsonl").write_text('{"key": "x", "wav": "", "emo": "a"}\n')
     with pytest.raises(CorruptFileError, match=r"toy_test_fold_2.jsonl: line 1, column 'wav': missing or empty"):
         mc.index(bad)
+
+
+def test_data_list_does_not_generate_the_synthetic_corpus(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SERCORE_CACHE", str(tmp_path / "cache"))
+    assert cli.main(["data", "list", "--data-root", str(tmp_path / "data")]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("synthetic"))
+    assert "generated on first use" in line
+    assert not (tmp_path / "cache" / "synthetic").exists()
