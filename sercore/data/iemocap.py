@@ -259,7 +259,7 @@ _AVI_FPS = 30000 / 1001
 
 def fixture_dialogues(sp: F.Speech) -> list[dict]:
     """The dialogues both IEMOCAP fixtures are cut from: name, session, and utterances
-    ``(utt id, code, _Utt, start, end)`` on the dialogue's time line."""
+    ``(utt id, code, fixtures.Utt, start, end)`` on the dialogue's time line."""
     from . import fixtures as F
 
     out = []
