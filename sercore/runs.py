@@ -167,8 +167,9 @@ def resolve(paper: str, dataset: str, profile: str, overrides: dict | None = Non
         for key in RUN_KEYS:
             for section, body in (("top level", raw), *((f"section {p!r}", raw.get(p) or {}) for p in PROFILES)):
                 if key in body and not (body is raw and key in PROFILES):   # top-level `paper:` is the profile
-                    raise ParamsError(f"{file}: key {key!r} ({section}): expected no value here (the run sets "
-                                      f"{key}: `sercore run --{key.replace('_', '-')}` or papermill), got {body[key]!r}")
+                    raise ParamsError(f"{file}: key {key!r} ({section}): expected no value here (the run "
+                                      f"sets {key}: `sercore run --{key.replace('_', '-')}` or papermill), got "
+                                      f"{body[key]!r}")
 
     def merged(prof: str) -> tuple[dict, dict]:
         values, where = {}, {}

@@ -8,7 +8,6 @@ parameters and the comparisons with the papers.
 from __future__ import annotations
 
 import sys
-import textwrap
 
 import pytest
 

@@ -10,7 +10,7 @@ from ``sercore/reference/mdat.csv``. :func:`method` is MDAT as the leaderboard t
 synthetic corpus's four languages stand in for the paper's four corpora by
 language (en → IEMOCAP, de → EMODB, it → EMOVO, ur → URDU), which gives the
 12 source → target pairs of Table IV. Every corpus is mapped to the paper's four
-classes (neutral, happy, sad, angry) with its own label map (:data:`LABEL_MAPS`).
+classes (neutral, happy, sad, angry) with its own label map (:func:`sercore.schemas.mdat.label_map_for`).
 The main corpus (``corpus``, and ``languages`` for the synthetic one) is the one the
 notebook loads; its within-corpus MDAT is the headline. Two or more real corpora run
 the cross-language and k-shot stages on real data: ``params/mdat/<main>_<other>.yaml``
@@ -43,7 +43,7 @@ from .. import experiment, models, protocols, reference, results, train
 from ..data import get_label_map, modalities
 from ..models.mdat import ABLATIONS, STANDIN
 from ..paths import show_progress
-from ..schemas.mdat import LABEL_MAPS, SYNTHETIC_STANDS_FOR, label_map_for, main_spec, settled
+from ..schemas.mdat import LABEL_MAPS, SYNTHETIC_STANDS_FOR, label_map_for, main_spec, settled  # noqa: F401
 from . import Method
 
 PAPER = "mdat"
@@ -88,8 +88,9 @@ class Domain:
 
 
 def domain_params(P: dict, spec: str) -> dict:
-    """The run's parameters as they apply to one corpus of ``corpora``: its name, languages, label
-    map (:data:`LABEL_MAPS`) and within-corpus protocol (``corpus_protocols``, else ``protocol``)."""
+    """The run's parameters as they apply to one corpus of ``corpora``: its name, languages, label map
+    (:func:`~sercore.schemas.mdat.label_map_for`) and within-corpus protocol (``corpus_protocols``, else
+    ``protocol``)."""
     name, _, lang = spec.partition(":")
     protocol = P["protocol"]
     if P.get("corpus_protocols"):

@@ -566,7 +566,8 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
     ``sercore.paths.cache_dir()/"features"``, a folder or :class:`FeatureCache`
     = that cache, ``False`` = compute everything and store nothing. A tqdm bar
     shows progress and the hit/miss counts (where no bar can be drawn, a line every
-    :data:`TICK_SECONDS` goes to the run's log or stderr: :class:`sercore.runlog.Ticker`); the returned list's ``.stats`` (and
+    :data:`TICK_SECONDS` goes to the run's log or stderr: :class:`sercore.runlog.Ticker`); the
+    returned list's ``.stats`` (and
     :func:`last_stats`) tell how many arrays were read vs computed. Missing arrays are
     computed in length-sorted batches of ``ext.batch_size`` (see the module docstring).
     An error on one row stops the run with a note naming the row (nothing is skipped).

@@ -48,9 +48,9 @@ class Params(TrainingParams):
     languages: list[str] | None = param("synthetic: the one language of the main corpus (its spec "
                                         "synthetic:<lang> must be in corpora); a real corpus: None", None,
                                         choices=tuple(SYNTHETIC_STANDS_FOR))
-    corpora: list[str] | None = param('every corpus of the run: "emodb", "emovo", "urdu", "iemocap", "synthetic:<lang>" '
-                                      "or a manifest corpus (the main corpus among them; two or more give "
-                                      "cross-language and k-shot; None: the main corpus alone)", None)
+    corpora: list[str] | None = param('every corpus of the run: "emodb", "emovo", "urdu", "iemocap", '
+                                      '"synthetic:<lang>" or a manifest corpus (the main corpus among them; two '
+                                      "or more give cross-language and k-shot; None: the main corpus alone)", None)
     cross_source: str = param("within: the first within-corpus fold's model is the source; full: train on "
                               "all of it", choices=("within", "full"))
     val_fraction: float = param("cross-language source training: share of source speakers held out for "
