@@ -17,7 +17,7 @@ PAPER = Paper(key="ca_ser", chapter="sercore.chapters.ca_ser", order=2,
 class Params(TrainingParams):
     protocols: list[str] | None = param("Table 1 loso (CV-5, sessions), Table 2 loso_speaker (CV-10, speakers); "
                                         "includes `protocol` (None: protocol alone, as a manifest corpus runs)",
-                                        choices=("loso", "loso_speaker", "official", "kfold_val", "random"))
+                                        choices=("loso", "loso_speaker"))
     mode: str = param("frozen: SSL states from the feature cache | finetune: train the encoder (GPU)",
                       choices=("frozen", "finetune"))
     encoder: str | None = param("None: offline GE2E stand-in; else a HF wav2vec 2.0 name or folder", None)
