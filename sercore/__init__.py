@@ -11,15 +11,20 @@ Nothing here touches the network at import time.
 
 __version__ = "0.1.0"
 
-PAPERS = ("ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat")
-
 
 def __getattr__(name):
-    """Lazy exports: ``sercore.predict`` (the CA-SER demo tool) loads torch only when used.
+    """Lazy exports.
 
-    ``sercore.predict`` is the module :mod:`sercore.predict`, which is callable:
-    ``sercore.predict(paths, checkpoint=DIR)`` is ``sercore.predict.predict(...)``.
+    ``sercore.PAPERS``: the papers' keys in book order, derived from their declarations
+    (``PAPER = Paper(...)`` in ``sercore/schemas/<paper>.py``, :func:`sercore.registry.paper_keys`).
+
+    ``sercore.predict`` (the CA-SER demo tool) loads torch only when used: it is the module
+    :mod:`sercore.predict`, which is callable: ``sercore.predict(paths, checkpoint=DIR)`` is
+    ``sercore.predict.predict(...)``.
     """
+    if name == "PAPERS":
+        from .registry import paper_keys
+        return paper_keys()
     if name == "predict":
         import importlib
         return importlib.import_module(".predict", __name__)

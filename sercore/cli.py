@@ -5,6 +5,8 @@
     sercore data list [--data-root DIR]
     sercore data fetch NAME [--data-root DIR] [--force]
     sercore data fixtures DIR [--corpora NAME...] [--seed N]   (small copies of every corpus, official layouts)
+    sercore data manifest DIR [--pattern REGEX | --preset NAME] [--map CODE=EMOTION ...] [--language xx]
+                                         (a manifest corpus from a folder whose names hold the labels)
     sercore book [--run] [--profile quick] [--data-root DIR] [--force] [--jobs N] [--synthetic]
                                          (reuses runs whose run key is unchanged)
     sercore status [--results DIR]                          (runs in progress, last progress line)
@@ -20,9 +22,10 @@ and exit with code 2, before anything is written.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from .runs import RUNNABLE
+from . import runs
 from .schemas import ParamsError
 from .schemas.common import PROFILES
 
@@ -85,12 +88,14 @@ def _fanout_cmd(args) -> int:
 # ----------------------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> int:
+    RUNNABLE = runs.RUNNABLE          # the declared papers and studies (sercore.registry)
     ap = argparse.ArgumentParser(prog="sercore", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="execute one paper notebook on one dataset")
     r.add_argument("paper", choices=RUNNABLE)
-    r.add_argument("--dataset", required=True, help="a params/PAPER/NAME.yaml name, e.g. synthetic, emodb")
+    r.add_argument("--dataset", required=True, help="a params/PAPER/NAME.yaml name (e.g. synthetic, emodb) or a "
+                                                    "manifest corpus under the data root (sercore data list)")
     r.add_argument("--profile", default="smoke", choices=PROFILES)
     r.add_argument("--data-root", default=None, help="folder with one sub-folder per corpus (default $SERCORE_DATA)")
     r.add_argument("--seed", type=int, default=0)
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pa = sub.add_parser("params", help="print a run's resolved, validated parameters as YAML (for papermill -f)")
     pa.add_argument("paper", choices=RUNNABLE)
-    pa.add_argument("--dataset", required=True, help="a params/PAPER/NAME.yaml name")
+    pa.add_argument("--dataset", required=True, help="a params/PAPER/NAME.yaml name or a manifest corpus")
     pa.add_argument("--profile", default="smoke", choices=PROFILES)
     pa.add_argument("--seed", type=int, default=0)
     pa.add_argument("--data-root", default=None)
@@ -113,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     dl.add_argument("--data-root", default=None)
     df = dsub.add_parser("fetch", help="download a public corpus into the data root (licensed ones: "
                                        "print how to obtain them)")
-    df.add_argument("name", help="emodb, emovo, urdu, meld, meld-text; licensed: iemocap, iemocap_text, "
-                                 "msp_improv, mosei")
+    df.add_argument("name", help="a corpus name (an unknown one prints the names this command knows)")
     df.add_argument("--data-root", default=None, help="folder with one sub-folder per corpus (default $SERCORE_DATA)")
     df.add_argument("--force", action="store_true", help="download again and replace the corpus folder")
     df.add_argument("--keep-archives", action="store_true", help="keep the downloaded archives in .downloads/")
@@ -122,8 +126,20 @@ def main(argv: list[str] | None = None) -> int:
                                            "(synthetic speech, real media) into DIR")
     dfx.add_argument("dir", help="data root to fill (one sub-folder per corpus); SERCORE_DATA=DIR then finds them")
     dfx.add_argument("--corpora", nargs="+", default=None,
-                     help="registry names (default: all): emodb iemocap iemocap_text meld mosei msp_improv emovo urdu")
+                     help="corpus names (default: every corpus that declares a fixture; sercore data list names them)")
     dfx.add_argument("--seed", type=int, default=0)
+    dm = dsub.add_parser("manifest", help="write DIR/manifest.csv (a manifest corpus) from a folder whose file or "
+                                          "folder names hold the labels")
+    dm.add_argument("dir", help="the corpus folder (put it under the data root; its name is the corpus's)")
+    how = dm.add_mutually_exclusive_group()
+    how.add_argument("--pattern", default=None,
+                     help="regex searched in each audio file's path relative to DIR, with named groups label "
+                          "(required), speaker, session, split, language, gender; default: DIR/<label>/...")
+    how.add_argument("--preset", default=None, help="a public corpus's naming: ravdess, crema_d, tess, savee, shemo")
+    dm.add_argument("--map", dest="maps", action="append", default=[], metavar="CODE=EMOTION",
+                    help="map a label onto the book's emotion names (or drop it); written to DIR/corpus.yaml")
+    dm.add_argument("--language", default=None, help="ISO 639 code of the corpus's language (corpus.yaml)")
+    dm.add_argument("--force", action="store_true", help="write manifest.csv again if it exists")
 
     pr = sub.add_parser("predict", help="emotion of audio files with a trained checkpoint (CA-SER demo tool)")
     pr.add_argument("files", nargs="+", help="audio files (any sample rate, mono or stereo)")
@@ -205,9 +221,16 @@ def _dispatch(args) -> int:
     if args.cmd == "params":
         import yaml
 
-        from .runs import resolve
+        from .data import data_root
+        from .runs import datasets_with_params, resolve
         P = resolve(args.paper, args.dataset, args.profile, {"seed": args.seed, "data_root": args.data_root})
-        print(yaml.safe_dump(P, sort_keys=False), end="")
+        where = "--data-root" if args.data_root else ("SERCORE_DATA" if os.environ.get("SERCORE_DATA") else
+                                                       "the default ./data")
+        print(f"# data root of this run: {data_root(args.data_root)} (from {where})")
+        if P["dataset"] not in datasets_with_params(args.paper):           # a manifest corpus
+            from .data.manifest_corpus import run_values
+            print(f"# a manifest corpus: {run_values(args.dataset, args.data_root)[0]}")
+        print(yaml.safe_dump(dict(P), sort_keys=False), end="")
         return 0
     if args.cmd == "data" and args.data_cmd == "fetch":
         from .data import fetch as fetch_mod
@@ -219,6 +242,16 @@ def _dispatch(args) -> int:
         except fetch_mod.FetchError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
+        return 0
+    if args.cmd == "data" and args.data_cmd == "manifest":
+        from .data import manifest_scan
+        try:
+            print(manifest_scan.report(manifest_scan.write_manifest(
+                args.dir, pattern=args.pattern, preset=args.preset, maps=args.maps, language=args.language,
+                force=args.force)))
+        except ValueError as e:
+            print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+            return 2
         return 0
     if args.cmd == "data" and args.data_cmd == "fixtures":
         from .data import fixtures

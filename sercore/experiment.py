@@ -84,7 +84,7 @@ def prepare(corpus: str, *, label_map: str, data_root: str | None = None, langua
         m = m[m["language"].isin(languages)].reset_index(drop=True)
         if m.empty:
             raise ValueError(f"{corpus}: no utterance in languages {languages}")
-    lm = sdata.get_label_map(label_map)
+    lm = sdata.label_map(label_map, data_root)          # a manifest corpus: its own classes
     mapped = lm.apply(m)
     if n_per_class:
         mapped = subsample(mapped, int(n_per_class), seed=seed)
@@ -351,13 +351,15 @@ def _yaml_value(v) -> str:
 
 
 def inventory(data_root: str | None = None) -> pd.DataFrame:
-    """Every registered corpus: found or not, where, utterances, speakers, labels.
+    """Every corpus (declared, and the data root's manifest corpora): found or not, where, utterances,
+    speakers, labels.
 
     ``attrs['manifests']`` holds the manifests of the corpora that were found.
     """
     rows, manifests = [], {}
-    for name in sdata.CORPORA:
-        where = "generated (cache)" if name == "synthetic" else str(sdata.corpus_dir(name, data_root))
+    for name in sdata.names(data_root):          # the declared corpora, then the data root's manifest corpora
+        where = ("generated (cache)" if name in sdata.CORPORA and sdata.CORPORA[name].generated
+                 else str(sdata.corpus_dir(name, data_root)))
         if not sdata.is_available(name, data_root):
             rows.append({"corpus": name, "found": False, "where": where})
             continue

@@ -244,7 +244,7 @@ def fold_problem(manifest: pd.DataFrame, fold: Fold, min_test: int | None = None
 
 def check_folds(manifest: pd.DataFrame, folds: Sequence[Fold], *, unfit_folds: str = "refuse",
                 min_test: int | None = None, protocol: str | None = None) -> list[Fold]:
-    """``folds``, each checked by :func:`fold_problem` (DESIGN.md: a fold with fewer test classes than
+    """``folds``, each checked by :func:`fold_problem` (``docs/contracts.md``: a fold with fewer test classes than
     the label map is not a measurement).
 
     ``unfit_folds="refuse"`` raises :class:`UnfitFoldError` naming the corpus, the protocol, every

@@ -55,7 +55,7 @@ class RecordError(ValueError):
     """A record (or a results folder to record) is not valid; the message names the folder and what is wrong."""
 
 
-#: what a record's metrics.json must hold: the DESIGN.md contract of every sercore version (a record
+#: what a record's metrics.json must hold: the contract of every sercore version (docs/contracts.md; a record
 #: made at an older commit lacks keys added since, e.g. intervals; the book reads those as absent)
 METRICS_KEYS = ("paper", "dataset", "profile", "protocol", "synthetic", "seed", "git_sha", "started",
                 "runtime_s", "device", "metrics", "comparisons")
@@ -186,10 +186,46 @@ def trained_seconds(metrics: dict) -> float:
     return total
 
 
+#: what a record says instead of the absolute paths of the machine that made it
+DATA_NAME, RESULTS_NAME = "$SERCORE_DATA", "$SERCORE_RESULTS"
+_STAGING = re.compile(r"/\.([^/\"\\]+)\.running-\d+")
+_BOOK = re.compile(r'"input_path": "([^"]*)/book/[^"/]+\.ipynb"')
+
+
+def machine_paths(text: str, params: dict, paper: str, dataset: str) -> dict[str, str]:
+    """The absolute paths of the machine that made a run, in its files (``text``: their contents) and
+    parameters, each with the name a record keeps instead: its data root -> ``$SERCORE_DATA``, its results
+    root -> ``$SERCORE_RESULTS`` (results folders then read ``$SERCORE_RESULTS/<paper>/<dataset>/...``), the
+    project root its notebook ran from -> nothing (``book/<paper>.ipynb``). Longest first."""
+    out = {}
+    if params.get("data_root"):
+        out[str(params["data_root"]).rstrip("/")] = DATA_NAME
+    rd = str(params.get("results_dir") or "")
+    cut = rd.find(f"/{paper}/{dataset}/")
+    if cut > 0:
+        out[rd[:cut]] = RESULTS_NAME
+    for m in _BOOK.finditer(text):
+        if m.group(1):
+            out[m.group(1) + "/"] = ""
+    return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
+
+
+def machine_free_text(text: str, places: dict[str, str]) -> str:
+    """``text`` with the paths of :func:`machine_paths` replaced by their names, and the staging folder a
+    run wrote into (``.<profile>.running-<pid>``) by the folder it became (``<profile>``)."""
+    text = _STAGING.sub(lambda m: "/" + m.group(1), text)
+    for path, name in places.items():
+        text = text.replace(path, name)
+    return text
+
+
 def record_run(results: str | os.PathLike, records_root: Path | None = None, *, root: Path | None = None,
                command: str | None = None, overwrite: bool = False) -> Path:
     """Copy the finished run in ``results`` (a folder with ``metrics.json`` and ``config.json``) into
     ``records/<paper>/<dataset>/<profile>/seed-<s>/`` with its ``provenance.json``; returns the record.
+    The copies keep no path of the machine that made the run (:func:`machine_free_text`: the data root
+    is ``$SERCORE_DATA``, results folders are ``$SERCORE_RESULTS/<paper>/<dataset>/...``, the notebook
+    ``book/<paper>.ipynb``).
 
     Raises :class:`RecordError` when the folder is not a finished run, its commit is not a clean
     commit of this repository's history, or the record exists (unless ``overwrite``).
@@ -218,8 +254,12 @@ def record_run(results: str | os.PathLike, records_root: Path | None = None, *, 
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     names = [n.format(paper=paper) for n in REQUIRED_FILES] + [n for n in OPTIONAL_FILES if (src / n).exists()]
+    texts = {n: (src / n).read_text(encoding="utf-8") for n in names if Path(n).suffix in (".json", ".ipynb", ".log")}
+    places = machine_paths("".join(texts.values()), params, paper, dataset)
     for n in names:
         shutil.copy2(src / n, dest / n)
+        if n in texts:      # no path of this machine in the record: names relative to the data and results roots
+            (dest / n).write_text(machine_free_text(texts[n], places), encoding="utf-8")
     prov = {"schema": SCHEMA_VERSION, "paper": paper, "dataset": dataset, "profile": profile, "seed": seed,
             "commit": sha, "command": command or run_command(paper, dataset, profile, seed), "reproduce": "",
             "device": str(metrics["device"]), "wall_time_s": round(max(float(metrics["runtime_s"]), trained_seconds(metrics)), 1),

@@ -1,7 +1,7 @@
 """Results: ``metrics.json`` (write, read, validate), reported-vs-measured tables, plots.
 
 Every executed notebook writes one ``results/PAPER/DATASET/PROFILE/metrics.json``
-in the schema of DESIGN.md through :class:`Run`. Reported numbers come from the
+in the schema of ``docs/contracts.md`` through :class:`Run`. Reported numbers come from the
 paper reference tables (:mod:`sercore.reference`, copied with table and row);
 measured numbers come from the run. :func:`collect` gathers every file for the
 scoreboard.
@@ -126,7 +126,7 @@ def _clean(obj):
 
 
 def validate_metrics(data: dict) -> dict:
-    """Check a ``metrics.json`` dict against the DESIGN.md schema; return it.
+    """Check a ``metrics.json`` dict against its schema (``docs/contracts.md``); return it.
 
     Every number in :data:`STRICT_SECTIONS` (headline metrics, per-class table, confusion matrix,
     comparison rows) must be finite: NaN or Inf there is a problem named by its path, never null.
@@ -227,7 +227,7 @@ class ChapterResult:
     """What a chapter's ``run(P, corpus)`` measured: the headline, and everything its notebook shows.
 
     ``metrics``/``per_class``/``confusion``/``comparisons``/``extra`` go into ``metrics.json``
-    (DESIGN.md's schema) through :meth:`Run.write`; ``figures`` holds the data the notebook's figures
+    (its schema: ``docs/contracts.md``) through :meth:`Run.write`; ``figures`` holds the data the notebook's figures
     and tables are drawn from (histories, embeddings, frames) and is not written.
     """
 
@@ -308,19 +308,21 @@ HEADLINE_TOLERANCE = 0.005 + 1e-9  # a row rounded to 2 decimals still names the
 METRIC_ALIASES = {"accuracy": "wa"}   # a comparison row's metric -> the headline metric it is
 
 
-#: corpus names as the papers' reference tables spell them, longest first (a dataset name is parsed with them)
-_CORPORA = ("iemocap_text", "msp_improv", "iemocap", "emodb", "emovo", "urdu", "meld", "mosei")
-
-
 def run_corpora(dataset: str) -> set[str]:
     """The corpora a run on ``dataset`` (a params file name) measures, in the reference tables' names:
-    ``iemocap_text`` -> {iemocap}, ``emodb_urdu`` -> {emodb, urdu}; empty when none is known."""
-    rest, out = str(dataset), set()
-    for name in _CORPORA:
-        if name in rest:
-            out.add("iemocap" if name == "iemocap_text" else name)
-            rest = rest.replace(name, " ")
-    return out
+    ``iemocap_text`` -> {iemocap}, ``emodb_urdu`` -> {emodb, urdu}; empty for the synthetic corpus and a
+    corpus no paper reports on (derived from the corpora's declarations: :func:`sercore.registry.compared_corpora`)."""
+    from .registry import compared_corpora
+
+    return compared_corpora(dataset)
+
+
+def paper_corpora(paper: str) -> tuple[str, ...] | None:
+    """The corpora of a paper's reported numbers (its declaration), or None for a study or an unknown key."""
+    from .registry import papers
+
+    p = papers().get(paper)
+    return None if p is None or p.study else p.corpora
 
 
 def paper_corpus(paper: str, c: dict) -> str | None:
@@ -353,9 +355,13 @@ def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict
     value (an ablation or baseline row measured by another model has no interval kept). A row marked
     ``comparable: False`` (:func:`_scoped`: fewer folds than the protocol, or the chapter said so) is
     not comparable, whatever its interval; so is a row whose paper number is on another corpus than
-    the run (``paper`` and ``dataset`` given: :func:`paper_corpus` vs :func:`run_corpora`).
+    the run (``paper`` and ``dataset`` given: :func:`paper_corpus` vs :func:`run_corpora`), and every row
+    of a run on a corpus the paper reports no number on (the corpora of its declaration, e.g. a
+    manifest corpus): "not comparable: the paper reports no number on this corpus".
     """
     ours = run_corpora(dataset) if dataset else set()
+    theirs_all = paper_corpora(paper) if paper and dataset else None
+    elsewhere = theirs_all is not None and not (ours & set(theirs_all))
     out = []
     for c in comparisons:
         c = dict(c)
@@ -369,7 +375,9 @@ def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict
                    and abs(c["measured"] - head) <= HEADLINE_TOLERANCE)
         c["interval"] = [iv["low"], iv["high"]] if is_head else None
         c["inside"] = None
-        if c["reported"] is None:
+        if elsewhere and not ours and not synthetic:      # a corpus no paper reports on (a manifest corpus)
+            c["verdict"] = "not comparable: the paper reports no number on this corpus"
+        elif c["reported"] is None:
             c["verdict"] = "not comparable: the paper reports no number here"
         elif c["measured"] is None:
             c["verdict"] = "not comparable: not measured by this run"
@@ -379,6 +387,8 @@ def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict
             c["verdict"] = "not comparable: " + (c.get("why") or c.get("scope") or "the chapter marks this row so")
         elif paper and ours and (theirs := paper_corpus(paper, c)) and theirs not in ours:
             c["verdict"] = f"not comparable: the paper's number is on {theirs}, this run on {dataset}"
+        elif elsewhere:
+            c["verdict"] = "not comparable: the paper reports no number on this corpus"
         elif not is_head:
             c["verdict"] = ("not comparable: no interval (the run keeps test predictions of its headline "
                             "model only)" if intervals else "not comparable: no interval (the run kept no "

@@ -67,6 +67,54 @@ def echo(path: str | os.PathLike, stream: TextIO | None, interval: float = 1.0):
         pump()
 
 
+def interactive() -> bool:
+    """Whether a progress bar has somewhere to draw: a terminal, or a notebook's output."""
+    import sys
+    return bool(getattr(sys.stderr, "isatty", lambda: False)()) or "ipykernel" in sys.modules
+
+
+class Ticker:
+    """Progress as a line now and then, where a bar cannot be drawn: every ``every`` seconds (and once at
+    the end of a stretch that took longer) one line ``desc: done/total unit (details), N s, about M left``
+    goes to the run log (``SERCORE_RUN_LOG``, set by ``sercore run``, which echoes it to the terminal), or
+    to ``stream`` when given (a log file that is not a terminal). ``update(done, **details)``."""
+
+    def __init__(self, desc: str, total: int, *, unit: str = "utt", every: float = 10.0, stream: TextIO | None = None):
+        self.desc, self.total, self.unit, self.every, self.stream = desc, int(total), unit, float(every), stream
+        self.log = os.environ.get("SERCORE_RUN_LOG") if stream is None else None
+        self.t0 = self.last = time.monotonic()
+        self.done, self.details = 0, {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.log or self.stream)
+
+    def _line(self) -> str:
+        spent = time.monotonic() - self.t0
+        left = spent / self.done * (self.total - self.done) if self.done else None
+        info = ", ".join(f"{k} {v}" for k, v in self.details.items())
+        return (f"{self.desc}: {self.done}/{self.total} {self.unit}" + (f" ({info})" if info else "")
+                + f", {spent:.0f} s" + (f", about {left:.0f} s left" if left and self.done < self.total else ""))
+
+    def _emit(self) -> None:
+        self.last = time.monotonic()
+        if self.log:
+            write_line(self.log, self._line())
+        elif self.stream is not None:
+            self.stream.write(time.strftime("%Y-%m-%d %H:%M:%S") + " " + self._line() + "\n")
+            self.stream.flush()
+
+    def update(self, done: int, **details) -> None:
+        self.done, self.details = int(done), {**self.details, **details}
+        if self.active and time.monotonic() - self.last >= self.every:
+            self._emit()
+
+    def close(self) -> None:
+        """The last line, when the stretch took longer than one interval."""
+        if self.active and time.monotonic() - self.t0 >= self.every:
+            self._emit()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

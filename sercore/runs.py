@@ -1,9 +1,11 @@
 """Runs: a run's parameters resolved in one place, one notebook executed, the book's run plan.
 
 ``resolve(paper, dataset, profile)`` is the only function that reads ``params/``: it merges the
-file's top level with the profile's section, validates the result against the paper's schema
-(:mod:`sercore.schemas`) and returns a flat dict of scalars and lists. The CLI, fanout, the
-leaderboard, the chapters' ``method()`` and the notebooks all take that dict.
+paper's ``_base.yaml`` (its recipe) with the dataset's file (or, for a manifest corpus, the paper's
+``_manifest.yaml``), then the top level with the profile's section, validates the result against the
+paper's schema (:mod:`sercore.schemas`) and returns the schema instance: typed, and a read-only
+mapping of scalars and lists. The CLI, fanout, the leaderboard, the chapters' ``method()`` and the
+notebooks all take it.
 
 ``run_notebook`` executes ``book/PAPER.ipynb`` with papermill in a staging folder; only a run that
 finishes and writes a valid ``metrics.json`` replaces earlier results, so a failing notebook never
@@ -18,33 +20,59 @@ import sys
 import time
 from pathlib import Path
 
-from . import PAPERS, runlog
+from . import runlog
 from .paths import cache_dir, environ, project_root, results_dir, thread_env
+from .registry import paper_keys, study_keys
 from .schemas import ParamsError, schema, validate
 from .schemas.common import PROFILES, RUN_KEYS
 
 #: notebooks of the book that are not papers, executed by ``sercore book``
 SPECIAL = ("data", "scoreboard")
-#: notebooks run per dataset like the papers' but about all of them (after the chapters in a book build)
-STUDIES = ("leaderboard",)
-#: the registry of names ``sercore run`` accepts
-RUNNABLE = (*PAPERS, *STUDIES)
+#: notebooks run per dataset like the papers' but about all of them (after the chapters in a book build),
+#: from their declarations (sercore.registry)
+STUDIES = study_keys()
+
+
+def _runnable() -> tuple[str, ...]:
+    return (*paper_keys(), *study_keys())
+
+
+def __getattr__(name):
+    """``PAPERS`` (the papers) and ``RUNNABLE`` (the names ``sercore run`` accepts: papers, then studies),
+    derived from the declarations each time (:mod:`sercore.registry`)."""
+    if name == "PAPERS":
+        return paper_keys()
+    if name == "RUNNABLE":
+        return _runnable()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
+#: ``params/<paper>/_base.yaml``: the paper's recipe, merged before every dataset file of the paper
+BASE = "_base"
+#: ``params/<paper>/_manifest.yaml``: the parameters of every manifest corpus (a dataset with no file of its own)
+MANIFEST = "_manifest"
+
+
 def params_file(paper: str, dataset: str, root: Path | None = None) -> Path:
-    """``params/<paper>/<dataset>.yaml``; names are checked against the registry, never taken as paths."""
+    """``params/<paper>/<dataset>.yaml``, or for a dataset with no file of its own the paper's generic
+    ``params/<paper>/_manifest.yaml`` (a manifest corpus under the data root; :func:`resolve` checks that
+    it is one). Names are checked against the registry, never taken as paths; ``_``-prefixed files are
+    not datasets."""
     root = root or project_root()
-    if paper not in RUNNABLE:
-        raise ParamsError(f"unknown paper {paper!r}; known: {', '.join(RUNNABLE)}")
+    if paper not in _runnable():
+        raise ParamsError(f"unknown paper {paper!r}; known: {', '.join(_runnable())}")
     if not _NAME.match(str(dataset)):
         raise ParamsError(f"dataset {dataset!r} is not a name (lower-case letters, digits and '_'); "
                           f"datasets with parameters for {paper}: {', '.join(datasets_with_params(paper, root))}")
     path = root / "params" / paper / f"{dataset}.yaml"
-    if not path.exists():
-        raise ParamsError(f"no parameters at {path}; datasets with parameters for {paper}: "
-                          f"{', '.join(datasets_with_params(paper, root))}")
-    return path
+    if path.exists():
+        return path
+    generic = path.with_name(f"{MANIFEST}.yaml")
+    if generic.exists():
+        return generic
+    raise ParamsError(f"no parameters at {_shown(path, root)}; datasets with parameters for {paper}: "
+                      f"{', '.join(datasets_with_params(paper, root))}")
 
 
 def read_params_file(path: Path, shown: str | None = None) -> dict:
@@ -72,48 +100,104 @@ def read_params_file(path: Path, shown: str | None = None) -> dict:
     return raw
 
 
-def resolve(paper: str, dataset: str, profile: str, overrides: dict | None = None,
-            root: Path | None = None) -> dict:
-    """The validated, flat parameters of one run, from ``params/<paper>/<dataset>.yaml`` alone.
+def _layers(paper: str, dataset: str, root: Path | None, data_root, skip_bad: bool = False) -> list[tuple[str, dict]]:
+    """What :func:`resolve` merges, in order: ``(shown name, mapping)`` of ``params/<paper>/_base.yaml``
+    (when the paper has one), for a manifest corpus the values its manifest decides (corpus, label map,
+    protocol), and the dataset's own file (or ``_manifest.yaml``)."""
+    path = params_file(paper, dataset, root)
+    layers = []
+    base = path.with_name(f"{BASE}.yaml")
+    if base.exists():
+        shown = _shown(base, root)
+        layers.append((shown, read_params_file(base, shown)))
+    if path.stem == MANIFEST:
+        layers.append(_manifest_layer(paper, dataset, path, root, data_root, skip_bad))
+    shown = _shown(path, root)
+    layers.append((shown, read_params_file(path, shown)))
+    return layers
 
-    Top-level values apply to every profile; the ``smoke``/``quick``/``paper`` section overrides
-    them; ``overrides`` (run keys such as ``seed``, ``data_root``, ``results_dir``, or a user's
-    ``-p KEY VALUE``) go last. Every profile of the file is validated, so a mistake in the
-    ``paper:`` section is found on a quick run too. Raises :class:`ParamsError` (one line) before any
-    data is read.
+
+def _manifest_layer(paper: str, dataset: str, path: Path, root: Path | None, data_root,
+                    skip_bad: bool = False) -> tuple[str, dict]:
+    """The values a manifest corpus decides for its runs (:func:`sercore.data.manifest_corpus.run_values`):
+    a ParamsError naming both places when ``dataset`` is neither a params file nor a manifest corpus, and
+    one naming the manifest's file, line and column when it is bad."""
+    from .data import manifest_corpus
+
+    try:
+        shown, values = manifest_corpus.run_values(dataset, data_root, "skip" if skip_bad else "raise")
+    except manifest_corpus.NotAManifestCorpus as e:
+        raise ParamsError(f"no parameters at {_shown(path.with_name(dataset + '.yaml'), root)} and {e}; datasets "
+                          f"with parameters for {paper}: {', '.join(datasets_with_params(paper, root))} "
+                          f"(and any manifest corpus under the data root)") from None
+    except (ValueError, OSError) as e:
+        raise ParamsError(str(e).splitlines()[0]) from None
+    return shown, values
+
+
+def profiles(paper: str, dataset: str, root: Path | None = None, data_root=None) -> list[str]:
+    """The profiles a (paper, dataset) has: smoke, quick and paper always, reference where its file (or
+    the paper's ``_base.yaml``) has a ``reference:`` section."""
+    layers = _layers(paper, dataset, root, data_root)
+    return [p for p in PROFILES if p != "reference" or any(p in raw for _, raw in layers)]
+
+
+def resolve(paper: str, dataset: str, profile: str, overrides: dict | None = None,
+            root: Path | None = None):
+    """The validated parameters of one run: an instance of the paper's schema (typed, ``P.epochs``),
+    which is also a read-only mapping (``P["epochs"]``, ``P.get``, ``dict(P)``).
+
+    Merged in order: ``params/<paper>/_base.yaml`` (the paper's recipe, when it has one), then
+    ``params/<paper>/<dataset>.yaml``; a key of the dataset file replaces the base's, and each profile
+    section is merged key by key. A dataset with no file of its own is a manifest corpus under the data
+    root (``overrides['data_root']``, else ``SERCORE_DATA``): ``params/<paper>/_manifest.yaml`` with
+    the corpus, label map and protocol its manifest decides. Then top-level values apply to every
+    profile; the ``smoke``/``quick``/``paper``/``reference`` section overrides them; ``overrides``
+    (run keys such as ``seed``, ``data_root``, ``results_dir``, or a user's ``--set KEY=VALUE``) go
+    last. Every profile is validated, so a mistake in the ``paper:`` section is found on a quick run
+    too. Raises :class:`ParamsError` (one line naming the file and the key) before any audio is read.
     """
     if profile not in PROFILES:
         raise ParamsError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
-    path = params_file(paper, dataset, root)
-    shown = _shown(path, root)
-    raw = read_params_file(path, shown)
+    layers = _layers(paper, dataset, root, (overrides or {}).get("data_root"), bool((overrides or {}).get("skip_bad")))
+    shown = layers[-1][0]
+    own = layers[-1][1]
     cls = schema(paper)
-    for key in RUN_KEYS:
-        for section, body in (("top level", raw), *((f"section {p!r}", raw.get(p) or {}) for p in PROFILES)):
-            if key in body and not (body is raw and key in PROFILES):   # top-level `paper:` is the profile
-                raise ParamsError(f"{shown}: key {key!r} ({section}): expected no value here (the run sets "
-                                  f"{key}: `sercore run --{key.replace('_', '-')}` or papermill), got {body[key]!r}")
+    for file, raw in layers:
+        for key in RUN_KEYS:
+            for section, body in (("top level", raw), *((f"section {p!r}", raw.get(p) or {}) for p in PROFILES)):
+                if key in body and not (body is raw and key in PROFILES):   # top-level `paper:` is the profile
+                    raise ParamsError(f"{file}: key {key!r} ({section}): expected no value here (the run "
+                                      f"sets {key}: `sercore run --{key.replace('_', '-')}` or papermill), got "
+                                      f"{body[key]!r}")
+
     def merged(prof: str) -> tuple[dict, dict]:
-        values = {k: v for k, v in raw.items() if k not in PROFILES}
-        where = {k: "top level" for k in values}
-        for k, v in (raw.get(prof) or {}).items():
-            values[k] = v
-            where[k] = f"section {prof!r}"
+        values, where = {}, {}
+        for file, raw in layers:                        # top levels: later files replace earlier ones
+            at = "" if file == shown else f"{file}, "
+            for k, v in raw.items():
+                if k not in PROFILES:
+                    values[k], where[k] = v, f"{at}top level"
+        for file, raw in layers:                        # then the profile's sections, key by key
+            at = "" if file == shown else f"{file}, "
+            for k, v in (raw.get(prof) or {}).items():
+                values[k], where[k] = v, f"{at}section {prof!r}"
         values.update(paper=paper, dataset=dataset, profile=prof)
         return values, where
 
-    if profile == "reference" and profile not in raw:
+    has_reference = any("reference" in raw for _, raw in layers)
+    if profile == "reference" and not has_reference:
         raise ParamsError(f"{shown}: no 'reference:' section: {paper} has no reference run on {dataset} "
-                          f"(profiles with a section: {', '.join(p for p in PROFILES if p in raw) or 'none'})")
+                          f"(profiles with a section: {', '.join(p for p in PROFILES if p in own) or 'none'})")
     for other in PROFILES:              # a mistake in a section this run does not use is found now too
-        if other != profile and (other != "reference" or other in raw):   # reference: only where written
+        if other != profile and (other != "reference" or has_reference):   # reference: only where written
             values, where = merged(other)
             validate(cls, values, source=shown, where=where)
     values, where = merged(profile)
     for k, v in (overrides or {}).items():
         values[k] = v
         where[k] = "override"
-    return validate(cls, values, source=shown, where=where)
+    return cls(**validate(cls, values, source=shown, where=where))
 
 
 def validate_params(values: dict, source: str = "notebook parameters") -> dict:
@@ -140,8 +224,10 @@ def notebook_params(namespace: dict) -> dict:
 
 
 def datasets_with_params(paper: str, root: Path | None = None) -> list[str]:
+    """The datasets with a params file of their own, ``params/<paper>/<dataset>.yaml`` (``_base.yaml``
+    and ``_manifest.yaml`` are not datasets)."""
     root = root or project_root()
-    return sorted(p.stem for p in (root / "params" / paper).glob("*.yaml"))
+    return sorted(p.stem for p in (root / "params" / paper).glob("*.yaml") if not p.stem.startswith("_"))
 
 
 def _shown(path: Path, root: Path | None) -> str:
@@ -194,7 +280,7 @@ def sync_parameters_cells(root: Path | None = None) -> list[Path]:
 
     root = root or project_root()
     changed = []
-    for paper in RUNNABLE:
+    for paper in _runnable():
         path = root / "book" / f"{paper}.ipynb"
         nb = json.loads(path.read_text())
         for cell in nb["cells"]:
@@ -267,10 +353,16 @@ def _lock(final: Path) -> Path:
 
 def study_chapter_params(paper: str, P: dict) -> tuple[dict, str]:
     """A chapter's resolved parameters as a study (the leaderboard) trains it: ``params/<paper>/<dataset>.yaml`` of the
-    board's dataset, or the chapter's ``synthetic.yaml`` when it has none for this dataset, on the
+    board's dataset (for a manifest corpus the chapter's ``_manifest.yaml``), or the chapter's
+    ``synthetic.yaml`` when it has neither for this dataset, on the
     board's profile, with the board's seed, data root and shared ``epochs`` (when set: also the cap of
     the chapter's ``pretrain_epochs`` and ``ft_epochs``) on top. Returns the dict and the file it came from."""
-    ds = P["dataset"] if P["dataset"] in datasets_with_params(paper) else "synthetic"
+    ds = P["dataset"]
+    if ds not in datasets_with_params(paper):
+        # a manifest corpus (the board has no file of its own for it) takes the chapter's _manifest.yaml
+        generic = (ds not in datasets_with_params("leaderboard")
+                   and (project_root() / "params" / paper / f"{MANIFEST}.yaml").exists())
+        ds = ds if generic else "synthetic"
     over = {"seed": P["seed"], "data_root": P["data_root"], **({"epochs": P["epochs"]} if P["epochs"] else {})}
     chapter = resolve(paper, ds, P["profile"], over)
     if P["epochs"]:         # the shared budget caps every training stage (pre-training, fine-tuning) too
@@ -279,7 +371,7 @@ def study_chapter_params(paper: str, P: dict) -> tuple[dict, str]:
     if P.get("encoder") and chapter.get("encoder"):       # the board's own checkpoint for the chapters naming one
         over["encoder"] = P["encoder"]
     chapter = resolve(paper, ds, P["profile"], over)
-    return chapter, f"params/{paper}/{ds}.yaml ({P['profile']})"
+    return chapter, f"{_shown(params_file(paper, ds), None)} ({P['profile']})"
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -302,12 +394,13 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def _run_params(paper: str, dataset: str, profile: str, seed: int, skip_bad: bool, overrides: dict | None,
-                root: Path) -> dict:
-    """A run's parameters: resolved and validated, or the bare run keys of the data and scoreboard pages."""
+                root: Path, data_root: str | None = None) -> dict:
+    """A run's parameters (a plain dict: the run adds its folders): resolved and validated (``data_root``
+    finds a manifest corpus), or the bare run keys of the data and scoreboard pages."""
     if paper in SPECIAL:
         return {"paper": paper, "dataset": dataset, "profile": profile, "seed": int(seed)}
-    return resolve(paper, dataset, profile, {**(overrides or {}), "seed": int(seed), "skip_bad": bool(skip_bad)},
-                   root)
+    return dict(resolve(paper, dataset, profile, {**(overrides or {}), "seed": int(seed), "skip_bad": bool(skip_bad),
+                                                  **({"data_root": data_root} if data_root else {})}, root))
 
 
 def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: str | None = None,
@@ -344,7 +437,7 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     from .results import read_metrics
 
     root = root or project_root()
-    params = _run_params(paper, dataset, profile, seed, skip_bad, overrides, root)
+    params = _run_params(paper, dataset, profile, seed, skip_bad, overrides, root, data_root)
     if paper not in SPECIAL:
         check_checkpoints(params, f"{paper}/{dataset}, profile {profile}")   # before anything is written
         if paper in STUDIES:            # the board trains the chapters with their own params files
@@ -530,6 +623,8 @@ def _corpora_of(params: dict) -> list[str]:
         for item in (v if isinstance(v, list) else [v]):
             if isinstance(item, str) and item in CORPORA and item not in names:
                 names.append(item)
+    if params.get("corpus") and params["corpus"] not in names:      # a manifest corpus
+        names.append(params["corpus"])
     return names
 
 
@@ -661,7 +756,7 @@ def reusable_run(paper: str, dataset: str, profile: str, data_root: str | None =
     """Whether :func:`run_notebook` with these arguments and ``reuse=True`` would reuse a run:
     ``(its folder, [])``, or ``(None, the parts of the key that changed)``."""
     root = root or project_root()
-    params = _run_params(paper, dataset, profile, seed, skip_bad, overrides, root)
+    params = _run_params(paper, dataset, profile, seed, skip_bad, overrides, root, data_root)
     results_root = Path(results_root) if results_root else results_dir()
     final = results_root / paper / dataset / (run_dir or profile)
     key = run_key(paper, params, root, data_root, results_root, workers)
@@ -681,7 +776,7 @@ def plan_runs(data_root: str | None = None, root: Path | None = None,
 
     root = root or project_root()
     plan = []
-    for paper in RUNNABLE:
+    for paper in _runnable():
         if not (root / "book" / f"{paper}.ipynb").exists():
             continue
         mine = []

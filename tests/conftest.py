@@ -53,7 +53,8 @@ results.Run(P).write(results.ChapterResult({{"name": "random"}}, rep["metrics"],
 def make_project(root: Path, *cells: str, dataset: str = "toy", **edits) -> Path:
     """A project at ``root`` for ``sercore.runs``: ``params/ctmam/<dataset>.yaml`` is the real
     ``synthetic.yaml`` with ``edits`` (``key=value`` at the top level, ``"section.key"`` in a profile's
-    section), and ``book/ctmam.ipynb`` is the resolved parameters cell followed by ``cells``."""
+    section) beside the real ``_base.yaml``, and ``book/ctmam.ipynb`` is the resolved parameters cell
+    followed by ``cells``."""
     import nbformat
     import yaml
 
@@ -66,6 +67,7 @@ def make_project(root: Path, *cells: str, dataset: str = "toy", **edits) -> Path
         section, _, key = k.rpartition(".")
         (raw.setdefault(section, {}) if section else raw)[key] = v
     (d / f"{dataset}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    (d / "_base.yaml").write_text((ROOT / "params" / "ctmam" / "_base.yaml").read_text())
     if cells:
         (root / "book").mkdir(parents=True, exist_ok=True)
         nb = nbformat.v4.new_notebook()

@@ -65,7 +65,10 @@ def test_cli_module_only_parses():
 
 def test_params_prints_the_resolved_parameters_for_papermill(capsys):
     from sercore import runs
-    assert cli.main(["params", "ctmam", "--dataset", "emodb", "--profile", "paper", "--seed", "2"]) == 0
-    printed = yaml.safe_load(capsys.readouterr().out)
-    assert printed == runs.resolve("ctmam", "emodb", "paper", {"seed": 2})
-    assert printed["epochs"] == 150 and printed["model"] == "ctmam_emodb"
+    assert cli.main(["params", "ctmam", "--dataset", "emodb", "--profile", "paper", "--seed", "2",
+                     "--data-root", "somewhere"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("# data root of this run: ") and "somewhere (from --data-root)" in out
+    printed = yaml.safe_load(out)
+    P = runs.resolve("ctmam", "emodb", "paper", {"seed": 2, "data_root": "somewhere"})
+    assert printed == P and list(printed) == list(P) and printed["seed"] == 2

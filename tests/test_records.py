@@ -21,7 +21,7 @@ def _finished_run(folder: Path, *, seed: int = 0, wa: float = 80.0, started: str
                   sha: str = HEAD, epochs: int | None = None) -> Path:
     """A results folder as `sercore run` leaves it: metrics.json, config.json, the executed notebook."""
     folder.mkdir(parents=True)
-    P = runs.resolve(*CELL, {"seed": seed}, root=ROOT)
+    P = dict(runs.resolve(*CELL, {"seed": seed}, root=ROOT))      # resolve's P is read-only
     if epochs is not None:
         P["epochs"] = epochs
     P.update(data_root="/somewhere/data", results_dir=str(folder))
@@ -284,3 +284,30 @@ def test_a_record_without_intervals_gets_them_from_its_predictions_and_only_if_t
     assert records.derived_intervals(tmp_path / "nothing", metrics) is None
     kept = {**metrics, "intervals": {"wa": {"low": 1, "high": 2}}}
     assert records.derived_intervals(tmp_path, kept) == kept["intervals"]
+
+
+def test_a_record_keeps_no_path_of_the_machine_that_made_it(tmp_path):
+    """The data root, the results root (and the staging folder the run wrote into) and the project root
+    the notebook ran from become $SERCORE_DATA, $SERCORE_RESULTS/<paper>/<dataset>/... and book/."""
+    machine = tmp_path / "machine"
+    final = machine / "results" / "ctmam" / "emodb" / "reference"
+    folder = _finished_run(final)
+    stage = str(machine / "results" / "ctmam" / "emodb" / ".reference.running-4242")
+    data_root = str(machine / "corpora")
+    for name in ("metrics.json", "config.json"):
+        text = (folder / name).read_text().replace('"/somewhere/data"', json.dumps(data_root))
+        (folder / name).write_text(text.replace(json.dumps(str(folder)), json.dumps(stage)))
+    nb = nbformat.read(folder / "ctmam.ipynb", as_version=4)
+    nb.metadata["papermill"] = {"input_path": str(machine / "proj" / "book" / "ctmam.ipynb"),
+                                "output_path": f"{final}/ctmam.ipynb", "parameters": {"data_root": data_root}}
+    nbformat.write(nb, folder / "ctmam.ipynb")
+    (folder / "run.log").write_text(f"ctmam/emodb/reference seed 0: started, writing {final}\n")
+    rec = records.record_run(folder, tmp_path / "records", root=ROOT)
+    texts = {p.name: p.read_text() for p in rec.iterdir()}
+    assert not [n for n, t in texts.items() if str(machine) in t], "a path of the machine is in the record"
+    params = json.loads(texts["config.json"])["params"]
+    assert params["data_root"] == "$SERCORE_DATA" and params["results_dir"] == "$SERCORE_RESULTS/ctmam/emodb/reference"
+    meta = json.loads(texts["ctmam.ipynb"])["metadata"]["papermill"]
+    assert meta["input_path"] == "book/ctmam.ipynb" and meta["parameters"]["data_root"] == "$SERCORE_DATA"
+    assert "writing $SERCORE_RESULTS/ctmam/emodb/reference" in texts["run.log"]
+    records.check_record(rec)                      # the checksums are of what the record holds

@@ -73,3 +73,26 @@ def test_a_resumed_fit_says_where_it_resumed(tmp_path, monkeypatch):
     train.fit(make_model(), tr, None, cfg, LABELS, key={"fold": "f1"})      # finds last.pt of epoch 2
     lines = log.read_text().splitlines()
     assert len(lines) == 3 and lines[-1].endswith(f"fold f1 | resumed from {tmp_path / 'ck' / 'last.pt'} after epoch 2/2")
+
+
+def test_feature_extraction_writes_a_line_now_and_then_where_no_bar_can_be_drawn(tmp_path, monkeypatch):
+    """A `sercore run` kernel (no bar, SERCORE_RUN_LOG set) gets a progress line at least every
+    TICK_SECONDS of extraction, and one at the end of a stretch that took longer."""
+    import numpy as np
+    import soundfile as sf
+
+    from sercore import features
+    from sercore.features import extractors
+
+    rows = []
+    for i in range(6):
+        p = tmp_path / f"a{i}.wav"
+        sf.write(p, (0.1 * np.sin(np.arange(1600) / 5)).astype("float32"), 16000)
+        rows.append({"utt_id": f"a{i}", "path": str(p), "start": None, "end": None})
+    log = tmp_path / "run.log"
+    monkeypatch.setenv("SERCORE_RUN_LOG", str(log))
+    monkeypatch.setattr(extractors, "TICK_SECONDS", 0.0)          # every update is "10 s later"
+    features.extract(rows, "mfcc", cache=False, progress=False)
+    lines = log.read_text().splitlines()
+    assert lines and all("features[mfcc]: " in ln for ln in lines)
+    assert "6/6 utt (computed 6)" in lines[-1] and " s" in lines[-1]

@@ -260,7 +260,7 @@ def test_book_prints_reused_and_ran_per_notebook(tmp_path, project, monkeypatch,
 
 def test_the_synthetic_corpus_stands_in_only_for_a_chapter_with_no_real_corpus(tmp_path):
     """`sercore book --run` plans a chapter on the synthetic corpus only when none of its real corpora is
-    found (DESIGN: "With no real corpus the synthetic corpus is generated and used"); ``synthetic=True``
+    found (docs/contracts.md: a chapter with no real corpus runs on the synthetic corpus); ``synthetic=True``
     (`--synthetic`) plans both; with no corpus at all every chapter runs on the synthetic corpus."""
     from sercore.data.fixtures import write_fixtures
 

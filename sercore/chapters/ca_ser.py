@@ -136,6 +136,12 @@ def train_config(P: dict, fc: dict) -> TrainConfig:
                        inputs=(first, f"{first}_lengths", "mfcc", "mfcc_lengths"))
 
 
+def protocols(P) -> list[str]:
+    """The protocols a run cross-validates: ``P['protocols']``, or ``[P['protocol']]`` when it is None (a
+    manifest corpus runs the protocol its manifest supports, alone)."""
+    return list(P["protocols"] or [P["protocol"]])
+
+
 def cannot_run(protocol: str, corpus) -> str | None:
     """Why ``corpus`` cannot run ``protocol`` (leave-one-session-out needs sessions), or None."""
     if protocol == "loso" and not corpus.manifest["session"].notna().any():
@@ -159,7 +165,7 @@ def run_protocols(corpus, feats: Sequence[dict], fc: dict, P: dict, checkpoint_d
     tcfg = train_config(P, fc)
     out = {}
     primary = P["protocol"]
-    for proto in P["protocols"]:
+    for proto in protocols(P):
         m = corpus.manifest
         if cannot_run(proto, corpus):
             out[proto] = {"skipped": cannot_run(proto, corpus)}
@@ -180,7 +186,7 @@ def run_protocols(corpus, feats: Sequence[dict], fc: dict, P: dict, checkpoint_d
         with train.progress_stage(f"{PAPER}/{P['dataset']}/{P['profile']} seed {P['seed']} | protocol {proto}"):
             cv = train.cross_validate(builder(cfg), feats, m["y"].to_numpy(), folds, pcfg, corpus.labels,
                                       on_fold_end=saver)
-        n_total = int(m["session" if proto == "loso" else "speaker"].nunique())
+        n_total = int(getattr(folds, "total", len(folds)))      # every fold of the protocol, run or not
         out[proto] = {"cv": cv, "folds": folds, "n_total": n_total,
                       "description": experiment.describe_folds(folds, Pp)}
     return out
@@ -328,7 +334,7 @@ def about(P: dict, fc: dict) -> str:
     folds = "every fold" if P["max_folds"] is None else f"the first {P['max_folds']} fold(s)"
     subset = "all utterances" if P["n_per_class"] is None else f"at most {P['n_per_class']} utterances per class"
     return (f"This page shows a **{P['profile']}-profile** run on `{P['dataset']}`: {subset}, {folds} of "
-            f"each protocol ({', '.join(P['protocols'])}; headline: {P['protocol']}), {P['epochs']} epochs of "
+            f"each protocol ({', '.join(protocols(P))}; headline: {P['protocol']}), {P['epochs']} epochs of "
             f"AdamW (lr {P['lr']}, batch {P['batch_size']} × {P['grad_accum']}), head with BiLSTM "
             f"{P['lstm_hidden']} × {P['lstm_layers']}, d {P['d_model']}, {P['sa_layers']} self-attention "
             f"block(s), {P['ca_heads']} cross-attention heads; waveforms clipped after {P['max_s']} s. "
@@ -347,7 +353,7 @@ def run(P: dict, corpus):
     primary = P["protocol"]
     if cannot_run(primary, corpus):
         raise ValueError(f"the primary protocol {primary!r} cannot run: {cannot_run(primary, corpus)}; "
-                         f"set protocol to one of {[p for p in P['protocols'] if not cannot_run(p, corpus)]}")
+                         f"set protocol to one of {[p for p in protocols(P) if not cannot_run(p, corpus)]}")
     fc = feature_config(P)
     feats = features(corpus.manifest, fc)
     cfg = model_config(P, fc, len(corpus.labels), feats)

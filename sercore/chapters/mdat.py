@@ -10,7 +10,7 @@ from ``sercore/reference/mdat.csv``. :func:`method` is MDAT as the leaderboard t
 synthetic corpus's four languages stand in for the paper's four corpora by
 language (en → IEMOCAP, de → EMODB, it → EMOVO, ur → URDU), which gives the
 12 source → target pairs of Table IV. Every corpus is mapped to the paper's four
-classes (neutral, happy, sad, angry) with its own label map (:data:`LABEL_MAPS`).
+classes (neutral, happy, sad, angry) with its own label map (:func:`sercore.schemas.mdat.label_map_for`).
 The main corpus (``corpus``, and ``languages`` for the synthetic one) is the one the
 notebook loads; its within-corpus MDAT is the headline. Two or more real corpora run
 the cross-language and k-shot stages on real data: ``params/mdat/<main>_<other>.yaml``
@@ -43,7 +43,7 @@ from .. import confounds, experiment, models, protocols, reference, results, tra
 from ..data import get_label_map, modalities
 from ..models.mdat import ABLATIONS
 from ..paths import show_progress
-from ..schemas.mdat import LABEL_MAPS, SYNTHETIC_STANDS_FOR, main_spec
+from ..schemas.mdat import LABEL_MAPS, SYNTHETIC_STANDS_FOR, label_map_for, main_spec, settled  # noqa: F401
 from . import Method
 
 PAPER = "mdat"
@@ -85,17 +85,18 @@ class Domain:
         """How tables name it: ``EMODB`` or ``synthetic:de (for EMODB)``."""
         if self.name.startswith("synthetic:"):
             return f"{self.name} (for {PAPER_NAMES[self.paper_key]})"
-        return PAPER_NAMES[self.paper_key]
+        return PAPER_NAMES.get(self.paper_key, self.paper_key)      # a corpus of no paper: its own name
 
 
 def domain_params(P: dict, spec: str) -> dict:
-    """The run's parameters as they apply to one corpus of ``corpora``: its name, languages, label
-    map (:data:`LABEL_MAPS`) and within-corpus protocol (``corpus_protocols``, else ``protocol``)."""
+    """The run's parameters as they apply to one corpus of ``corpora``: its name, languages, label map
+    (:func:`~sercore.schemas.mdat.label_map_for`) and within-corpus protocol (``corpus_protocols``, else
+    ``protocol``)."""
     name, _, lang = spec.partition(":")
     protocol = P["protocol"]
     if P.get("corpus_protocols"):
         protocol = P["corpus_protocols"][P["corpora"].index(spec)]
-    return {**P, "corpus": name, "languages": [lang] if lang else None, "label_map": LABEL_MAPS[name],
+    return {**P, "corpus": name, "languages": [lang] if lang else None, "label_map": label_map_for(name),
             "protocol": protocol}
 
 
@@ -128,7 +129,7 @@ def load_domains(P: dict, main: experiment.Corpus) -> dict:
 def features(manifest: pd.DataFrame, text: bool = True, progress=None) -> list[dict]:
     """Per row ``{"audio": GE2E frame states (frames, 256), "text": MiniLM token states (tokens, 384)}``.
 
-    The stand-ins of XLS-R and RoBERTa (DESIGN.md); ``text=False`` leaves text out.
+    The stand-ins of XLS-R and RoBERTa (``docs/contracts.md``, offline stand-ins); ``text=False`` leaves text out.
     """
     prog = show_progress(progress)
     audio = experiment.frame_features(manifest, "ge2e", progress=prog)
@@ -463,7 +464,7 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
 
 def _pair(domains, s, t) -> str | None:
     ks, kt = domains[s].paper_key, domains[t].paper_key
-    return f"{PAPER_NAMES[ks]}->{PAPER_NAMES[kt]}" if ks != kt else None
+    return f"{PAPER_NAMES.get(ks, ks)}->{PAPER_NAMES.get(kt, kt)}" if ks != kt else None
 
 
 def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
@@ -741,6 +742,7 @@ def text_branch_note(domains: dict) -> str:
 
 def describe_run(P: dict) -> str:
     """What this run holds, from its parameters (Markdown for the top of the page)."""
+    P = settled(P)
     folds = "all folds" if P["max_folds"] is None else f"the first {P['max_folds']} fold(s)"
     per_class = ("every utterance" if P["n_per_class"] is None else
                  f"training trimmed to at most {P['n_per_class']} utterances per class (test sets whole)")
@@ -771,6 +773,7 @@ def run(P: dict, corpus: experiment.Corpus) -> results.ChapterResult:
     ``figures`` holds the notebook's tables: ``data``, ``class_counts``, ``banner``, ``within``, ``cross``,
     ``kshot`` (rows) and ``kshot_summary``, ``ablations`` and ``ablation_table``, ``labels`` (spec -> name).
     """
+    P = settled(P)          # corpora / ablation_source: None is the main corpus alone (a manifest corpus's run)
     seconds, t0 = {}, time.time()
 
     def lap(stage):

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..registry import Corpus
 from ._io import check_audio, claim_id, require_root, visible_files
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
+from .labels import LabelMap
 from .manifest import make_manifest
 
 NAME = "emodb"
@@ -33,6 +35,13 @@ emodb/
     ...
   erkennung.txt        (optional, not read: listener recognition rates)
 emotion codes: W anger, L boredom, E disgust, A fear, F happiness, T sadness, N neutral"""
+
+#: Emo-DB's label settings (sercore.data.labels.LabelMap)
+EMODB7 = LabelMap("emodb7", ("neutral", "happy", "sad", "angry", "fear", "disgust", "boredom"), {},
+                  "Emo-DB, all 7 classes.")
+EMODB4_MDAT = LabelMap("emodb4_mdat", ("neutral", "happy", "sad", "angry"), {"boredom": "sad"},
+                       "Emo-DB 4 classes of the cross-language paper: its 420-utterance subset only adds up "
+                       "with boredom merged into sad (our reading).")
 
 #: emotion code (German initial) -> canonical label
 EMOTIONS: dict[str, str] = {
@@ -148,3 +157,37 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
             "corpus": NAME,
         })
     return make_manifest(records, root=root, note=copy_note(headers), skipped=log.items)
+
+# ----------------------------------------------------------------------------- fixture
+
+def write_fixture(root: Path, sp: F.Speech) -> dict:
+    """A small copy of the corpus in its official layout, into ``root`` (:mod:`sercore.data.fixtures`):
+    10 speakers (the corpus' own codes and sexes) x 7 emotions x 2 sentences of the corpus' ten,
+    16 kHz wavs: 140 files ``wav/<spk><text><emo><version>.wav``."""
+    from . import fixtures as F
+
+    codes = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fear", "F": "happy",
+             "T": "sad", "N": "neutral"}
+    females = [c for c, (sex, _) in SPEAKERS.items() if sex == "F"]
+    males = [c for c, (sex, _) in SPEAKERS.items() if sex == "M"]
+    order = {c: 2 * females.index(c) for c in females} | {c: 2 * males.index(c) + 1 for c in males}
+    texts = list(SENTENCES)
+    n = 0
+    for si, spk in enumerate(sorted(SPEAKERS)):
+        for ei, (letter, emo) in enumerate(codes.items()):
+            for k in range(2):
+                tc = texts[(3 * si + 2 * ei + k) % len(texts)]
+                u = sp.get("de", order[spk], emo, k, sentence=(tc, SENTENCES[tc]))
+                version = "ab"[(si + ei) % 2]
+                F.write_wav(root / "wav" / f"{spk}{tc}{letter}{version}.wav", u.wave, OFFICIAL_RATE)
+                n += 1
+    (root / "erkennung.txt").write_text("Satz\terkannt\tnatuerlich\n", encoding="utf-8")
+    return {"utterances": n}
+
+
+CORPUS = Corpus(
+    name=NAME, dirname=DIRNAME, title="Emo-DB", layout=LAYOUT, load=load, order=1,
+    label_map="emodb7", label_maps=(EMODB7, EMODB4_MDAT), modalities=("audio", "text"), protocol="loso_speaker",
+    write_fixture=write_fixture,
+    fixture={"utterances": 140, "speakers": 10,
+             "labels": {e: 20 for e in ("angry", "boredom", "disgust", "fear", "happy", "neutral", "sad")}})

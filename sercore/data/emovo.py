@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..registry import Corpus
 from ._io import check_audio, claim_id, join_notes, require_root, visible_files
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
+from .labels import LabelMap
 from .manifest import make_manifest
 
 NAME = "emovo"
@@ -25,6 +27,10 @@ emovo/
     ...
 emotions: dis disgust, gio joy, neu neutral, pau fear, rab anger, sor surprise, tri sadness
 sentences: b1-b3, l1-l4, n1-n5, d1-d2"""
+
+#: EMOVO's label setting (sercore.data.labels.LabelMap)
+EMOVO7 = LabelMap("emovo7", ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise"), {},
+                  "EMOVO 7 classes.")
 
 SPEAKERS = ("f1", "f2", "f3", "m1", "m2", "m3")
 EMOTIONS: dict[str, str] = {
@@ -100,3 +106,31 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
     absent = [s for s in SPEAKERS if s not in folders]
     note = join_notes([f"Speaker folder(s) {absent} not found." if absent else None])
     return make_manifest(records, root=root, note=note, skipped=log.items)
+
+# ----------------------------------------------------------------------------- fixture
+
+def write_fixture(root: Path, sp: F.Speech) -> dict:
+    """A small copy of the corpus in its official layout, into ``root`` (:mod:`sercore.data.fixtures`):
+    6 actors x 7 emotions x 2 sentences, 48 kHz wavs (84)."""
+    from . import fixtures as F
+
+    order = {"f1": 0, "m1": 1, "f2": 2, "m2": 3, "f3": 4, "m3": 5}
+    codes = list(SENTENCES)
+    n = 0
+    for si, spk in enumerate(SPEAKERS):
+        for ei, (code, emo) in enumerate(EMOTIONS.items()):
+            for k in range(2):
+                sc = codes[(5 * si + 2 * ei + k) % len(codes)]
+                u = sp.get("it", order[spk], emo, k, sentence=(sc, SENTENCES[sc]))
+                F.write_wav(root / spk / f"{code}-{spk}-{sc}.wav", u.wave, 48000)
+                n += 1
+    (root / "documents").mkdir(exist_ok=True)
+    return {"utterances": n}
+
+
+CORPUS = Corpus(
+    name=NAME, dirname=DIRNAME, title="EMOVO", layout=LAYOUT, load=load, order=7,
+    label_map="emovo7", label_maps=(EMOVO7,), modalities=("audio", "text"), protocol="loso_speaker",
+    write_fixture=write_fixture,
+    fixture={"utterances": 84, "speakers": 6,
+             "labels": {e: 12 for e in ("disgust", "happy", "neutral", "fear", "angry", "surprise", "sad")}})

@@ -41,11 +41,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from ..registry import Corpus
 from ._io import (check_audio, claim_id, examples, join_notes, media_fragment, read_text,
                   require_root, visible_dirs, visible_files)
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
+from .labels import LabelMap
 from .manifest import make_manifest
 
 NAME = "iemocap"
@@ -59,6 +62,12 @@ iemocap/                                   (the IEMOCAP_full_release folder)
     dialog/transcriptions/<dialog>.txt       Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.
     dialog/avi/DivX/<dialog>.avi             (optional) dialogue video
     dialog/wav/<dialog>.wav                  (optional) dialogue audio, used when an utterance wav is missing"""
+
+#: IEMOCAP's label settings (sercore.data.labels.LabelMap)
+IEMOCAP4 = LabelMap("iemocap4", ("neutral", "happy", "sad", "angry"), {"excited": "happy"},
+                    "IEMOCAP 4 classes: excited merged into happy; frustrated and the rest dropped.")
+IEMOCAP6 = LabelMap("iemocap6", ("happy", "sad", "neutral", "angry", "excited", "frustrated"), {},
+                    "IEMOCAP 6 classes of conversation research.")
 
 #: IEMOCAP's category codes -> canonical labels (nothing dropped)
 CODES: dict[str, str] = {
@@ -233,3 +242,124 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         if no_trans_dir else None,
     ])
     return make_manifest(records, root=root, note=note, skipped=log.items)
+
+# ----------------------------------------------------------------------------- fixture
+
+#: per speaker: (code, synthetic emotion, k, dialogue A or B)
+_IEMOCAP_PLAN = [
+    ("neu", "neutral", 0, "A"), ("hap", "happy", 0, "A"), ("exc", "happy", 2, "A"),
+    ("sad", "sad", 0, "A"), ("ang", "angry", 0, "A"), ("xxx", "neutral", 2, "A"),
+    ("neu", "neutral", 1, "B"), ("hap", "happy", 1, "B"), ("sad", "sad", 1, "B"),
+    ("ang", "angry", 1, "B"), ("fru", "angry", 2, "B"),
+]
+_RATER_WORDS = {"neu": "Neutral", "hap": "Happiness", "exc": "Excited", "sad": "Sadness",
+                "ang": "Anger", "fru": "Frustration", "xxx": "Neutral"}
+_AVI_FPS = 30000 / 1001
+
+
+def fixture_dialogues(sp: F.Speech) -> list[dict]:
+    """The dialogues both IEMOCAP fixtures are cut from: name, session, and utterances
+    ``(utt id, code, fixtures.Utt, start, end)`` on the dialogue's time line."""
+    from . import fixtures as F
+
+    out = []
+    for s in range(1, 6):
+        for which, name in (("A", f"Ses0{s}F_impro01"), ("B", f"Ses0{s}M_script01_1")):
+            rng = F.rng(sp.seed, "iemocap", name)
+            turns = {}
+            for i, sex in ((2 * (s - 1), "F"), (2 * (s - 1) + 1, "M")):
+                items = [p for p in _IEMOCAP_PLAN if p[3] == which]
+                order = rng.permutation(len(items))
+                turns[sex] = [(code, sp.get("en", i, emo, k)) for code, emo, k, _ in
+                              (items[j] for j in order)]
+            t, counters, utts = 1.0 + round(float(rng.uniform(0, 1)), 3), {"F": 0, "M": 0}, []
+            first = "F" if which == "A" else "M"
+            seq = [x for pair in zip(turns[first], turns["M" if first == "F" else "F"]) for x in pair]
+            sexes = [first, "M" if first == "F" else "F"] * len(turns["F"])
+            for sex, (code, u) in zip(sexes, seq):
+                uid = f"{name}_{sex}{counters[sex]:03d}"
+                counters[sex] += 1
+                start = round(t, 3)
+                end = start + u.seconds
+                utts.append((uid, code, u, start, end))
+                t = end + round(float(rng.uniform(0.2, 0.6)), 3)
+            out.append({"name": name, "session": s, "which": which, "utts": utts,
+                        "length": t + 0.5})
+    return out
+
+
+def write_fixture(root: Path, sp: F.Speech) -> dict:
+    """A small copy of the corpus in its official layout, into ``root`` (:mod:`sercore.data.fixtures`):
+    5 sessions x 2 speakers, two dialogues per session (``Ses0<n>F_impro01``,
+    ``Ses0<n>M_script01_1``); per speaker 11 labelled utterances: ``neu`` x2, ``hap`` x2, ``exc``, ``sad`` x2,
+    ``ang`` x2, ``fru``, ``xxx`` (110). Utterance wavs (16 kHz), EmoEvaluation files with evaluator lines,
+    transcriptions (plus an unlabelled ``XX`` turn per dialogue, as in the release), the dialogue wav, and the
+    dialogue avi (DivX/MPEG-4 video of both faces at 29.97 frames/s, 16 kHz PCM audio) whose times match the
+    labels."""
+    from . import fixtures as F
+
+    media = F.media()
+    n, sources = 0, {}
+    idle = {}
+    for d in fixture_dialogues(sp):
+        sdir = root / f"Session{d['session']}"
+        name, utts = d["name"], d["utts"]
+        rng = F.rng(sp.seed, "iemocap-raters", name)
+        # EmoEvaluation: the release's header, one consensus line and evaluator lines per turn
+        lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"]
+        for uid, code, u, start, end in utts:
+            vad = [round(float(x) * 2) / 2 for x in rng.uniform(1.5, 4.5, 3)]
+            lines.append(f"[{start:.4f} - {end:.4f}]\t{uid}\t{code}\t"
+                         f"[{vad[0]:.4f}, {vad[1]:.4f}, {vad[2]:.4f}]\n")
+            votes = ([_RATER_WORDS[code]] * 3 if code != "xxx"
+                     else ["Frustration", "Neutral", "Anger"])
+            for ev, word in zip(("C-E1", "C-E2", "C-E4"), votes):
+                lines.append(f"{ev}:\t{word};\t()\n")
+            lines.append(f"A-E1:\tval {int(vad[0])}; act {int(vad[1])}; dom  {int(vad[2])};\t()\n\n")
+        emo = sdir / "dialog" / "EmoEvaluation" / f"{name}.txt"
+        emo.parent.mkdir(parents=True, exist_ok=True)
+        emo.write_text("".join(lines), encoding="utf-8")
+        # transcriptions: every labelled turn, plus one unlabelled XX turn as in the release
+        tr = [f"{uid} [{start:08.4f}-{end:08.4f}]: {u.text}\n" for uid, _, u, start, end in utts]
+        last_end = utts[-1][4]
+        tr.append(f"{name}_MXX0 [{last_end + 0.05:08.4f}-{last_end + 0.3:08.4f}]: [LAUGHTER]\n")
+        tfile = sdir / "dialog" / "transcriptions" / f"{name}.txt"
+        tfile.parent.mkdir(parents=True, exist_ok=True)
+        tfile.write_text("".join(tr), encoding="utf-8")
+        # utterance wavs and the dialogue wav
+        total = int(round(d["length"] * F.SR))
+        dialog = np.zeros(total, np.float32)
+        for uid, _, u, start, _ in utts:
+            wav = F.write_wav(sdir / "sentences" / "wav" / name / f"{uid}.wav", u.wave)
+            a = int(round(start * F.SR))
+            dialog[a:a + len(u.wave)] = u.wave
+            sources[str(wav.relative_to(root))] = str(u.source)
+            n += 1
+        F.write_wav(sdir / "dialog" / "wav" / f"{name}.wav", dialog)
+        # the dialogue video: both faces side by side, the speaking one animated
+        nfr = int(round(d["length"] * _AVI_FPS))
+        frames = np.empty((nfr, 96, 192), np.uint8)
+        spk_f, spk_m = (sp.speaker("en", 2 * (d["session"] - 1) + j) for j in (0, 1))
+        for j, spk in enumerate((spk_f, spk_m)):
+            if spk.id not in idle:
+                idle[spk.id] = F.S.render_face(spk, "neutral", 1, F.rng(sp.seed, "idle", spk.id))[0]
+            frames[:, :, 96 * j:96 * (j + 1)] = idle[spk.id].repeat(2, 0).repeat(2, 1)[None]
+        for uid, _, u, start, end in utts:
+            half = 0 if uid[len(name) + 1] == "F" else 1
+            faces = u.faces().repeat(2, axis=1).repeat(2, axis=2)
+            j0, j1 = int(np.ceil(start * _AVI_FPS)), min(nfr, int(np.ceil(end * _AVI_FPS)))
+            idx = np.minimum(((np.arange(j0, j1) / _AVI_FPS - start) * F.FACE_FPS).astype(int), len(faces) - 1)
+            frames[j0:j1, :, 96 * half:96 * (half + 1)] = faces[idx]
+        avi = sdir / "dialog" / "avi" / "DivX" / f"{name}.avi"
+        media.write_clip(avi, audio=dialog, sr=F.SR, frames=frames, fps=_AVI_FPS, video_codec="mpeg4",
+                         audio_codec="pcm_s16le", codec_tag="DX50")
+    return {"utterances": n, "sources": sources}
+
+
+CORPUS = Corpus(
+    name=NAME, dirname=DIRNAME, title="IEMOCAP", layout=LAYOUT, load=load, order=2,
+    label_map="iemocap4", label_maps=(IEMOCAP4, IEMOCAP6), modalities=("audio", "text", "video"), protocol="loso",
+    write_fixture=write_fixture,
+    fixture={"utterances": 110, "speakers": 10,
+             "labels": {"neutral": 20, "happy": 20, "excited": 10, "sad": 20, "angry": 20, "frustrated": 10,
+                        "other": 10}})

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..registry import Corpus
 from ._io import claim_id, read_text, require_root
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
 from .iemocap import CODES
@@ -125,3 +126,38 @@ def _record(row: dict, csv_path: Path, line: int) -> dict:
         "corpus": NAME,
         "split": split,
     }
+
+# ----------------------------------------------------------------------------- fixture
+
+def write_fixture(root: Path, sp: F.Speech) -> dict:
+    """A small copy of the corpus in its official layout, into ``root`` (:mod:`sercore.data.fixtures`):
+    ``utterances.csv`` of the IEMOCAP fixture's dialogues (the six-class derivative: 100 rows,
+    ``xxx`` left out; split train / valid / test, test = Session 5)."""
+    from .iemocap import fixture_dialogues
+
+    rows = []
+    for d in fixture_dialogues(sp):
+        s, turn = d["session"], 0
+        split = "test" if s == 5 else ("valid" if d["name"] == "Ses04M_script01_1" else "train")
+        for uid, code, u, _, _ in d["utts"]:
+            if code == "xxx":
+                continue                     # the six-class derivative keeps labelled turns only
+            label = {"neu": "neutral", "hap": "happy", "exc": "excited", "sad": "sad",
+                     "ang": "angry", "fru": "frustrated"}[code]
+            rows.append([d["name"], s, turn, uid[len(d["name"]) + 1], label, split, u.text])
+            turn += 1
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["dialogue", "session", "turn", "speaker", "label", "split", "text"])
+    w.writerows(rows)
+    (root / "utterances.csv").write_bytes(buf.getvalue().encode("utf-8"))
+    return {"utterances": len(rows)}
+
+
+#: IEMOCAP's transcripts: a paper's IEMOCAP number is on this corpus's utterances (its text modality)
+CORPUS = Corpus(
+    name=NAME, dirname=DIRNAME, title="IEMOCAP transcripts (text only)", layout=LAYOUT, load=load, order=3,
+    label_map="iemocap4", modalities=("text",), protocol="official", compares_as="iemocap",
+    write_fixture=write_fixture,
+    fixture={"utterances": 100, "speakers": 10,
+             "labels": {"neutral": 20, "happy": 20, "excited": 10, "sad": 20, "angry": 20, "frustrated": 10}})

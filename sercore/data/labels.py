@@ -1,15 +1,19 @@
-"""Emotion names and every paper's label setting, declared in one place.
+"""Emotion names and the label settings.
 
 Loaders write canonical names (:data:`EMOTIONS`) into the manifest's ``label``
 column. A :class:`LabelMap` turns those into the class set of one paper setting:
 it merges some labels (IEMOCAP's *excited* into *happy*), keeps the listed
-classes and drops everything else, counting what it dropped.
+classes and drops everything else, counting what it dropped. Each corpus module
+declares the settings of its corpus (``CORPUS.label_maps``); :data:`LABEL_MAPS`
+gathers them with the shared ``ser4``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import pandas as pd
+
+from ..registry import LazyMapping
 
 #: canonical emotion names used in every manifest
 EMOTIONS: tuple[str, ...] = (
@@ -58,29 +62,25 @@ class LabelMap:
         return out.reset_index(drop=True)
 
 
-_FOUR = ("neutral", "happy", "sad", "angry")
+#: the label setting no corpus owns: the four classes every audio corpus of the book has
+SER4 = LabelMap("ser4", ("neutral", "happy", "sad", "angry"), {"excited": "happy"},
+                "Shared 4-class map for cross-corpus work: neutral, happy (+excited), sad, angry.")
 
-LABEL_MAPS: dict[str, LabelMap] = {m.name: m for m in [
-    LabelMap("iemocap4", _FOUR, {"excited": "happy"},
-             "IEMOCAP 4 classes: excited merged into happy; frustrated and the rest dropped."),
-    LabelMap("iemocap6", ("happy", "sad", "neutral", "angry", "excited", "frustrated"), {},
-             "IEMOCAP 6 classes of conversation research."),
-    LabelMap("emodb7", ("neutral", "happy", "sad", "angry", "fear", "disgust", "boredom"), {},
-             "Emo-DB, all 7 classes."),
-    LabelMap("emodb4_mdat", _FOUR, {"boredom": "sad"},
-             "Emo-DB 4 classes of the cross-language paper: its 420-utterance subset only adds up "
-             "with boredom merged into sad (our reading)."),
-    LabelMap("ser4", _FOUR, {"excited": "happy"},
-             "Shared 4-class map for cross-corpus work: neutral, happy (+excited), sad, angry."),
-    LabelMap("meld7", ("neutral", "happy", "sad", "angry", "surprise", "fear", "disgust"), {},
-             "MELD 7 classes (joy is stored as happy, sadness as sad, anger as angry)."),
-    LabelMap("mosei6", ("happy", "sad", "angry", "fear", "disgust", "surprise"), {},
-             "CMU-MOSEI six emotions, single label per utterance."),
-    LabelMap("emovo7", ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise"), {},
-             "EMOVO 7 classes."),
-    LabelMap("synthetic7", ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise"), {},
-             "Synthetic corpus, 7 classes."),
-]}
+
+def _label_maps() -> dict[str, LabelMap]:
+    from ..registry import corpora
+
+    out = {SER4.name: SER4}
+    for c in corpora().values():
+        for m in c.label_maps:
+            if m.name in out and out[m.name] is not m:
+                raise ValueError(f"label map {m.name!r} is declared twice (corpus {c.name!r} and another)")
+            out[m.name] = m
+    return out
+
+
+#: every label setting: ``ser4`` and the ones each corpus module declares (its ``CORPUS.label_maps``)
+LABEL_MAPS = LazyMapping(_label_maps, "label map")
 
 
 def get_label_map(name: str) -> LabelMap:

@@ -34,8 +34,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..registry import Corpus
 from ._io import check_audio, check_mp4, examples, fix_mojibake, join_notes, read_text, require_root
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
+from .labels import LabelMap
 from .manifest import make_manifest
 
 NAME = "meld"
@@ -49,6 +51,10 @@ meld/                                   (the MELD.Raw folder)
   dev_splits_complete/dia0_utt0.mp4 ... (optional; or dev/dev_splits_complete/)
   output_repeated_splits_test/dia0_utt0.mp4 ... (optional; or test/output_repeated_splits_test/)
 Without the clip folders the corpus is loaded text-only."""
+
+#: MELD's label setting (sercore.data.labels.LabelMap)
+MELD7 = LabelMap("meld7", ("neutral", "happy", "sad", "angry", "surprise", "fear", "disgust"), {},
+                 "MELD 7 classes (joy is stored as happy, sadness as sad, anger as angry).")
 
 SPLITS = ("train", "dev", "test")
 CSV_NAMES = {s: f"{s}_sent_emo.csv" for s in SPLITS}
@@ -173,3 +179,72 @@ def _record(row: dict, split: str, csv_path: Path, line: int) -> tuple[dict, boo
         "corpus": NAME,
         "split": split,
     }, text != original
+
+# ----------------------------------------------------------------------------- fixture
+
+_MELD_EMOTIONS = {"neutral": "neutral", "joy": "happy", "sadness": "sad", "anger": "angry",
+                  "surprise": "surprise", "fear": "fear", "disgust": "disgust"}
+_MELD_SENTIMENT = {"neutral": "neutral", "joy": "positive", "surprise": "positive",
+                   "sadness": "negative", "anger": "negative", "fear": "negative", "disgust": "negative"}
+#: synthetic English speaker index -> Friends character (F at even indices, as the synthetic corpus)
+_MELD_SPEAKERS = {0: "Rachel", 1: "Ross", 2: "Monica", 3: "Chandler", 4: "Phoebe", 5: "Joey"}
+_MELD_SPLITS = {"train": (3, "train_splits", 20), "dev": (1, "dev_splits_complete", 23),
+                "test": (2, "output_repeated_splits_test", 24)}   # per emotion, clip folder, first k
+_MELD_FPS = 24000 / 1001
+
+
+def write_fixture(root: Path, sp: F.Speech) -> dict:
+    """A small copy of the corpus in its official layout, into ``root`` (:mod:`sercore.data.fixtures`):
+    The three CSVs with the official columns (train 21, dev 7, test 14 rows: every emotion in every
+    split), a mis-decoded UTF-8 (mojibake) row in train and a cp1252-encoded dev CSV, and one
+    ``dia<D>_utt<U>.mp4`` per row (H.264 video of a face, AAC 48 kHz stereo audio) in ``train_splits/``,
+    ``dev_splits_complete/``, ``output_repeated_splits_test/``."""
+    from . import fixtures as F
+
+    media = F.media()
+    n, sources = 0, {}
+    for split, (per, folder, koff) in _MELD_SPLITS.items():
+        rng = F.rng(sp.seed, "meld", split)
+        items = [(emo, j) for emo in _MELD_EMOTIONS for j in range(per)]
+        items = [items[i] for i in rng.permutation(len(items))]
+        rows, dia, utt, t = [], 0, 0, float(rng.uniform(60, 600))
+        season, episode = int(rng.integers(1, 10)), int(rng.integers(1, 25))
+        for r_i, (emo, j) in enumerate(items):
+            spk_i = (r_i + 2 * len(rows) // 7) % 6
+            u = sp.get("en", spk_i, _MELD_EMOTIONS[emo], koff + j)
+            text = u.text
+            if r_i == 0:
+                # the release's quirks: UTF-8 read as cp1252 in train, a cp1252 file for dev
+                text = "Well, it\u2019s " + text[:1].lower() + text[1:]
+                if split == "train":
+                    text = text.encode("utf-8").decode("cp1252")
+            start = t
+            end = start + u.seconds
+            rows.append([len(rows) + 1, text, _MELD_SPEAKERS[spk_i], emo, _MELD_SENTIMENT[emo], dia,
+                         utt, season, episode, F.clock(start), F.clock(end)])
+            clip = root / folder / f"dia{dia}_utt{utt}.mp4"
+            frames = F.canvas(u.faces(), _MELD_FPS, u.seconds, 96, 160)
+            media.write_clip(clip, audio=u.wave, sr=F.SR, frames=frames, fps=_MELD_FPS,
+                             video_codec="libx264", audio_codec="aac", audio_rate=48000, channels=2)
+            sources[str(clip.relative_to(root))] = str(u.source)
+            n += 1
+            t = end + float(rng.uniform(0.5, 3.0))
+            utt += 1
+            if utt >= 3 + (dia % 2):          # dialogues of 3 and 4 utterances
+                dia, utt, t = dia + 1, 0, t + float(rng.uniform(30, 300))
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf)
+        w.writerow(["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID",
+                    "Utterance_ID", "Season", "Episode", "StartTime", "EndTime"])
+        w.writerows(rows)
+        enc = "cp1252" if split == "dev" else "utf-8"
+        (root / f"{split}_sent_emo.csv").write_bytes(buf.getvalue().encode(enc))
+    return {"utterances": n, "sources": sources}
+
+
+CORPUS = Corpus(
+    name=NAME, dirname=DIRNAME, title="MELD", layout=LAYOUT, load=load, order=4,
+    label_map="meld7", label_maps=(MELD7,), modalities=("audio", "text"), protocol="official",
+    write_fixture=write_fixture,
+    fixture={"utterances": 42, "speakers": 6,
+             "labels": {e: 6 for e in ("neutral", "happy", "sad", "angry", "surprise", "fear", "disgust")}})

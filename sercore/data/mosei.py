@@ -42,8 +42,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..registry import Corpus
 from ._io import check_audio, examples, join_notes, read_text, require_root
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
+from .labels import LabelMap
 from .manifest import make_manifest
 
 NAME = "mosei"
@@ -61,6 +63,10 @@ mosei/
   Audio/<video id>.wav             (optional) audio of the whole video; also accepted:
                                    Raw/Audio/Full/WAV_16000/<video id>.wav
 The .csd files may also sit in one sub-folder (e.g. labels/, language/)."""
+
+#: CMU-MOSEI's label setting (sercore.data.labels.LabelMap)
+MOSEI6 = LabelMap("mosei6", ("happy", "sad", "angry", "fear", "disgust", "surprise"), {},
+                  "CMU-MOSEI six emotions, single label per utterance.")
 
 LABELS_CSD = "CMU_MOSEI_Labels.csd"
 WORDS_CSD = "CMU_MOSEI_TimestampedWords.csd"
@@ -265,3 +271,126 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         if n_audio < len(records) else None,
     ])
     return make_manifest(records, root=root, note=note, skipped=log.items)
+
+# ----------------------------------------------------------------------------- fixture
+
+_MOSEI_COLUMNS = ("happy", "sad", "angry", "surprise", "disgust", "fear")     # features 1..6
+#: split -> segments per video (labels are dealt over them: every emotion in every split)
+_MOSEI_SPLITS = {"train": [4, 4, 3, 3, 3, 3], "dev": [3, 2, 2], "test": [5, 4, 4]}
+
+
+def _mosei_ids(rng: np.random.Generator, n: int) -> list[str]:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    ids = []
+    for i in range(n):
+        if i % 4 == 3:
+            ids.append(str(int(rng.integers(100000, 999999))))          # the numeric ids
+        else:
+            ids.append("".join(alphabet[j] for j in rng.integers(len(alphabet), size=11)))
+    return ids
+
+
+def write_csd(path: Path, root_name: str, data: dict, description: str = "",
+              metadata: dict | None = None) -> None:
+    """A computational sequence in the CMU Multimodal SDK's HDF5 layout: ``<root>/data/<video>/features``
+    and ``intervals`` for each ``video: (features, intervals)`` of ``data`` (text features, e.g. words,
+    stored as one byte-string column), and ``<root>/metadata`` (``metadata``, else the SDK's keys)."""
+    import h5py
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as fh:
+        g = fh.create_group(root_name)
+        d = g.create_group("data")
+        for vid, (feats, ints) in data.items():
+            v = d.create_group(vid)
+            feats = np.asarray(feats)
+            if feats.dtype.kind in "SO":
+                feats = np.asarray(feats, dtype="S").reshape(-1, 1)
+            v.create_dataset("features", data=feats)
+            v.create_dataset("intervals", data=np.asarray(ints, dtype=np.float64))
+        meta = metadata if metadata is not None else {
+            "root name": root_name, "computational sequence description": description,
+            "computational sequence version": "1.0", "alignment compatible": True,
+            "dataset name": "CMU-MOSEI", "dataset version": "1.0",
+            "creator": "sercore fixtures (synthetic speech)",
+            "featureset bib citation": "", "dataset bib citation": ""}
+        m = g.create_group("metadata")
+        for key, value in meta.items():
+            ds = m.create_dataset(key, (1,), dtype=h5py.special_dtype(vlen=str))
+            ds[0] = json.dumps(value) if not isinstance(value, str) else value
+
+
+def write_fixture(root: Path, sp: F.Speech) -> dict:
+    """A small copy of the corpus in its official layout, into ``root`` (:mod:`sercore.data.fixtures`):
+    ``CMU_MOSEI_Labels.csd`` and ``CMU_MOSEI_TimestampedWords.csd`` (HDF5 computational sequences),
+    ``cmu_mosei_std_folds.py`` and ``Raw/Audio/Full/WAV_16000/<video>.wav``: 12 videos, 40 segments (every
+    emotion in every split, one intensity tie, three all-zero = neutral)."""
+    from . import fixtures as F
+
+    rng = F.rng(sp.seed, "mosei")
+    n_videos = sum(len(v) for v in _MOSEI_SPLITS.values())
+    ids = _mosei_ids(rng, n_videos)
+    labels, words, folds, sources = {}, {}, {}, {}
+    vi, n, tie_done = 0, 0, False
+    for split, sizes in _MOSEI_SPLITS.items():
+        total = sum(sizes)
+        emos = [_MOSEI_COLUMNS[i % 6] for i in range(total - 1)] + ["neutral"]
+        emos = [emos[i] for i in rng.permutation(total)]
+        folds[split] = []
+        pos = 0
+        for size in sizes:
+            vid, spk_i = ids[vi], vi
+            vi += 1
+            folds[split].append(vid)
+            feats, ints, wtok, wint, audio, cursor = [], [], [], [], [], 0
+            for j in range(size):
+                emo = emos[pos]
+                pos += 1
+                u = sp.get("en", spk_i, emo, 12 + j)
+                gap = int(round(float(rng.uniform(0.3, 1.0)) * F.SR))
+                audio += [np.zeros(gap, np.float32), u.wave]
+                start, end = (cursor + gap) / F.SR, (cursor + gap + len(u.wave)) / F.SR
+                wtok.append("sp")                                   # the silence before it
+                wint.append([cursor / F.SR, start])
+                cursor += gap + len(u.wave)
+                row = np.zeros(7)
+                if emo != "neutral":
+                    row[1:] = np.where(rng.random(6) < 0.4, np.round(rng.uniform(0.0, 0.34, 6), 4), 0.0)
+                    k = _MOSEI_COLUMNS.index(emo)
+                    row[1 + k] = float(np.round(rng.uniform(1.0, 2.4), 4))
+                    if emo == "happy" and not tie_done:     # an intensity tie: happy wins (first)
+                        row[1 + _MOSEI_COLUMNS.index("surprise")] = row[1 + k]
+                        tie_done = True
+                    row[0] = float(np.round(rng.uniform(0.3, 2.5), 4)) * (
+                        1 if emo in ("happy", "surprise") else -1)
+                feats.append(row)
+                ints.append([start, end])
+                # words spread over the speech inside the segment (by length)
+                toks = F.tokens(u.text)
+                lead, tail = start + 0.1, end - 0.1
+                lens = np.array([len(w) + 1 for w in toks], float)
+                edges = lead + (tail - lead) * np.concatenate([[0], np.cumsum(lens) / lens.sum()])
+                for w, a_, b_ in zip(toks, edges[:-1], edges[1:]):
+                    wtok.append(w)
+                    wint.append([a_, b_])
+                n += 1
+            wave = np.concatenate(audio + [np.zeros(F.SR // 2, np.float32)])
+            labels[vid] = (np.asarray(feats, np.float64), np.asarray(ints))
+            words[vid] = (np.asarray(wtok, dtype="S").reshape(-1, 1), np.asarray(wint))
+            wav = F.write_wav(root / "Raw" / "Audio" / "Full" / "WAV_16000" / f"{vid}.wav", wave)
+            sources[str(wav.relative_to(root))] = "concatenated segments"
+    write_csd(root / "CMU_MOSEI_Labels.csd", "All Labels", labels,
+               "Labels: sentiment, happy, sad, anger, surprise, disgust, fear")
+    write_csd(root / "CMU_MOSEI_TimestampedWords.csd", "words", words, "Words with timestamps")
+    (root / "cmu_mosei_std_folds.py").write_text(
+        "".join(f"standard_{'valid' if s == 'dev' else s}_fold={folds[s]!r}\n" for s in ("train", "dev", "test")),
+        encoding="utf-8")
+    return {"utterances": n, "videos": len(labels)}
+
+
+CORPUS = Corpus(
+    name=NAME, dirname=DIRNAME, title="CMU-MOSEI", layout=LAYOUT, load=load, order=5,
+    label_map="mosei6", label_maps=(MOSEI6,), modalities=("audio", "text"), protocol="official",
+    write_fixture=write_fixture,
+    fixture={"utterances": 40, "speakers": 12,
+             "labels": {"happy": 7, "sad": 6, "angry": 6, "surprise": 6, "disgust": 6, "fear": 6, "neutral": 3}})

@@ -30,8 +30,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from ..registry import Corpus
 from ._io import check_audio, claim_id, examples, join_notes, read_text, require_root
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
 from .manifest import make_manifest
@@ -153,3 +155,68 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         "Consensus X (no agreement) and O are stored as label 'other' (label_raw keeps the letter).",
     ])
     return make_manifest(records, root=root, note=note, skipped=log.items)
+
+# ----------------------------------------------------------------------------- fixture
+
+_MSP_LETTERS = {"A": "angry", "H": "happy", "S": "sad", "N": "neutral"}
+_MSP_CONDITIONS = ("S", "R", "T", "P")
+_MSP_FPS = 30000 / 1001
+
+
+def write_fixture(root: Path, sp: F.Speech) -> dict:
+    """A small copy of the corpus in its official layout, into ``root`` (:mod:`sercore.data.fixtures`):
+    6 sessions x 2 speakers x 4 emotions x 2 clips + one ``X`` and one ``O`` clip per session (108):
+    ``Audio/session<n>/S<##><E>/<cond>/*.wav`` (16 kHz), the same tree of avi clips under ``Video/`` and
+    ``Evaluation.txt`` with consensus and rater lines."""
+    from . import fixtures as F
+
+    media = F.media()
+    rng = F.rng(sp.seed, "msp-improv")
+    lines, n, sources = [], 0, {}
+    for s in range(1, 7):
+        clips = []
+        for j, sex in enumerate("FM"):
+            i = 2 * (s - 1) + j
+            for li, (letter, emo) in enumerate(_MSP_LETTERS.items()):
+                for k in range(2):
+                    clips.append((sex, i, letter, letter, emo, 3 + k))
+        # no agreement (X) and other (O): a clip of each per session, from other emotions
+        clips.append(("F", 2 * (s - 1), "H", "X", "surprise", 3))
+        clips.append(("M", 2 * (s - 1) + 1, "S", "O", "disgust", 3))
+        turns: dict[str, int] = {}
+        for c, (sex, i, target, consensus, emo, k) in enumerate(clips):
+            sentence = int(rng.integers(1, 21))
+            cond = _MSP_CONDITIONS[c % 4]
+            other = "M" if sex == "F" else "F"
+            tkey = f"{sex}{other}"
+            turns[tkey] = turns.get(tkey, 0) + 1
+            key = f"S{sentence:02d}{target}-{sex}{s:02d}-{cond}-{tkey}{turns[tkey]:02d}"
+            u = sp.get("en", i, emo, k)
+            rel = Path(f"session{s}") / f"S{sentence:02d}{target}" / cond / f"MSP-IMPROV-{key}"
+            wav = F.write_wav(root / "Audio" / rel.with_suffix(".wav"), u.wave)
+            frames = F.canvas(u.faces(), _MSP_FPS, u.seconds, 96, 128)
+            avi = root / "Video" / rel.with_suffix(".avi")
+            media.write_clip(avi, audio=u.wave, sr=F.SR, frames=frames, fps=_MSP_FPS,
+                             video_codec="mpeg4", audio_codec="pcm_s16le", codec_tag="XVID")
+            sources[str(avi.relative_to(root))] = str(wav.relative_to(root))
+            n += 1
+            a, v, d = (float(x) for x in np.round(rng.uniform(1.5, 4.5, 3), 1))
+            lines.append(f"UTD-IMPROV-{key}.avi; {consensus}; A:{a:.6f}; V:{v:.6f}; D:{d:.6f} ; "
+                         f"N:{float(rng.uniform(2, 4)):.6f};\n")
+            words = {"A": "Angry", "H": "Happy", "S": "Sad", "N": "Neutral"}
+            votes = ([words[consensus]] * 3 if consensus in words
+                     else ["Happy", "Neutral", "Angry"] if consensus == "X" else ["Other", "Other", "Sad"])
+            for r_i, vote in enumerate(votes):
+                lines.append(f"rater_{int(rng.integers(1, 40)):02d}; {vote}; ; A:{a:.6f}; V:{v:.6f}; "
+                             f"D:{d:.6f}; N:{float(rng.uniform(2, 4)):.6f};\n")
+            lines.append("\n")
+    (root / "Evaluation.txt").write_text("".join(lines), encoding="utf-8")
+    return {"utterances": n, "sources": sources}
+
+
+CORPUS = Corpus(
+    name=NAME, dirname=DIRNAME, title="MSP-IMPROV", layout=LAYOUT, load=load, order=6,
+    label_map="ser4", modalities=("audio", "video"), protocol="loso",
+    write_fixture=write_fixture,
+    fixture={"utterances": 108, "speakers": 12,
+             "labels": {"angry": 24, "happy": 24, "sad": 24, "neutral": 24, "other": 12}})

@@ -61,7 +61,9 @@ import pandas as pd
 
 from ..paths import atomic_write
 from ..paths import show_progress
+from ..registry import Corpus
 from .errors import SkipLog
+from .labels import LabelMap
 from .manifest import COLUMNS, make_manifest
 
 DIRNAME = "synthetic"
@@ -74,6 +76,10 @@ LAYOUT = (
     "4 languages (en, de, it, ur) x 10 speakers (5 F, 5 M; 5 sessions of 2) x 4 emotions "
     "(neutral, happy, sad, angry; fear, disgust, surprise, boredom on request)"
 )
+
+#: the synthetic corpus's own label setting (sercore.data.labels.LabelMap); its runs mostly use ser4
+SYNTHETIC7 = LabelMap("synthetic7", ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise"), {},
+                      "Synthetic corpus, 7 classes.")
 
 NOTE = ("Synthetic corpus (espeak-ng speech with scripted prosody profiles, template text and "
         "drawn faces): it checks that the pipeline works; its numbers are not comparable with "
@@ -876,6 +882,18 @@ def load(root: Path | str, on_error: str = "raise", *,
     return _read_manifest(folder)
 
 
+def cached(root: Path | str) -> pd.DataFrame | None:
+    """The default synthetic corpus (:func:`load`'s default settings) when it is already generated under
+    ``root``, else ``None``: generates nothing (``sercore data list`` reports it without the minute
+    generation takes)."""
+    settings = _check_settings(LANGUAGES, DEFAULT_EMOTIONS, 10, DEFAULT_UTTERANCES, 0,
+                               DEFAULT_TEXT_CUE_SHARE, DEFAULT_MISLEADING_SHARE)
+    settings["video"] = True
+    settings["generator_version"] = GENERATOR_VERSION
+    folder = Path(root).expanduser().resolve() / settings_hash(settings)
+    return _read_manifest(folder) if _cache_is_complete(folder, settings) else None
+
+
 def _utterance(folder: Path, settings: dict, spk: Speaker, emo: str, k: int) -> dict:
     """Generate one utterance's files under ``folder``; returns its manifest record (relative paths).
 
@@ -928,3 +946,11 @@ def _generate(folder: Path, settings: dict, progress: bool) -> None:
                   lambda p: p.write_text(json.dumps(info, indent=1, ensure_ascii=False), encoding="utf-8"))
     table = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     atomic_write(folder / "manifest.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8"))
+
+
+#: the corpus, declared once (sercore.registry): generated into the cache, never read from the data root;
+#: no paper reports a number on it (its runs carry the synthetic banner)
+CORPUS = Corpus(
+    name="synthetic", dirname=DIRNAME, title="synthetic corpus (generated)", layout=LAYOUT, load=load, order=0,
+    label_map="ser4", label_maps=(SYNTHETIC7,), modalities=("audio", "text", "video"), protocol="official",
+    compares_as=None, generated=True)

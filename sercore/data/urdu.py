@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..registry import Corpus
 from ._io import check_audio, claim_id, join_notes, require_root, visible_files
 from .errors import CorpusNotFoundError, CorruptFileError, SkipLog
 from .manifest import make_manifest
@@ -87,3 +88,40 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
     note = join_notes([f"Emotion folder(s) {absent} not found." if absent else None,
                        "URDU has no transcripts: text is None."])
     return make_manifest(records, root=root, note=note, skipped=log.items)
+
+# ----------------------------------------------------------------------------- fixture
+
+_URDU_PLAN = [
+    ("F", 1, 0, {"Angry": 2, "Happy": 2, "Neutral": 2, "Sad": 2}),
+    ("M", 2, 1, {"Angry": 2, "Happy": 2, "Neutral": 2, "Sad": 2}),
+    ("F", 3, 2, {"Angry": 2, "Happy": 2, "Neutral": 2, "Sad": 2}),
+    ("M", 4, 3, {"Angry": 3}), ("F", 5, 4, {"Happy": 3}), ("M", 6, 5, {"Neutral": 3}),
+    ("F", 7, 6, {"Sad": 3}), ("M", 8, 7, {"Angry": 2}), ("F", 9, 8, {"Happy": 2}),
+    ("M", 10, 9, {"Sad": 2}),
+]
+
+
+def write_fixture(root: Path, sp: F.Speech) -> dict:
+    """A small copy of the corpus in its official layout, into ``root`` (:mod:`sercore.data.fixtures`):
+    10 speaker ids, three of them under every emotion folder and seven under one only (the real corpus
+    ties most ids to one emotion): 42 wavs, 16 kHz."""
+    from . import fixtures as F
+
+    n, running = 0, {f: 0 for f in FOLDERS}
+    for sex, num, i, folders in _URDU_PLAN:
+        for f_i, (folder, count) in enumerate(folders.items()):
+            letter, emo = FOLDERS[folder]
+            for k in range(count):
+                running[folder] += 1
+                name = f"S{sex}{num}_F{f_i + 1}_{letter}{running[folder]:02d}.wav"
+                u = sp.get("ur", i, emo, k)
+                F.write_wav(root / folder / name, u.wave)
+                n += 1
+    return {"utterances": n}
+
+
+CORPUS = Corpus(
+    name=NAME, dirname=DIRNAME, title="URDU", layout=LAYOUT, load=load, order=8,
+    label_map="ser4", modalities=("audio",), protocol="kfold_val",
+    write_fixture=write_fixture,
+    fixture={"utterances": 42, "speakers": 10, "labels": {"angry": 11, "happy": 11, "neutral": 9, "sad": 11}})

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -47,6 +48,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .. import runlog
 from ..paths import show_progress
 from .audio import clip_or_pad, load_audio, segment
 from .cache import FeatureCache, _plain, file_sha1, make_key, text_sha1
@@ -551,6 +553,10 @@ def _compute(ext: Extractor, rows: list) -> list[np.ndarray]:
     return [np.asarray(a, dtype=np.float32) for a in arrs]
 
 
+#: where no bar can be drawn, extract() writes a progress line this often (seconds)
+TICK_SECONDS = 10.0
+
+
 def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | FeatureCache = True,
             progress: bool | None = None, **config) -> FeatureList:
     """Features of every row of ``manifest`` (a DataFrame or a list of dict rows), in order.
@@ -559,7 +565,9 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
     configures it). ``cache``: ``True`` = the shared cache under
     ``sercore.paths.cache_dir()/"features"``, a folder or :class:`FeatureCache`
     = that cache, ``False`` = compute everything and store nothing. A tqdm bar
-    shows progress and the hit/miss counts; the returned list's ``.stats`` (and
+    shows progress and the hit/miss counts (where no bar can be drawn, a line every
+    :data:`TICK_SECONDS` goes to the run's log or stderr: :class:`sercore.runlog.Ticker`); the
+    returned list's ``.stats`` (and
     :func:`last_stats`) tell how many arrays were read vs computed. Missing arrays are
     computed in length-sorted batches of ``ext.batch_size`` (see the module docstring).
     An error on one row stops the run with a note naming the row (nothing is skipped).
@@ -582,8 +590,13 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
     found: list[np.ndarray | None] = [None] * len(rows)
     keys: list[str | None] = [None] * len(rows)
     t0 = time.perf_counter()
+    # a bar where one can be drawn; else (a `sercore run` kernel, a log that is not a terminal) a line every
+    # ~10 s: to the run's log (echoed by `sercore run`), or to stderr when a bar was asked for
+    shown = show_progress(progress)
+    tick = runlog.Ticker(f"features[{ext.name}]", len(rows), every=TICK_SECONDS,
+                         stream=sys.stderr if shown and not runlog.interactive() else None)
     with tqdm(total=len(rows), desc=f"features[{ext.name}]", unit="utt",
-              disable=not show_progress(progress)) as bar:
+              disable=not shown or tick.stream is not None) as bar:
         todo = []
         for i, row in enumerate(rows):                 # the cache first: hits cost no model time
             if store is not None:
@@ -593,6 +606,7 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
             if found[i] is not None:
                 stats.hits += 1
                 bar.update(1)
+                tick.update(stats.hits, **{"from the cache": stats.hits})
             else:
                 todo.append(i)
         if len(todo) > 1 and ext.batch_size > 1:       # longest first: batches of similar lengths
@@ -608,6 +622,8 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
                     store.put(ext.name, keys[i], arr)
             bar.set_postfix(hits=stats.hits, misses=stats.misses, refresh=False)
             bar.update(len(chunk))
+            tick.update(stats.hits + stats.misses, computed=stats.misses)
+        tick.close()
     out = FeatureList(found)
     stats.seconds = time.perf_counter() - t0
     out.stats = stats

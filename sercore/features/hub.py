@@ -17,7 +17,7 @@ CHECKPOINT_KEYS = ("encoder", "audio_model", "text_model")
 
 #: the offline stand-in a user can choose instead, per key
 STAND_INS = {
-    "encoder": "set `encoder: null` and `mode: frozen` (the GE2E stand-in, DESIGN.md)",
+    "encoder": "set `encoder: null` and `mode: frozen` (the GE2E stand-in, docs/contracts.md#offline-stand-ins)",
     "audio_model": "set `audio_feature: ge2e` (the GE2E stand-in)",
     "text_model": "set `text_feature: minilm` (the MiniLM stand-in)",
 }

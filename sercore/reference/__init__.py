@@ -40,23 +40,34 @@ import pandas as pd
 
 __all__ = ["PAPERS", "COLUMNS", "METRICS", "DATASETS", "load", "load_all", "get", "tables"]
 
-PAPERS: tuple[str, ...] = ("ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat")
 COLUMNS: tuple[str, ...] = ("paper", "table", "row", "column", "dataset", "metric", "value", "note")
 METRICS: frozenset[str] = frozenset({
     "wa", "ua", "accuracy", "macro_f1", "weighted_f1", "f1", "precision", "recall",
     "acc2", "acc6", "params", "mae", "corr", "count",
 })
-DATASETS: frozenset[str] = frozenset({
-    "iemocap", "emodb", "meld", "mosei", "msp_improv", "emovo", "urdu", "mnist",
-})
+
+
+def __getattr__(name):
+    """``PAPERS`` (the papers, in book order) and ``DATASETS`` (every corpus a paper reports a number on),
+    derived from the papers' declarations (:mod:`sercore.registry`)."""
+    from ..registry import paper_keys, reference_corpora
+
+    if name == "PAPERS":
+        return paper_keys()
+    if name == "DATASETS":
+        return reference_corpora()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _HERE = Path(__file__).resolve().parent
 
 
 def _csv_path(paper: str) -> Path:
-    if paper not in PAPERS:
-        raise KeyError(f"unknown paper {paper!r}; known papers: {', '.join(PAPERS)}")
-    return _HERE / f"{paper}.csv"
+    """The paper's CSV: the one its declaration names (``Paper.numbers``), else ``<paper>.csv`` beside this file."""
+    from ..registry import paper_keys, papers
+
+    if paper not in paper_keys():
+        raise KeyError(f"unknown paper {paper!r}; known papers: {', '.join(paper_keys())}")
+    return Path(papers()[paper].numbers) if papers()[paper].numbers else _HERE / f"{paper}.csv"
 
 
 @lru_cache(maxsize=None)
@@ -82,8 +93,10 @@ def load(paper: str, *, as_printed: bool = False) -> pd.DataFrame:
 
 
 def load_all(*, as_printed: bool = False) -> pd.DataFrame:
-    """All five papers in one frame (paper order as in :data:`PAPERS`)."""
-    return pd.concat([load(p, as_printed=as_printed) for p in PAPERS], ignore_index=True)
+    """All the papers in one frame (paper order as in :data:`PAPERS`)."""
+    from ..registry import paper_keys
+
+    return pd.concat([load(p, as_printed=as_printed) for p in paper_keys()], ignore_index=True)
 
 
 def tables(paper: str) -> list[str]:

@@ -3,13 +3,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Paper
 from .common import TrainingParams, param
 
 
-@dataclass(kw_only=True)
+#: the paper, declared once (sercore.registry): its key, the corpora and modalities of its reported numbers
+PAPER = Paper(key="ca_ser", chapter="sercore.chapters.ca_ser", order=2,
+              title="CA-SER: Cross-Attention Feature Fusion for Speech Emotion Recognition (Deeb et al.)",
+              corpora=("iemocap",), modalities=("audio",))
+
+
+@dataclass(kw_only=True, eq=False)
 class Params(TrainingParams):
-    protocols: list[str] = param("Table 1 loso (CV-5, sessions), Table 2 loso_speaker (CV-10, speakers); "
-                                 "includes `protocol`", choices=("loso", "loso_speaker"))
+    protocols: list[str] | None = param("Table 1 loso (CV-5, sessions), Table 2 loso_speaker (CV-10, speakers); "
+                                        "includes `protocol` (None: protocol alone, as a manifest corpus runs)",
+                                        choices=("loso", "loso_speaker"))
     mode: str = param("frozen: SSL states from the feature cache | finetune: train the encoder (GPU)",
                       choices=("frozen", "finetune"))
     encoder: str | None = param("None: offline GE2E stand-in; else a HF wav2vec 2.0 name or folder", None)
@@ -35,7 +43,7 @@ class Params(TrainingParams):
                              "killed run", False)
 
     def __post_init__(self):
-        if self.protocol not in self.protocols:
+        if self.protocols is not None and self.protocol not in self.protocols:
             raise ValueError(f"key 'protocol': expected one of protocols {self.protocols} (the headline is "
                              f"one of the runs), got {self.protocol!r}")
         if self.mode == "finetune" and not self.encoder:

@@ -1,8 +1,8 @@
 """The schema machinery: typed fields with ranges and help, and one validator.
 
-A schema is a ``@dataclass(kw_only=True)`` whose fields are made with :func:`param`::
+A schema is a ``@dataclass(kw_only=True, eq=False)`` whose fields are made with :func:`param`::
 
-    @dataclass(kw_only=True)
+    @dataclass(kw_only=True, eq=False)
     class Params(TrainingParams):
         mixup_alpha: float = param("mixup Beta(alpha, alpha); 0 turns it off", ge=0)
 
@@ -10,6 +10,11 @@ Types are the plain ones papermill can inject: ``int``, ``float``, ``str``, ``bo
 ``list[...]`` of those, and ``X | None``. :func:`validate` checks a flat dict against a
 schema and raises :class:`ParamsError` (one line: where, which key, what was expected,
 what came) on an unknown key, a missing key, a wrong type or an out-of-range value.
+
+An instance (what :func:`sercore.runs.resolve` returns) is typed (``P.epochs``) and is also a
+read-only mapping of its fields (``P["epochs"]``, ``P.get``, ``dict(P)``, ``{**P}``), equal to any
+mapping with the same keys and values: chapters and notebooks that take a dict take it unchanged.
+``eq=False`` keeps that mapping equality (a dataclass's own ``__eq__`` compares instances only).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import difflib
 import math
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field
 
 #: ``reference``: the paper's recipe where 2 CPU cores can run it (hours), published in ``records/``;
@@ -34,18 +40,40 @@ class ParamsError(ValueError):
     expected and what came."""
 
 
-def param(help: str, default=MISSING, *, ge=None, gt=None, le=None, lt=None, choices=None):
+def param(help: str, default=MISSING, *, factory=None, ge=None, gt=None, le=None, lt=None, choices=None):
     """A schema field. ``help`` is the one-line meaning (shown in notebooks' parameters cells);
     ``ge``/``gt``/``le``/``lt`` bound numbers (each element of a list); ``choices`` lists the allowed
-    strings. A list default is copied for every instance."""
+    strings. A list default is copied for every instance; ``factory`` makes a default when it is used
+    (one derived from the registry)."""
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": tuple(choices) if choices else None}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
     if isinstance(default, list):
         return field(default_factory=lambda d=tuple(default): list(d), metadata=meta)
     return field(default=default, metadata=meta)
 
 
-@dataclass(kw_only=True)
-class RunParams:
+class ParamsMapping(Mapping):
+    """A schema instance read as a mapping of its fields, in the schema's order (read-only: no item
+    assignment; ``dict(P)`` gives a plain, JSON-able copy)."""
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self))
+
+    def __getitem__(self, key):
+        if isinstance(key, str) and key in self._names():
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+@dataclass(kw_only=True, eq=False)
+class RunParams(ParamsMapping):
     """What every run has, set by the command line (``sercore run``), fanout or papermill, never a params file."""
 
     paper: str = param("chapter key (sercore.PAPERS) or study")
@@ -58,7 +86,7 @@ class RunParams:
                            False)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class CorpusParams(RunParams):
     """A run on one corpus, mapped to one label set, split by one protocol."""
 
@@ -214,7 +242,7 @@ def describe(cls: type) -> list[dict]:
     return rows
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class TrainingParams(CorpusParams):
     """A chapter that trains: the optimiser's numbers and how long."""
 

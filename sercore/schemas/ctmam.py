@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Paper
 from .common import TrainingParams, param
 
 ABLATIONS = ("no_tsa", "no_lstm", "no_lct", "conv_lct", "no_ca", "no_se")
@@ -10,7 +11,14 @@ EFFICIENCY = ("convffn_l", "convffn_s", "transformer", "mobilevit1_d2", "mobilev
               "mobilevit2_d3", "mobilevit3_d2", "mobilevit3_d3")
 
 
-@dataclass(kw_only=True)
+#: the paper, declared once (sercore.registry): its key, the corpora and modalities of its reported numbers
+PAPER = Paper(key="ctmam", chapter="sercore.chapters.ctmam", order=1,
+              title="Speech Emotion Recognition via CNN-Transformer and Multidimensional Attention Mechanism "
+                    "(Tang et al.)",
+              corpora=("iemocap", "emodb"), modalities=("audio",))
+
+
+@dataclass(kw_only=True, eq=False)
 class Params(TrainingParams):
     model: str = param("ctmam (IEMOCAP release: depth 3, 2 heads) | ctmam_emodb (Emo-DB release: depth 1, "
                        "1 head)", choices=("ctmam", "ctmam_emodb"))

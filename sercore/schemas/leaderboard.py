@@ -3,14 +3,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Paper, paper_keys
 from .common import CorpusParams, param
 
-METHODS = ("baselines", "ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat")
+#: the study, declared once (sercore.registry): every chapter's method and the baselines on the same folds
+PAPER = Paper(key="leaderboard", chapter="sercore.leaderboard", order=90, study=True,
+              title="Leaderboard: every method on the same folds, seeds and label map")
 
 
-@dataclass(kw_only=True)
+def methods() -> tuple[str, ...]:
+    """What a board may train: ``baselines`` and every paper's chapter (:func:`sercore.registry.paper_keys`)."""
+    return ("baselines", *paper_keys())
+
+
+@dataclass(kw_only=True, eq=False)
 class Params(CorpusParams):
-    methods: list[str] = param("methods on the board: baselines and chapter keys", list(METHODS), choices=METHODS)
+    methods: list[str] = param("methods on the board: baselines and chapter keys", factory=lambda: list(methods()))
     seeds: list[int] = param("training seeds (at least 3 on quick and paper)", ge=0)
     epochs: int | None = param("one shared epoch budget for every method, capping its pre-training and fine-tuning "
                               "epochs too (None: each chapter's own)", ge=1)
@@ -18,3 +26,9 @@ class Params(CorpusParams):
     encoder: str | None = param("a Hugging Face wav2vec 2.0 name or folder for the methods whose params name "
                                 "one (CA-SER's paper profile fine-tunes facebook/wav2vec2-base); None: each "
                                 "chapter's own", None)
+
+    def __post_init__(self):
+        known = methods()
+        bad = [m for m in self.methods if m not in known]
+        if bad:
+            raise ValueError(f"key 'methods': expected one of {', '.join(known)}, got the string {bad[0]!r}")

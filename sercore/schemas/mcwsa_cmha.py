@@ -3,13 +3,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Paper
 from .common import TrainingParams, param
 
 #: the paper's Table II/III columns, in its order (also the chapter's)
 COLUMNS = ("A+V", "A+T", "V+T", "A+V+T (NP)", "A+V+T")
 
 
-@dataclass(kw_only=True)
+#: the paper, declared once (sercore.registry): its key, the corpora and modalities of its reported numbers
+PAPER = Paper(key="mcwsa_cmha", chapter="sercore.chapters.mcwsa_cmha", order=4,
+              title="Multi-channel Weight-sharing Autoencoder Based on Cascade Multi-head Attention (Zheng et "
+                    "al.)",
+              corpora=("iemocap", "msp_improv", "mnist"), modalities=("audio", "text", "video"))
+
+
+@dataclass(kw_only=True, eq=False)
 class Params(TrainingParams):
     modalities: list[str] = param("wanted; the corpus may offer fewer", choices=("audio", "text", "video"))
     video: str = param("randproj | gradproj (offline stand-ins) | resnet (torchvision + video_weights)",

@@ -3,10 +3,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import Paper
 from .common import TrainingParams, param
 
 
-@dataclass(kw_only=True)
+#: the paper, declared once (sercore.registry): its key, the corpora and modalities of its reported numbers
+PAPER = Paper(key="mlcct", chapter="sercore.chapters.mlcct", order=3,
+              title="A Multi-Level Circulant Cross-Modal Transformer for Multimodal Speech Emotion "
+                    "Recognition (Gong et al.)",
+              corpora=("iemocap", "meld", "mosei"), modalities=("audio", "text"))
+
+
+@dataclass(kw_only=True, eq=False)
 class Params(TrainingParams):
     reference_dataset: str = param("the paper's tables the main numbers sit beside",
                                    choices=("iemocap", "meld", "mosei"))

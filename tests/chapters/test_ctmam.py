@@ -92,26 +92,30 @@ def test_train_variants_on_tiny_data():
     assert sum(out["no_lct"]["confusion"]["matrix"][0]) + sum(out["no_lct"]["confusion"]["matrix"][1]) == 2
 
 
-@pytest.mark.parametrize("dataset,model,epochs,batch,max_segments", [
-    ("synthetic", "ctmam", 8, 32, 3), ("emodb", "ctmam_emodb", 10, 32, None)])
-def test_method_takes_everything_from_the_params(dataset, model, epochs, batch, max_segments):
+@pytest.mark.parametrize("dataset", ["synthetic", "emodb"])
+def test_method_takes_everything_from_the_params(dataset):
     import torch
 
     P = runs.resolve("ctmam", dataset, "quick")
     m = chapter.method(P, have=("audio", "text"))
     assert isinstance(m, Method) and m.segmented and m.modalities == ("audio",)
-    assert (m.train.epochs, m.train.batch_size, m.train.mixup_alpha, m.train.gamma) == (epochs, batch, 0.2, 0.95)
+    assert (m.train.epochs, m.train.batch_size, m.train.mixup_alpha, m.train.gamma) == (
+        P.epochs, P.batch_size, P.mixup_alpha, P.lr_gamma)
     assert m.build(5).eval()(torch.zeros(1, 26, 57)).shape == (1, 5)
-    assert m.build(4).cfg.depth == (3 if model == "ctmam" else 1)
-    assert model in m.note and (("at most 3 evenly spaced segments" in m.note) == (max_segments == 3))
+    assert m.build(4).cfg.depth == (3 if P.model == "ctmam" else 1)
+    shown = f"at most {P.max_segments} evenly spaced segments"
+    assert P.model in m.note and ((shown in m.note) == (P.max_segments is not None))
     m6 = chapter.method(runs.resolve("ctmam", dataset, "quick", {"epochs": 6, "max_segments": 1}))
     assert m6.train.epochs == 6 and "at most 1 evenly spaced" in m6.note
 
 
 def test_profile_note_says_what_the_run_trained():
-    note = chapter.profile_note(runs.resolve("ctmam", "synthetic", "quick"))
-    assert "`quick`-profile run: 8 epoch(s), batch 32, at most 3 segments per utterance" in note
-    assert "variants trained beside the proposed model: no_lct" in note and "trends at best" in note
+    P = runs.resolve("ctmam", "synthetic", "quick")
+    note = chapter.profile_note(P)
+    assert (f"`quick`-profile run: {P.epochs} epoch(s), batch {P.batch_size}, at most {P.max_segments} segments "
+            "per utterance") in note
+    assert f"variants trained beside the proposed model: {', '.join(P.ablations + P.efficiency)}" in note
+    assert "trends at best" in note
     assert "trends at best" not in chapter.profile_note(runs.resolve("ctmam", "emodb", "paper"))
     assert "every segment;" in chapter.profile_note(runs.resolve("ctmam", "emodb", "paper"))
 

@@ -1,4 +1,5 @@
 """MDAT chapter: label maps, k-shot sampler, params schema, method(P, have), a tiny end-to-end run()."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 from sercore import chapters, experiment
 from sercore.chapters import mdat as ch
+from sercore.paths import project_root
 from sercore.runs import resolve
 from sercore.schemas import ParamsError
 from sercore.schemas.mdat import main_spec
@@ -142,7 +144,8 @@ def test_reported_tables_come_from_the_reference():
 
 # ----------------------------------------------------------------------------- real corpora: protocols and pairs
 
-SHARED_EMODB = Path("/work/shared/data/emodb")
+#: the real Emo-DB copy when this machine has one: found only through SERCORE_DATA (or ../shared/data)
+SHARED_EMODB = Path(os.environ.get("SERCORE_DATA") or project_root().parent / "shared" / "data") / "emodb"
 
 
 @pytest.fixture

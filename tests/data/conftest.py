@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sercore.data import fixtures
+from sercore.data.mosei import write_csd as _write_csd
 
 
 
@@ -222,7 +222,7 @@ MOSEI_WORDS = {
 
 def write_csd(path: Path, root_name: str, data: dict) -> None:
     """A computational sequence in the CMU Multimodal SDK's HDF5 layout, with minimal metadata."""
-    fixtures.write_csd(path, root_name, data, metadata={"root name": root_name, "dimension names": ["x"]})
+    _write_csd(path, root_name, data, metadata={"root name": root_name, "dimension names": ["x"]})
 
 
 def make_mosei(root: Path, folds: str | None = "py", audio: bool = True, words: bool = True) -> dict:

@@ -13,7 +13,6 @@ import soundfile as sf
 from sercore import data, runs
 from sercore.cli import main
 from sercore.data import fixtures, get_label_map, summary
-from sercore.paths import project_root
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +25,8 @@ def fixture_root() -> Path:
 def _label_maps() -> dict[str, set[str]]:
     """corpus -> the label maps the params files use on it (cross-corpus files: the shared ser4)."""
     out: dict[str, set[str]] = {}
-    for f in sorted((project_root() / "params").glob("*/*.yaml")):
-        P = runs.resolve(f.parent.name, f.stem, "smoke")
+    for paper, ds in [(p, d) for p in runs.RUNNABLE for d in runs.datasets_with_params(p)]:
+        P = runs.resolve(paper, ds, "smoke")
         out.setdefault(P["corpus"], set()).add(P["label_map"])
         for c in P.get("corpora") or []:
             if c != P["corpus"]:
@@ -52,11 +51,13 @@ def test_every_fixture_corpus_loads_with_its_loader(fixture_root, name):
         if df["split"].notna().all():                   # official splits: every class in every split
             for split, part in kept.groupby("split"):
                 assert part.y.nunique() == len(lm.classes), (m, split)
-    # every modality the corpus has is complete
-    if name in ("emodb", "iemocap", "meld", "mosei", "msp_improv", "emovo", "urdu"):
+    # every modality the corpus declares is complete
+    declared = data.CORPORA[name].modalities
+    assert set(declared) <= set(data.modalities(df)), (declared, data.modalities(df))
+    if "audio" in declared:
         assert s["with_audio"] == s["utterances"]
         assert all(Path(p.split("#")[0]).is_file() for p in df.path)
-    if name in ("emodb", "iemocap", "iemocap_text", "meld", "mosei", "emovo"):
+    if "text" in declared:
         assert s["with_text"] == s["utterances"]
     if name in ("iemocap", "meld", "msp_improv"):
         assert s["with_video"] == s["utterances"]

@@ -16,12 +16,12 @@ from sercore.data.manifest import COLUMNS
 
 
 REPO = Path(__file__).resolve().parents[2]
-DIRNAMES = {"emodb": "emodb", "iemocap": "iemocap", "iemocap_text": "iemocap-text", "meld": "meld",
-            "mosei": "mosei", "msp_improv": "msp-improv", "emovo": "emovo", "urdu": "urdu"}
+#: every corpus read from the data root, from the corpora's declarations (a new corpus module is tested here too)
+DIRNAMES = {n: c.dirname for n, c in data.CORPORA.items() if not c.generated}
 
 
 def mod(name):
-    return importlib.import_module(f"sercore.data.{name}")
+    return importlib.import_module(data.CORPORA[name].load.__module__)
 
 
 def by_id(df):
@@ -33,7 +33,7 @@ def by_id(df):
 @pytest.mark.parametrize("name", sorted(DIRNAMES))
 def test_module_contract(name):
     m = mod(name)
-    assert m.DIRNAME == DIRNAMES[name]
+    assert m.DIRNAME == DIRNAMES[name] and m.CORPUS.name == name and m.CORPUS.layout == m.LAYOUT
     assert data.corpus_module(name) is m
     assert m.LAYOUT.startswith(m.DIRNAME + "/") and m.LAYOUT.count("\n") >= 2
 
