@@ -109,18 +109,18 @@ def nonfinite_paths(obj, path: str = "") -> list[str]:
     return []
 
 
-def _clean(obj):
+def _clean(obj, keep_nonfinite: bool = False):
     """JSON-safe copy: numpy scalars/arrays to Python, NaN to None (only after :func:`validate_metrics`
-    has refused non-finite numbers in :data:`STRICT_SECTIONS`)."""
+    has refused non-finite numbers in :data:`STRICT_SECTIONS`; ``keep_nonfinite``: kept as floats)."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): _clean(v, keep_nonfinite) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [_clean(v, keep_nonfinite) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
+        return _clean(obj.tolist(), keep_nonfinite)
     if isinstance(obj, np.generic):
         obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
+    if isinstance(obj, float) and not math.isfinite(obj) and not keep_nonfinite:
         return None
     return obj
 
@@ -217,7 +217,7 @@ def validate_metrics(data: dict) -> dict:
         raise MetricsError(f"invalid metrics.json:\n  expected a JSON object, got {type(data).__name__}")
     problems = [f"missing key {k!r}" for k in TOP_KEYS if k not in data]
     if not problems:
-        problems = _type_problems(_clean(data))
+        problems = _type_problems(_clean(data, keep_nonfinite=True))
         if problems:
             raise MetricsError("invalid metrics.json:\n  " + "\n  ".join(problems[:20])
                                + (f"\n  ... ({len(problems)} in all)" if len(problems) > 20 else ""))
