@@ -2,7 +2,7 @@
 previous (or the new) complete result, the clean-up after it never removes the last complete result,
 the disk is checked before training, and a failure to publish keeps the earlier results.
 
-Runs here execute no kernel: ``runs._papermill`` is replaced by :func:`fake_papermill`, which writes what
+Runs here execute no kernel: ``runs._papermill`` is replaced by conftest's ``fake_papermill``, which writes what
 the toy notebook would (its executed copy and ``metrics.json`` through ``results.Run``), so every step
 after the notebook is the real code. A kill is ``os._exit`` in a forked child at the named step
 (``runs._STEP_HOOK``): no ``finally`` runs, as with ``kill -9``.
@@ -16,33 +16,14 @@ import sys
 
 import pytest
 
-from sercore import book, cli, results, runs
-from sercore.metrics import classification_report
+from sercore import book, cli, runs
 
 CELL = ("ctmam", "synthetic", "smoke")
 
 
-class _Toy:
-    synthetic, note = True, None
-
-    def record(self):
-        return {"name": "toy"}
-
-
-def fake_papermill(nb, out_nb, params, cwd, progress):
-    """What the toy notebook does, without a kernel: WA 100 when ``epochs`` is odd, else 50."""
-    shutil.copyfile(nb, out_nb)
-    rep = classification_report([0, 1], [0, params["epochs"] % 2], ["a", "b"])
-    P = {k: v for k, v in params.items() if k != "results_root"}
-    results.Run(P).write(results.ChapterResult({"name": "random"}, rep["metrics"], rep["per_class"],
-                                               rep["confusion"]), corpus=_Toy())
-
-
 @pytest.fixture
-def setup(tmp_path, project, monkeypatch):
+def setup(tmp_path, project, fast_runs, monkeypatch):
     proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
-    monkeypatch.setattr(runs, "_papermill", fake_papermill)
-    monkeypatch.setattr(runs, "compute_key", lambda workers=1: {"threads": 1, "cuda": False})
     monkeypatch.setattr(runs, "_STEP_HOOK", None)
     res = tmp_path / "res"
     return proj, res
@@ -227,7 +208,7 @@ def _never(*a, **k):
     raise AssertionError("nothing may run when the storage check fails")
 
 
-def test_too_little_free_space_is_found_before_training(setup, monkeypatch):
+def test_too_little_free_space_is_found_before_training(setup, fast_runs, monkeypatch):
     proj, res = setup
     final = run(proj, res, epochs=2)
     monkeypatch.setattr(runs, "_papermill", _never)
@@ -235,7 +216,7 @@ def test_too_little_free_space_is_found_before_training(setup, monkeypatch):
     with pytest.raises(runs.StorageError, match=r"only 0.1 MiB free on the disk of .*SERCORE_MIN_FREE_MB"):
         run(proj, res, epochs=1)
     assert wa(final) == 50.0 and not debris(res)
-    monkeypatch.setattr(runs, "_papermill", fake_papermill)
+    monkeypatch.setattr(runs, "_papermill", fast_runs)
     monkeypatch.setenv("SERCORE_MIN_FREE_MB", "0")                   # the threshold is the user's to set
     assert wa(run(proj, res, epochs=1)) == 100.0
 
