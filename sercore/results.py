@@ -302,12 +302,12 @@ def read_metrics(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: cannot read metrics.json ({e})") from e
+    except (OSError, ValueError) as e:          # a JSON error, or bytes that are not text
+        raise MetricsError(f"{path}: cannot read metrics.json ({e})") from e
     try:
         return validate_metrics(data)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from e
+        raise MetricsError(f"{path}: {e}") from e
 
 
 @dataclass
