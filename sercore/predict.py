@@ -280,7 +280,7 @@ def _check_settings(folder: Path, meta: dict) -> None:
     """Feature settings a model can be fed with, each problem named by its key: sample rates in
     4-192 kHz and equal for both branches, positive frame and window sizes, ``min_s <= max_s``, as many
     MFCCs as the model takes and no more than mel bands, an SSL layer that is a number or ``"last"``."""
-    from .data._io import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+    from .data._io import MAX_SAMPLE_RATE, MIN_AUDIO_SECONDS, MIN_SAMPLE_RATE
 
     feats = meta.get("features") or {}
     mc = meta.get("model_config") or {}
@@ -301,6 +301,9 @@ def _check_settings(folder: Path, meta: dict) -> None:
             v = c.get(key)
             if v is not None and _is_number(v) and v <= 0:
                 raise CheckpointError(folder, f"{where}.{key} is {v!r}; a positive value is expected")
+        if _is_number(c.get("max_s")) and c["max_s"] < MIN_AUDIO_SECONDS:
+            raise CheckpointError(folder, f"{where}.max_s is {c['max_s']!r}; at least {MIN_AUDIO_SECONDS} s (one "
+                                          "analysis window) is expected")
         if _is_number(c.get("min_s")) and _is_number(c.get("max_s")) and c["min_s"] > c["max_s"]:
             raise CheckpointError(folder, f"{where}: min_s {c['min_s']} is above max_s {c['max_s']}")
         if _is_number(c.get("n_mfcc")) and _is_number(c.get("n_mels")) and c["n_mfcc"] > c["n_mels"]:

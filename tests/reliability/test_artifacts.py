@@ -227,6 +227,9 @@ BINDING = {
     "n_mfcc of the features only": (_bound_edit(_set("features.mfcc.n_mfcc", 20)),
                                     r"features.mfcc.n_mfcc is 20 but the model takes model_config.n_mfcc 40"),
     "max_s negative": (_bound_edit(_set("features.mfcc.max_s", -1.0)), r"features.mfcc.max_s is -1.0; a positive"),
+    "max_s under one window": (_bound_edit(lambda m: [m["features"]["mfcc"].update(max_s=0.001, min_s=None),
+                                                      m["features"]["ssl"]["config"].update(max_s=0.001, min_s=None)]),
+                               r"features.mfcc.max_s is 0.001; at least 0.025 s"),
     "min_s above max_s": (_bound_edit(_set("features.ssl.config.min_s", 5.0)), "min_s 5.0 is above max_s 1.0"),
     "sample rate of 1 Hz": (_bound_edit(_set("features.mfcc.sr", 1)), r"features.mfcc.sr is 1; a sample rate"),
     "branches at two rates": (_bound_edit(_set("features.mfcc.sr", 8000)), "two branches read audio at different"),
@@ -365,6 +368,30 @@ def test_a_tampered_record_is_an_error_naming_it(case, tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and str(rec) in lines[0] and "Traceback" not in err
+
+
+def test_the_book_with_a_string_in_a_results_metrics_json_goes_on_and_shows_the_record(tmp_path, monkeypatch, capsys):
+    """A run in results/ whose metrics.json holds a string (and a date that is not one) is no fresher result
+    than the record of the same cell: no traceback, the record's page is staged."""
+    import nbformat
+
+    import sercore.book as B
+
+    _copy_record("ctmam/emodb/reference/seed-0", tmp_path / "records")
+    res = tmp_path / "results/ctmam/emodb/reference"
+    res.mkdir(parents=True)
+    m = json.loads((ROOT / "records/ctmam/emodb/reference/seed-0/metrics.json").read_text())
+    m["metrics"]["wa"], m["started"] = "lots", "soon"
+    (res / "metrics.json").write_text(json.dumps(m))
+    nbformat.write(nbformat.v4.new_notebook(), res / "ctmam.ipynb")
+    monkeypatch.setenv("SERCORE_RECORDS", str(tmp_path / "records"))
+    monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "results"))
+    assert records.fresher_result(("ctmam", "emodb", "reference"),
+                                  records.published_cells(tmp_path / "records")[("ctmam", "emodb", "reference")],
+                                  tmp_path / "results") is None
+    staged = B.stage_book(tmp_path / "root", tmp_path / "results")
+    assert any(p.name == "emodb-reference-published.ipynb" for p in staged)
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_records_check_fails_on_a_commit_not_in_the_history(tmp_path, monkeypatch, capsys):

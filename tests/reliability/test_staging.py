@@ -43,7 +43,7 @@ def test_debris_of_a_killed_run_is_removed_and_never_staged(tmp_path):
     assert [p.name for p in staged] == ["benchmarks.md"]     # nothing of the killed runs reached the book
 
 
-def test_the_next_run_of_a_cell_removes_its_dead_staging(tmp_path, project):
+def test_the_next_run_of_a_cell_removes_its_dead_staging(tmp_path, project, fast_runs):
     proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     res = tmp_path / "res"
     debris = res / "ctmam/synthetic" / f".smoke.running-{_dead_pid()}"
@@ -72,7 +72,7 @@ def test_a_second_run_of_the_same_cell_is_refused_while_the_first_lives(tmp_path
         holder.wait()
 
 
-def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, project):
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, project, fast_runs):
     proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     res = tmp_path / "res"
     (res / "ctmam/synthetic").mkdir(parents=True)
