@@ -538,7 +538,10 @@ def check_storage(final: Path, stage: Path) -> None:
             os.fsync(f.fileno())
         probe.unlink()
     except OSError as e:
-        probe.unlink(missing_ok=True) if probe.parent.exists() else None
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
         raise StorageError(f"cannot write results under {final.parent}: {e.strerror or e} "
                            "(nothing was run)") from None
     need = min_free_bytes()
@@ -728,8 +731,14 @@ def check_numbers(params: dict, source: str) -> dict:
 def _run_params(paper: str, dataset: str, profile: str, seed: int, skip_bad: bool, overrides: dict | None,
                 root: Path) -> dict:
     """A run's parameters: resolved and validated, or the bare run keys of the data and scoreboard pages."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ParamsError(f"seed: expected an integer from 0 to {MAX_SEED}, got {seed!r}")
+    import operator
+
+    try:
+        if isinstance(seed, bool):
+            raise TypeError
+        seed = operator.index(seed)           # an int, or a numpy integer
+    except TypeError:
+        raise ParamsError(f"seed: expected an integer from 0 to {MAX_SEED}, got {seed!r}") from None
     if paper in SPECIAL:
         return check_numbers({"paper": paper, "dataset": dataset, "profile": profile, "seed": int(seed)},
                              f"{paper} run")
