@@ -15,9 +15,11 @@
 
 This module only parses arguments and reports; the work is in :mod:`sercore.runs` (parameters,
 one run), :mod:`sercore.book` (the book), :mod:`sercore.fanout`, :mod:`sercore.predict` and
-:mod:`sercore.data`. Bad parameters (unknown key, wrong type, out of range, YAML syntax, a file
-that is not a mapping, a name that is not in the registry) print one line naming the file and key
-and exit with code 2, before anything is written.
+:mod:`sercore.data`. Bad arguments and bad parameters (unknown key, wrong type, out of range, YAML
+syntax, a file that is not a mapping, a name that is not in the registry, a seed below 0, a folder
+that does not exist) print one line naming the file, key or flag and exit with code 2, before anything
+is written. Every other failure (a damaged file, a run that failed, a full or read-only disk) is one
+error line too, exit code 1: no traceback reaches a user (``SERCORE_TRACEBACK=1`` shows one).
 """
 from __future__ import annotations
 
@@ -26,8 +28,48 @@ import os
 import sys
 
 from . import runs
+from .runs import MAX_SEED
 from .schemas import ParamsError
 from .schemas.common import PROFILES
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``sercore run: error: argument --seed: ...``), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _seed(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED}, got {text!r}") from None
+    if not 0 <= n <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED}, got {text!r}")
+    return n
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if not 1 <= n <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {2**31 - 1}, got {text!r}")
+    return n
+
+
+def _folder(text: str) -> str:
+    """An existing folder (``--data-root``, ``--results``)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty string")
+    path = os.path.expanduser(text)
+    if not os.path.exists(path):
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    if not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{text}: not a folder")
+    return text
 
 # ----------------------------------------------------------------------------- predict
 
@@ -41,7 +83,7 @@ def _predict_cmd(args) -> int:
     try:
         preds = predict(args.files, checkpoint=args.checkpoint, return_embedding=args.embedding)
     except (AudioLoadError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 1
     if args.json or args.embedding:
         print(json.dumps(preds, indent=2, allow_nan=False))
@@ -65,7 +107,7 @@ def _fanout_cmd(args) -> int:
     except ParamsError:
         raise
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 1
     params = {k: v for k, v in {"timeout_min": args.timeout_min, "slurm_partition": args.partition,
                                 "gpus_per_node": args.gpus_per_node, "cpus_per_task": args.cpus_per_task,
@@ -89,7 +131,7 @@ def _fanout_cmd(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     RUNNABLE = runs.RUNNABLE          # the declared papers and studies (sercore.registry)
-    ap = argparse.ArgumentParser(prog="sercore", description=__doc__.split("\n\n")[0])
+    ap = _Parser(prog="sercore", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="execute one paper notebook on one dataset")
@@ -97,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--dataset", required=True, help="a params/PAPER/NAME.yaml name (e.g. synthetic, emodb) or a "
                                                     "manifest corpus under the data root (sercore data list)")
     r.add_argument("--profile", default="smoke", choices=PROFILES)
-    r.add_argument("--data-root", default=None, help="folder with one sub-folder per corpus (default $SERCORE_DATA)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--data-root", default=None, type=_folder,
+                   help="folder with one sub-folder per corpus (default $SERCORE_DATA)")
+    r.add_argument("--seed", type=_seed, default=0,
+                   help="0 writes results/PAPER/DATASET/PROFILE (the book's run); another seed writes "
+                        "results/PAPER/DATASET/seeds/PROFILE/seed-S")
     r.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable or invalid corpus files (counted and reported) instead of stopping")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -109,13 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     pa.add_argument("paper", choices=RUNNABLE)
     pa.add_argument("--dataset", required=True, help="a params/PAPER/NAME.yaml name or a manifest corpus")
     pa.add_argument("--profile", default="smoke", choices=PROFILES)
-    pa.add_argument("--seed", type=int, default=0)
-    pa.add_argument("--data-root", default=None)
+    pa.add_argument("--seed", type=_seed, default=0)
+    pa.add_argument("--data-root", default=None, type=_folder)
 
     d = sub.add_parser("data", help="corpora")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
     dl = dsub.add_parser("list", help="every corpus: found or not, utterances, labels")
-    dl.add_argument("--data-root", default=None)
+    dl.add_argument("--data-root", default=None, type=_folder)
     df = dsub.add_parser("fetch", help="download a public corpus into the data root (licensed ones: "
                                        "print how to obtain them)")
     df.add_argument("name", help="a corpus name (an unknown one prints the names this command knows)")
@@ -127,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     dfx.add_argument("dir", help="data root to fill (one sub-folder per corpus); SERCORE_DATA=DIR then finds them")
     dfx.add_argument("--corpora", nargs="+", default=None,
                      help="corpus names (default: every corpus that declares a fixture; sercore data list names them)")
-    dfx.add_argument("--seed", type=int, default=0)
+    dfx.add_argument("--seed", type=_seed, default=0)
     dm = dsub.add_parser("manifest", help="write DIR/manifest.csv (a manifest corpus) from a folder whose file or "
                                           "folder names hold the labels")
     dm.add_argument("dir", help="the corpus folder (put it under the data root; its name is the corpus's)")
@@ -153,29 +198,31 @@ def main(argv: list[str] | None = None) -> int:
     fo.add_argument("--datasets", nargs="+", default=None,
                     help="default: every params/PAPER/*.yaml whose corpus is found (as sercore book --run)")
     fo.add_argument("--profiles", nargs="+", default=["quick"], choices=PROFILES)
-    fo.add_argument("--seeds", nargs="+", type=int, default=[0],
+    fo.add_argument("--seeds", nargs="+", type=_seed, default=[0],
                     help="the first writes results/PAPER/DATASET/PROFILE (the book's run), "
                          "the others results/PAPER/DATASET/seeds/PROFILE/seed-S")
     fo.add_argument("--executor", default="local", choices=("local", "debug", "slurm"))
-    fo.add_argument("--max-parallel", type=int, default=1, help="jobs running at once (SLURM: array parallelism)")
-    fo.add_argument("--data-root", default=None)
-    fo.add_argument("--timeout-min", type=int, default=None, help="per-job time limit in minutes")
+    fo.add_argument("--max-parallel", type=_positive, default=1,
+                    help="jobs running at once (SLURM: array parallelism)")
+    fo.add_argument("--data-root", default=None, type=_folder)
+    fo.add_argument("--timeout-min", type=_positive, default=None, help="per-job time limit in minutes")
     fo.add_argument("--partition", default=None, help="SLURM partition")
-    fo.add_argument("--gpus-per-node", type=int, default=None)
-    fo.add_argument("--cpus-per-task", type=int, default=None)
-    fo.add_argument("--mem-gb", type=int, default=None)
+    fo.add_argument("--gpus-per-node", type=_positive, default=None)
+    fo.add_argument("--cpus-per-task", type=_positive, default=None)
+    fo.add_argument("--mem-gb", type=_positive, default=None)
 
     st = sub.add_parser("status", help="runs in progress (live lock files under results/) and their last "
                                        "progress line")
-    st.add_argument("--results", default=None, help="results tree to look in (default $SERCORE_RESULTS or "
-                                                    "results/)")
+    st.add_argument("--results", default=None, type=_folder,
+                    help="results tree to look in (default $SERCORE_RESULTS or results/)")
 
     rs = sub.add_parser("results", help="what results/ holds")
     rsub = rs.add_subparsers(dest="results_cmd", required=True)
     rx = rsub.add_parser("export", help="one tidy CSV/Parquet of every run and comparison row (headline metrics "
                                         "with their 95%% intervals, per-fold metrics, reported vs measured)")
     rx.add_argument("path", help="output file, .csv or .parquet (Parquet needs pyarrow)")
-    rx.add_argument("--results", default=None, help="results tree to read (default $SERCORE_RESULTS or results/)")
+    rx.add_argument("--results", default=None, type=_folder,
+                    help="results tree to read (default $SERCORE_RESULTS or results/)")
     rx.add_argument("--skip-invalid", action="store_true",
                     help="leave out runs whose metrics.json is invalid (listed and counted) instead of stopping")
 
@@ -186,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="execute every notebook again (default: reuse a run whose run key -- parameters, seed, "
                         "corpus files, code -- is unchanged)")
     b.add_argument("--reuse", action="store_true", help="(the default now; kept for old scripts)")
-    b.add_argument("--data-root", default=None)
-    b.add_argument("--jobs", type=int, default=None,
+    b.add_argument("--data-root", default=None, type=_folder)
+    b.add_argument("--jobs", type=_positive, default=None,
                    help="notebooks run at once (default: 2 on two cores or more, else 1); each kernel gets "
                         "its share of the cores")
     b.add_argument("--synthetic", action="store_true",
@@ -196,10 +243,63 @@ def main(argv: list[str] | None = None) -> int:
 
     args = ap.parse_args(argv)
     try:
+        problem = _check_args(args)
+        if problem:
+            print(f"sercore {args.cmd}: error: {problem}", file=sys.stderr)
+            return 2
         return _dispatch(args)
     except ParamsError as e:          # bad parameters: one line, exit 2, nothing written
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:            # noqa: BLE001 - every failure is one line for people
+        if os.environ.get("SERCORE_TRACEBACK"):
+            raise
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(e: BaseException) -> str:
+    """The message of ``e`` for people: an ``OSError`` as ``FILE: what went wrong``; an error of
+    sercore's own as its message; anything else with its type (and how to see the traceback)."""
+    from .data.errors import CorpusNotFoundError
+
+    if isinstance(e, OSError) and not isinstance(e, CorpusNotFoundError) and e.strerror:
+        where = e.filename or ""
+        return f"{where}: {e.strerror}" if where else e.strerror
+    if isinstance(e, (ValueError, RuntimeError, FileNotFoundError, OSError)) and str(e):
+        return str(e)
+    return f"{type(e).__name__}: {e} (set SERCORE_TRACEBACK=1 to see where)"
+
+
+def _check_args(args) -> str | None:
+    """What is wrong with arguments argparse cannot judge alone (before any work), or None."""
+    if args.cmd == "results" and args.results_cmd == "export":
+        from pathlib import Path
+        out = Path(args.path)
+        if out.suffix not in (".csv", ".parquet"):
+            return f"{args.path}: the output must end in .csv or .parquet"
+        if out.is_dir():
+            return f"{args.path}: is a folder; give a file name ending in .csv or .parquet"
+        if not out.parent.is_dir():
+            return f"{args.path}: its folder {out.parent} does not exist"
+    if args.cmd == "predict":
+        from pathlib import Path
+        ck = Path(args.checkpoint)
+        if not ck.is_dir():
+            return f"--checkpoint {args.checkpoint}: {'not a folder' if ck.exists() else 'no such folder'}"
+        for f in args.files:
+            if not Path(f).exists():
+                return f"{f}: no such audio file"
+            if not Path(f).is_file():
+                return f"{f}: not a file; predict takes audio files"
+    if args.cmd == "data" and args.data_cmd == "fixtures":
+        from pathlib import Path
+        if Path(args.dir).exists() and not Path(args.dir).is_dir():
+            return f"{args.dir}: not a folder"
+    return None
 
 
 def _dispatch(args) -> int:
@@ -214,7 +314,7 @@ def _dispatch(args) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         except (RuntimeError, FileNotFoundError) as e:
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {_one_line(e)}", file=sys.stderr)
             return 1
         print(f"wrote {out / 'metrics.json'} and {out / (args.paper + '.ipynb')}")
         return 0
@@ -222,8 +322,9 @@ def _dispatch(args) -> int:
         import yaml
 
         from .data import data_root
-        from .runs import datasets_with_params, resolve
+        from .runs import check_numbers, datasets_with_params, resolve
         P = resolve(args.paper, args.dataset, args.profile, {"seed": args.seed, "data_root": args.data_root})
+        check_numbers(P, f"params/{args.paper}/{args.dataset}.yaml ({args.profile})")
         where = "--data-root" if args.data_root else ("SERCORE_DATA" if os.environ.get("SERCORE_DATA") else
                                                        "the default ./data")
         print(f"# data root of this run: {data_root(args.data_root)} (from {where})")

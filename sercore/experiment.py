@@ -39,15 +39,21 @@ class Corpus:
         return t.loc[[*self.labels, "total"] if set(self.labels) <= set(t.index) else t.index]
 
     def version(self) -> str:
-        """A short fingerprint of the data this run used (sha1 of every kept row's id, label, text and
-        audio file size): two runs with the same version saw the same utterances."""
+        """A short fingerprint of the data this run used (sha1 of every kept row's id, label, text and the
+        sha256 of its audio file's contents, :mod:`sercore.digests`): two runs with the same version saw
+        the same utterances, even where a file was replaced by another of the same size."""
         import hashlib
         import os
 
+        from .digests import file_digests
+
+        rows = list(self.manifest[["utt_id", "label", "path", "text"]].itertuples(index=False))
+        paths = [r.path for r in rows if isinstance(r.path, str) and os.path.isfile(r.path)]
+        digests = {os.path.normpath(k): v for k, v in file_digests(paths).items()}
         h = hashlib.sha1()
-        for row in self.manifest[["utt_id", "label", "path", "text"]].itertuples(index=False):
-            size = os.path.getsize(row.path) if isinstance(row.path, str) and os.path.exists(row.path) else -1
-            h.update(f"{row.utt_id}|{row.label}|{size}|{row.text if isinstance(row.text, str) else ''}\n".encode())
+        for row in rows:
+            digest = digests.get(os.path.normpath(os.path.abspath(row.path)), "-") if isinstance(row.path, str) else "-"
+            h.update(f"{row.utt_id}|{row.label}|{digest}|{row.text if isinstance(row.text, str) else ''}\n".encode())
         return h.hexdigest()[:12]
 
     def record(self) -> dict:
@@ -75,6 +81,10 @@ def prepare(corpus: str, *, label_map: str, data_root: str | None = None, langua
 
     m = sdata.load(corpus, data_root, **load_kwargs)
     skipped = m.attrs.get("skipped") or []
+    if skipped and m.empty:           # --skip-bad, and nothing was left: say so, not "no rows"
+        p, r = skipped[0]
+        raise ValueError(f"{corpus}: all {len(skipped)} files were skipped as unreadable or invalid (first: {p}: "
+                         f"{r}); nothing is left to run on")
     note = m.attrs.get("note")
     if skipped:       # asked for (skip_bad): counted and said next to every result of this corpus
         shown = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")

@@ -16,11 +16,12 @@ executed notebook and ``metrics.json`` land in the usual ``results/`` tree and
   ``gpus_per_node``, ``cpus_per_task``, ``mem_gb``, ``timeout_min``...).
 
 Where the results go. ``results/PAPER/DATASET/PROFILE/`` holds one run (it is
-what the book shows). The FIRST seed of a grid goes there, exactly where
-``sercore run ... --seed S`` writes; every further seed goes to
-``results/PAPER/DATASET/seeds/PROFILE/seed-S/`` so seeds never overwrite each
-other (the book and the scoreboard read the first seed's run; the per-seed
-headlines are in the fan-out's ``jobs.json``). The unit of work is a whole
+what the book shows). The FIRST seed of a grid goes there (where ``sercore run``
+writes seed 0); every further seed goes to
+``results/PAPER/DATASET/seeds/PROFILE/seed-S/``, where ``sercore run ... --seed S``
+writes any seed but 0, so seeds never overwrite each other (the book and the
+scoreboard read the first seed's run; the per-seed headlines are in the
+fan-out's ``jobs.json``). The unit of work is a whole
 notebook: the folds of a cross-validation run inside their notebook (one
 results folder per run is the contract), so the grid has no fold axis; use
 :mod:`sercore.distributed` to spread one run over several GPUs.
@@ -60,8 +61,24 @@ class Job:
 
 
 def seed_dir(profile: str, seed: int) -> str:
-    """Where a seed other than the grid's first goes, under ``results/PAPER/DATASET/``."""
-    return f"seeds/{profile}/seed-{int(seed)}"
+    """Where a seed other than the grid's first goes, under ``results/PAPER/DATASET/``
+    (:func:`sercore.runs.seed_dir`: where ``sercore run --seed S`` writes a seed other than 0)."""
+    from .runs import seed_dir as runs_seed_dir
+
+    return runs_seed_dir(profile, seed)
+
+
+def check_seeds(seeds: Sequence) -> list[int]:
+    """The seeds as integers from 0 to :data:`sercore.runs.MAX_SEED`, duplicates dropped; ValueError naming
+    the first that is not one (before any job is submitted)."""
+    from .runs import MAX_SEED
+
+    out = []
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+            raise ValueError(f"seeds must be whole numbers from 0 to {MAX_SEED}, got {s!r}")
+        out.append(int(s))
+    return list(dict.fromkeys(out))
 
 
 def grid(papers: Sequence[str], datasets: Sequence[str] | None = None,
@@ -81,7 +98,7 @@ def grid(papers: Sequence[str], datasets: Sequence[str] | None = None,
 
     if not papers:
         raise ValueError("no paper given")
-    seeds = [int(s) for s in dict.fromkeys(seeds)]
+    seeds = check_seeds(seeds)
     if not seeds:
         raise ValueError("no seed given")
     jobs = []
@@ -114,7 +131,7 @@ def run_job(job: Job, data_root: str | None = None, results_root: str | None = N
     t0 = time.time()
     out = run_notebook(job.paper, job.dataset, job.profile, data_root=data_root, seed=job.seed,
                        results_root=results_root, root=Path(root) if root else None,
-                       run_dir=job.run_dir, workers=workers)
+                       run_dir=job.run_dir or job.profile, workers=workers)
     m = read_metrics(out / "metrics.json")
     return {"results": str(out), "seconds": round(time.time() - t0, 2), "metrics": m["metrics"],
             "synthetic": m["synthetic"]}

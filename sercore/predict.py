@@ -25,13 +25,25 @@ Unreadable, missing or empty files, and files holding NaN or infinite samples, r
 naming the file; a prediction is never made of non-finite numbers, so ``--json`` output is
 always valid JSON.
 
+- ``manifest.json``: the sha256 of every other file, and of each part of the config a prediction
+  depends on (model, model config, labels, feature settings), with the checkpoint's id.
+
+The three are bound together: the weights file carries, in its safetensors metadata, the
+checkpoint's id and the sha256 of the config's model, labels and feature settings; the config
+records the weights' sha256; the manifest records both files'. A label reversed, a feature setting
+changed or the weights of another run put in place (even with every checksum in ``config.json``
+updated) is refused, naming what differs, rather than silently changing every answer.
+
 Loading a folder checks it before building anything (:class:`CheckpointError`, a
 ``ValueError`` naming the folder and the problem): ``config.json`` must be JSON of this
 format, name a registered model preset, give every config field a value of its type,
-as many classes as labels, a ``weights`` entry that is a plain file name inside the folder,
-and, in finetune mode, the stored encoder config; the weights file must have the sha256
-recorded when it was written. Nothing in :mod:`sercore.predict` reaches the model hub
-(Hugging Face offline mode while loading and extracting).
+as many classes as labels, feature settings a model can be fed with (sample rate 4-192 kHz,
+positive lengths, as many MFCCs as the model takes), a ``weights`` entry that is a plain file name
+inside the folder, and, in finetune mode, the stored encoder config; the weights file must have the
+sha256 recorded when it was written, and the manifest must match. Folders written before the
+manifest existed (versions 1 and 2) cannot be verified and are refused unless
+``allow_unverified=True`` is passed (then with a warning). Nothing in :mod:`sercore.predict`
+reaches the model hub (Hugging Face offline mode while loading and extracting).
 """
 from __future__ import annotations
 
@@ -53,12 +65,17 @@ import torch
 from .paths import environ, file_sha256
 
 FORMAT = "sercore-checkpoint"
-VERSION = 2          # 2: config.json records weights_sha256 (version 1 folders load with a warning)
+VERSION = 3          # 3: manifest.json and bound weights; 2: config.json records weights_sha256; 1: neither
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "sercore-checkpoint-manifest"
+#: the parts of config.json a prediction depends on, each digested in the manifest (a change is named)
+BOUND_PARTS = ("model", "model_config", "labels", "features.mode", "features.mfcc", "features.ssl",
+               "encoder_hf_config")
 
 __all__ = ["save_checkpoint", "load_checkpoint", "check_checkpoint", "predict", "Checkpoint",
-           "CheckpointError"]
+           "CheckpointError", "bound_digests"]
 
 
 class CheckpointError(ValueError):
@@ -100,7 +117,10 @@ class Checkpoint:
     def extractors(self):
         """(MFCC extractor, SSL extractor or None), built once per loaded checkpoint."""
         if self._extractors is None:
-            self._extractors = _extractors(self.features)
+            try:
+                self._extractors = _extractors(self.features)
+            except ValueError as e:           # a setting the extractor refuses: the checkpoint's, not a file's
+                raise CheckpointError(self.folder, f"its feature settings are not usable: {e}") from None
         return self._extractors
 
     def __repr__(self) -> str:
@@ -108,17 +128,43 @@ class Checkpoint:
                 f"encoder={self.meta.get('encoder')!r})")
 
 
+def _part(meta: dict, name: str):
+    obj = meta
+    for k in name.split("."):
+        obj = obj.get(k) if isinstance(obj, dict) else None
+    return obj
+
+
+def _digest(obj) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def bound_digests(meta: dict) -> dict:
+    """sha256 of each of :data:`BOUND_PARTS` of a config (what the manifest and the weights record)."""
+    return {name: _digest(_part(meta, name)) for name in BOUND_PARTS}
+
+
 def save_checkpoint(model: torch.nn.Module, folder, labels: Sequence[str], feature_config: dict, *,
                     preset: str = "ca_ser", encoder: str | None = None, extra: dict | None = None) -> Path:
-    """Write ``model`` (weights + config), its ``labels`` and ``feature_config`` to ``folder``.
+    """Write ``model`` (weights + config), its ``labels`` and ``feature_config`` to ``folder``, with its
+    manifest; the folder is written beside ``folder`` and put in its place in one step, so a folder of
+    half the files never exists.
 
     feature_config: ``{"mode": "frozen"|"finetune", "mfcc": {extractor config},
     "ssl": {"name": "ssl"|"ge2e", "config": {...}} or None}``, as
     :func:`sercore.chapters.ca_ser.feature_config` makes it.
     preset: the registered model preset whose config class the model uses.
     encoder: a sentence naming the SSL encoder that produced the features (shown by the tool).
+    Settings a model cannot be fed with are refused here (:class:`CheckpointError`), not at prediction.
     """
+    import shutil
+    import uuid
+
     from safetensors.torch import save_file
+
+    from .paths import atomic_write
 
     cfg = getattr(model, "cfg", None)
     if cfg is None:
@@ -127,20 +173,35 @@ def save_checkpoint(model: torch.nn.Module, folder, labels: Sequence[str], featu
     if n_out is not None and n_out != len(labels):
         raise ValueError(f"the model has {n_out} classes but {len(labels)} labels were given: {list(labels)}")
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS))
     enc = getattr(model, "encoder", None)
-    meta = {"format": FORMAT, "version": VERSION, "model": preset, "model_config": asdict(cfg),
-            "labels": list(labels), "features": feature_config, "encoder": encoder,
+    meta = {"format": FORMAT, "version": VERSION, "checkpoint_id": uuid.uuid4().hex, "model": preset,
+            "model_config": asdict(cfg), "labels": list(labels), "features": feature_config, "encoder": encoder,
             "encoder_hf_config": enc.config.to_dict() if enc is not None and hasattr(enc, "config") else None,
-            "weights": WEIGHTS, "weights_sha256": file_sha256(folder / WEIGHTS),
-            "weights_bytes": (folder / WEIGHTS).stat().st_size, "extra": extra or {}}
-    from .paths import atomic_write
-    atomic_write(folder / CONFIG, lambda t: t.write_text(json.dumps(meta, indent=2, default=str)))
+            "weights": WEIGHTS, "extra": extra or {}}
+    meta = json.loads(json.dumps(meta, default=str))           # as config.json will hold it
+    _check_settings(folder, meta)
+    bound = bound_digests(meta)
+    tmp = folder.with_name(f".{folder.name}.writing-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS), metadata={"sercore_checkpoint_id": meta["checkpoint_id"],
+                                                        "sercore_bound_sha256": _digest(bound)})
+        meta.update(weights_sha256=file_sha256(tmp / WEIGHTS), weights_bytes=(tmp / WEIGHTS).stat().st_size)
+        text = json.dumps(meta, indent=2)
+        atomic_write(tmp / CONFIG, lambda t: t.write_text(text))
+        manifest = {"format": MANIFEST_FORMAT, "checkpoint_id": meta["checkpoint_id"],
+                    "files": {n: file_sha256(tmp / n) for n in (CONFIG, WEIGHTS)}, "bound": bound}
+        atomic_write(tmp / MANIFEST, lambda t: t.write_text(json.dumps(manifest, indent=2)))
+        old = folder.with_name(f".{folder.name}.replaced-{os.getpid()}")
+        if folder.exists():
+            os.rename(folder, old)
+        os.rename(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return folder
-
-
 
 
 def _is_number(v) -> bool:
@@ -215,10 +276,111 @@ def _weights_path(folder: Path, weights) -> Path:
     return path
 
 
-def check_checkpoint(folder) -> dict:
-    """Validate a checkpoint folder against its schema; returns ``config.json`` as a dict.
+def _check_settings(folder: Path, meta: dict) -> None:
+    """Feature settings a model can be fed with, each problem named by its key: sample rates in
+    4-192 kHz and equal for both branches, positive frame and window sizes, ``min_s <= max_s``, as many
+    MFCCs as the model takes and no more than mel bands, an SSL layer that is a number or ``"last"``."""
+    from .data._io import MAX_SAMPLE_RATE, MIN_AUDIO_SECONDS, MIN_SAMPLE_RATE
 
-    Raises :class:`CheckpointError` naming the folder and the first problem found.
+    feats = meta.get("features") or {}
+    mc = meta.get("model_config") or {}
+    parts = [("features.mfcc", feats.get("mfcc"))]
+    if isinstance(feats.get("ssl"), dict):
+        parts.append(("features.ssl.config", feats["ssl"].get("config")))
+    rates = {}
+    for where, c in parts:
+        if not isinstance(c, dict):
+            continue
+        sr = c.get("sr")
+        if sr is not None and (not _is_number(sr) or not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE):
+            raise CheckpointError(folder, f"{where}.sr is {sr!r}; a sample rate from {MIN_SAMPLE_RATE:,} to "
+                                          f"{MAX_SAMPLE_RATE:,} Hz is expected")
+        rates[where] = sr
+        for key in ("max_s", "min_s", "seg_s", "seg_hop_s", "n_fft", "hop_length", "win_length", "n_mels",
+                    "n_mfcc"):
+            v = c.get(key)
+            if v is not None and _is_number(v) and v <= 0:
+                raise CheckpointError(folder, f"{where}.{key} is {v!r}; a positive value is expected")
+        if _is_number(c.get("max_s")) and c["max_s"] < MIN_AUDIO_SECONDS:
+            raise CheckpointError(folder, f"{where}.max_s is {c['max_s']!r}; at least {MIN_AUDIO_SECONDS} s (one "
+                                          "analysis window) is expected")
+        if _is_number(c.get("min_s")) and _is_number(c.get("max_s")) and c["min_s"] > c["max_s"]:
+            raise CheckpointError(folder, f"{where}: min_s {c['min_s']} is above max_s {c['max_s']}")
+        if _is_number(c.get("n_mfcc")) and _is_number(c.get("n_mels")) and c["n_mfcc"] > c["n_mels"]:
+            raise CheckpointError(folder, f"{where}.n_mfcc is {c['n_mfcc']}, more than its n_mels {c['n_mels']}")
+        layer = c.get("layer")
+        if layer is not None and layer != "last" and not (isinstance(layer, int) and not isinstance(layer, bool)
+                                                          and layer >= 0):
+            raise CheckpointError(folder, f"{where}.layer is {layer!r}; a layer number >= 0 or 'last' is expected")
+    if len({r for r in rates.values() if r is not None}) > 1:
+        raise CheckpointError(folder, "the two branches read audio at different rates ("
+                                      + ", ".join(f"{k}.sr {v}" for k, v in rates.items()) + ")")
+    n_mfcc = (feats.get("mfcc") or {}).get("n_mfcc") if isinstance(feats.get("mfcc"), dict) else None
+    if "n_mfcc" in mc and n_mfcc is not None and mc["n_mfcc"] != n_mfcc:
+        raise CheckpointError(folder, f"features.mfcc.n_mfcc is {n_mfcc} but the model takes "
+                                      f"model_config.n_mfcc {mc['n_mfcc']} MFCCs")
+
+
+def _weights_metadata(path: Path) -> dict:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception:  # noqa: BLE001 - a damaged file is said by the checks that read it
+        return {}
+
+
+def _check_manifest(folder: Path, meta: dict, weights: Path) -> None:
+    """The manifest of a version-3 folder: present, listing config.json and the weights with their
+    sha256 as they are now, of the same checkpoint id as config.json and the weights' metadata, and the
+    weights bound to this config's model, labels and feature settings."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise CheckpointError(folder, f"{MANIFEST} is missing: the config and the weights cannot be checked "
+                                      "against each other (write the checkpoint again with save_checkpoint)")
+    try:
+        man = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(folder, f"{MANIFEST} is not valid JSON ({e})") from None
+    if not isinstance(man, dict) or man.get("format") != MANIFEST_FORMAT or not isinstance(man.get("files"), dict) \
+            or not isinstance(man.get("bound"), dict):
+        raise CheckpointError(folder, f"{MANIFEST} is not a sercore checkpoint manifest")
+    if man.get("checkpoint_id") != meta.get("checkpoint_id"):
+        raise CheckpointError(folder, f"{MANIFEST} is of checkpoint {man.get('checkpoint_id')!r} but {CONFIG} of "
+                                      f"{meta.get('checkpoint_id')!r}: files of two checkpoints are mixed")
+    md = _weights_metadata(weights)
+    if md.get("sercore_checkpoint_id") != meta.get("checkpoint_id"):
+        raise CheckpointError(folder, f"the weights in {weights.name} belong to another checkpoint (id "
+                                      f"{md.get('sercore_checkpoint_id')!r}, this folder's is "
+                                      f"{meta.get('checkpoint_id')!r}): weights of another run were put in place")
+    now = bound_digests(meta)
+    changed = [k for k in BOUND_PARTS if man["bound"].get(k) != now[k]]
+    if changed or md.get("sercore_bound_sha256") != _digest(now):
+        what = ", ".join(changed) if changed else "model, labels or feature settings"
+        raise CheckpointError(folder, f"{CONFIG} does not match the weights it came with: its {what} changed "
+                                      "after the checkpoint was written; every prediction would mean something "
+                                      "else, so none is made")
+    files = man["files"]
+    for name in (CONFIG, weights.name):
+        if name not in files:
+            raise CheckpointError(folder, f"{MANIFEST} does not list {name}")
+    for name, want in files.items():
+        if not isinstance(name, str) or Path(name).name != name or name in (".", "..", MANIFEST):
+            raise CheckpointError(folder, f"{MANIFEST} lists {name!r}, not a file of the folder")
+        f = folder / name
+        if not f.is_file():
+            raise CheckpointError(folder, f"{name} is missing (listed in {MANIFEST})")
+        if file_sha256(f) != want:
+            raise CheckpointError(folder, f"{name} does not match {MANIFEST} (its sha256 differs): changed "
+                                          "after the checkpoint was written")
+
+
+def check_checkpoint(folder, allow_unverified: bool = False) -> dict:
+    """Validate a checkpoint folder against its schema and its manifest; returns ``config.json`` as a dict.
+
+    Raises :class:`CheckpointError` naming the folder and the first problem found. A folder of an
+    older version (no manifest) is refused unless ``allow_unverified`` (then a warning says so).
     """
     from . import models
 
@@ -238,8 +400,8 @@ def check_checkpoint(folder) -> dict:
         raise CheckpointError(folder, f"{CONFIG} is not a sercore checkpoint (format={meta.get('format')!r}, "
                                       f"expected {FORMAT!r})")
     version = meta.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version not in (1, VERSION):
-        raise CheckpointError(folder, f"version is {version!r}; this sercore reads versions 1 and {VERSION}")
+    if not isinstance(version, int) or isinstance(version, bool) or version not in (1, 2, VERSION):
+        raise CheckpointError(folder, f"version is {version!r}; this sercore reads versions 1 to {VERSION}")
     for key in ("model", "model_config", "labels", "features"):
         if key not in meta:
             raise CheckpointError(folder, f"{CONFIG} has no {key!r} entry")
@@ -294,6 +456,7 @@ def check_checkpoint(folder) -> dict:
                                       "a model_type); it is missing, and predict does not download encoders")
     if hf is not None and not isinstance(hf, dict):
         raise CheckpointError(folder, f"encoder_hf_config must be a mapping or null, got {type(hf).__name__}")
+    _check_settings(folder, meta)
     path = _weights_path(folder, meta.get("weights", WEIGHTS))
     want = meta.get("weights_sha256")
     if want is None and version >= 2:
@@ -306,23 +469,38 @@ def check_checkpoint(folder) -> dict:
             raise CheckpointError(folder, f"the weights file {path.name} is damaged: {n:,} bytes where "
                                           f"{size:,} were written ({'truncated' if n < size else 'extended'})")
         got = file_sha256(path)
+        other = _weights_metadata(path).get("sercore_checkpoint_id") if version >= 3 else None
+        if got != want and other and other != meta.get("checkpoint_id"):
+            raise CheckpointError(folder, f"the weights in {path.name} belong to another checkpoint (id {other!r}, "
+                                          f"this folder's is {meta.get('checkpoint_id')!r}): weights of another "
+                                          "run were put in place")
         if got != want:
             raise CheckpointError(folder, f"the weights file {path.name} is damaged: its sha256 is {got}, "
                                           f"{CONFIG} recorded {want} (truncated or changed on disk)")
+    if version >= 3:
+        _check_manifest(folder, meta, path)
+    elif not allow_unverified:
+        raise CheckpointError(folder, f"written by an older sercore (checkpoint version {version}), without the "
+                                      f"manifest that binds its labels and feature settings to its weights; write "
+                                      f"it again with save_checkpoint (version {VERSION}), or load it with "
+                                      "allow_unverified=True")
     else:
-        warnings.warn(f"checkpoint {folder}: written by an older sercore without a weights checksum; "
-                      "its weights cannot be verified (save it again to add one)", stacklevel=3)
+        warnings.warn(f"checkpoint {folder}: version {version}, written by an older sercore"
+                      + (" without a weights checksum" if want is None else "")
+                      + "; its labels and feature settings cannot be verified against its weights "
+                        "(save it again to bind them)", stacklevel=3)
     return meta
 
 
-def load_checkpoint(folder, device: str | torch.device = "cpu") -> Checkpoint:
-    """Rebuild the model of a :func:`save_checkpoint` folder (no download) and load its weights."""
+def load_checkpoint(folder, device: str | torch.device = "cpu", allow_unverified: bool = False) -> Checkpoint:
+    """Rebuild the model of a :func:`save_checkpoint` folder (no download) and load its weights, after
+    :func:`check_checkpoint` (``allow_unverified``: load a folder of an older version, with a warning)."""
     from safetensors.torch import load_file
 
     from . import models
 
     folder = Path(folder)
-    meta = check_checkpoint(folder)
+    meta = check_checkpoint(folder, allow_unverified=allow_unverified)
     preset = models.preset(meta["model"])
     tuples = {f.name for f in fields(preset) if isinstance(getattr(preset, f.name), tuple)}
     mc = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in meta["model_config"].items()}
@@ -430,6 +608,11 @@ def predict(paths, checkpoint, return_embedding: bool = False, batch_size: int =
     paths = list(paths)
     if not paths:
         raise ValueError("predict needs at least one audio file")
+    for p in paths:                           # every file first: no model is loaded for a typo
+        if not Path(p).exists():
+            raise FileNotFoundError(f"audio file not found: {p}")
+        if not Path(p).is_file():
+            raise ValueError(f"{p}: not a file (a folder?); predict takes audio files")
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint, device)
     ck.model.to(device).eval()
     items = [file_features(p, ck.features, ck.extractors) for p in paths]

@@ -32,6 +32,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -71,18 +72,131 @@ def read_record_metrics(path: str | os.PathLike) -> dict:
         d = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise RecordError(f"{path}: cannot be read as JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise RecordError(f"{path}: expected a JSON object, got {type(d).__name__}")
     miss = [k for k in METRICS_KEYS if k not in d]
     if miss:
         raise RecordError(f"{path}: missing key(s) {miss}")
-    for k in ("wa", "ua"):
+    for k, tp in (("metrics", dict), ("comparisons", list), ("protocol", dict), ("started", str), ("device", str),
+                  ("paper", str), ("dataset", str), ("profile", str)):
+        if not isinstance(d[k], tp):
+            raise RecordError(f"{path}: {k} must be a {tp.__name__}, got {_short(d[k])}")
+    if isinstance(d["seed"], bool) or not isinstance(d["seed"], int):
+        raise RecordError(f"{path}: seed must be an integer, got {_short(d['seed'])}")
+    if isinstance(d["runtime_s"], bool) or not isinstance(d["runtime_s"], (int, float)):
+        raise RecordError(f"{path}: runtime_s must be a number of seconds, got {_short(d['runtime_s'])}")
+    try:
+        datetime.fromisoformat(d["started"])
+    except ValueError:
+        raise RecordError(f"{path}: started must be an ISO date and time, got {_short(d['started'])}") from None
+    for k in ("wa", "ua", "macro_f1", "weighted_f1"):
         v = d["metrics"].get(k)
-        if not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 100:
-            raise RecordError(f"{path}: metrics.{k} must be a finite percentage, got {v!r}")
+        if v is None and k not in ("wa", "ua"):
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 100:
+            raise RecordError(f"{path}: metrics.{k} must be a finite percentage, got {_short(v)}")
     for i, c in enumerate(d["comparisons"]):
+        if not isinstance(c, dict):
+            raise RecordError(f"{path}: comparisons[{i}] must be a mapping, got {_short(c)}")
         miss = [k for k in ("table", "row", "metric", "reported", "measured") if k not in c]
         if miss:
             raise RecordError(f"{path}: comparisons[{i}] misses {miss}")
+        for k in ("reported", "measured"):
+            v = c[k]
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise RecordError(f"{path}: comparisons[{i}].{k} must be a finite number or null, got {_short(v)}")
+    intervals = d.get("intervals") or {}
+    if not isinstance(intervals, dict):
+        raise RecordError(f"{path}: intervals must be a mapping, got {_short(intervals)}")
+    for k, iv in intervals.items():
+        head = d["metrics"].get(k)
+        try:
+            est, lo, hi = (float(iv[x]) for x in ("estimate", "low", "high"))
+        except (KeyError, TypeError, ValueError):
+            raise RecordError(f"{path}: intervals.{k} must hold the numbers estimate, low and high") from None
+        if head is not None and (abs(est - float(head)) > 1e-6 * max(1.0, abs(float(head))) or not lo <= est <= hi):
+            raise RecordError(f"{path}: the headline metrics.{k} {float(head):.2f} is not the estimate of its own "
+                              f"95% interval ({est:.2f} in [{lo:.2f}, {hi:.2f}]): the headline or the interval was "
+                              "changed after the run")
     return d
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: how far a recorded headline may be from the one its predictions give (percentage points; float sums)
+HEADLINE_TOLERANCE = 1e-4
+
+
+def _record_predictions(folder: Path, metrics: dict):
+    """``(y_true, y_pred, fold, n_classes, file name)`` of the headline model's test predictions a record
+    keeps (``test_predictions.csv`` named in ``extra.predictions``; else a chapter's own
+    ``predictions.csv``, its first variant being the headline), or None when it keeps none."""
+    import numpy as np
+    import pandas as pd
+
+    labels = list((metrics.get("confusion") or {}).get("labels") or [])
+    rec = (metrics.get("extra") or {}).get("predictions") if isinstance(metrics.get("extra"), dict) else None
+    if isinstance(rec, dict) and rec.get("file"):
+        name = str(rec["file"])
+        df = pd.read_csv(folder / name, dtype={"fold": str})
+        miss = [c for c in ("method", "fold", "row", "y_true", "y_pred") if c not in df.columns]
+        if miss:
+            raise ValueError(f"{name} lacks the columns {miss}")
+        head = rec.get("headline_method") or metrics.get("paper")
+        df = df[df["method"] == head]
+        if df.empty:
+            raise ValueError(f"{name} holds no prediction of the headline method {head!r}")
+        if "seed" in df.columns and df["seed"].nunique() > 1:
+            df = df[df["seed"] == df["seed"].iloc[0]]
+        y_true, y_pred = (pd.to_numeric(df[c], errors="raise").to_numpy() for c in ("y_true", "y_pred"))
+        if not all(np.equal(np.mod(y, 1), 0).all() for y in (y_true, y_pred)):
+            raise ValueError(f"{name}: y_true and y_pred must be class indices")
+        return y_true.astype(int), y_pred.astype(int), df["fold"].astype(str).to_numpy(), len(labels), name
+    if (folder / "predictions.csv").is_file():
+        df = pd.read_csv(folder / "predictions.csv", dtype={"fold": str})
+        miss = [c for c in ("fold", "y_true", "y_pred") if c not in df.columns]
+        if miss:
+            raise ValueError(f"predictions.csv lacks the columns {miss}")
+        if "variant" in df.columns:
+            df = df[df["variant"] == df["variant"].iloc[0]]
+        index = {lab: i for i, lab in enumerate(labels)}
+        unknown = sorted((set(df["y_true"].astype(str)) | set(df["y_pred"].astype(str))) - set(index))
+        if unknown:
+            raise ValueError(f"predictions.csv holds labels {unknown[:5]} that are not the record's "
+                             f"confusion.labels {labels}")
+        return (df["y_true"].astype(str).map(index).to_numpy(int), df["y_pred"].astype(str).map(index).to_numpy(int),
+                df["fold"].astype(str).to_numpy(), len(labels), "predictions.csv")
+    return None
+
+
+def check_headline(folder: str | os.PathLike, metrics: dict) -> None:
+    """The record's headline WA, UA and macro F1 computed again from its own test predictions
+    (:func:`sercore.stats.point_estimates`: per fold, then the mean over folds); a record whose
+    headline is not what its predictions give raises :class:`RecordError` naming it. A record that keeps
+    no predictions has nothing to check here."""
+    from . import stats
+
+    folder = Path(folder)
+    try:
+        got = _record_predictions(folder, metrics)
+        if got is None:
+            return
+        y_true, y_pred, fold, n, name = got
+        if n < 1 or len(y_true) == 0:
+            raise ValueError(f"{name} and confusion.labels give no test prediction to check the headline with")
+        keys = [k for k in ("wa", "ua", "macro_f1") if metrics["metrics"].get(k) is not None]
+        est = stats.point_estimates(y_true, y_pred, fold, n_classes=n, metrics=keys)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise RecordError(f"{folder}: its test predictions cannot be read to check the headline ({e})") from None
+    off = [k for k in keys if abs(est[k] - float(metrics["metrics"][k])) > HEADLINE_TOLERANCE]
+    if off:
+        raise RecordError(f"{folder}: metrics.json says " + ", ".join(f"{k.upper()} {float(metrics['metrics'][k]):.2f}"
+                                                                  for k in off)
+                          + f" but its {name} gives " + ", ".join(f"{est[k]:.2f}" for k in off)
+                          + ": the headline was changed after the run (or the predictions were)")
 
 
 def derived_intervals(folder: str | os.PathLike, metrics: dict) -> dict | None:
@@ -275,9 +389,12 @@ def record_run(results: str | os.PathLike, records_root: Path | None = None, *, 
 
 def read_provenance(folder: Path) -> dict:
     try:
-        return json.loads((Path(folder) / "provenance.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        prov = json.loads((Path(folder) / "provenance.json").read_text())
+    except (OSError, ValueError) as e:
         raise RecordError(f"{folder}: provenance.json cannot be read ({e})") from None
+    if not isinstance(prov, dict):
+        raise RecordError(f"{folder}/provenance.json: expected a JSON object, got {type(prov).__name__}")
+    return prov
 
 
 def check_record(folder: str | os.PathLike) -> dict:
@@ -306,6 +423,8 @@ def check_record(folder: str | os.PathLike) -> dict:
         if n not in prov["files"]:
             raise RecordError(f"{folder}: provenance lists no {n}")
     for n, digest in prov["files"].items():
+        if not isinstance(n, str) or Path(n).name != n or n in (".", ".."):
+            raise RecordError(f"{folder}/provenance.json: files lists {n!r}, not a file name in the record")
         f = folder / n
         if not f.exists():
             raise RecordError(f"{folder}: {n} is missing (listed in provenance.json)")
@@ -316,6 +435,7 @@ def check_record(folder: str | os.PathLike) -> dict:
                                                                     prov["profile"], prov["seed"]):
         raise RecordError(f"{folder}: metrics.json is of {m['paper']}/{m['dataset']}/{m['profile']} seed "
                           f"{m['seed']}, not of the record's cell")
+    check_headline(folder, m)
     return prov
 
 
@@ -618,23 +738,52 @@ def three_columns_note(out: dict, profile: str = "reference", records_root: Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sercore.records RESULTS_FOLDER...``: record finished runs; ``--check``: check every record."""
+    """``python -m sercore.records RESULTS_FOLDER...``: record finished runs; ``--check``: check every record.
+
+    Exit status: 0 when every record asked about is valid (and every folder was recorded), 1 when any
+    problem was printed (an invalid record, a commit not in the history, a folder that could not be
+    recorded), 2 for bad arguments. Each problem is one line naming the folder."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m sercore.records", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m sercore.records", description=main.__doc__.split("\n\n")[0])
     ap.add_argument("folders", nargs="*", help="finished results folders to record")
     ap.add_argument("--check", action="store_true", help="check every record under records/")
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)
+    if not args.folders and not args.check:
+        ap.print_usage(sys.stderr)
+        print(f"{ap.prog}: error: give results folders to record, or --check", file=sys.stderr)
+        return 2
+    problems = 0
     for f in args.folders:
-        print(f"recorded {record_run(f, overwrite=args.overwrite)}")
+        try:
+            print(f"recorded {record_run(f, overwrite=args.overwrite)}")
+        except (RecordError, OSError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            problems += 1
     if args.check:
-        for folder in list_records():
-            prov = check_record(folder)
-            ok = "commit in history" if commit_exists(prov["commit"]) else "COMMIT NOT IN HISTORY"
-            stale = stale_params(prov)
-            print(f"{folder}: valid, {ok}" + (f"; params changed: {'; '.join(stale)}" if stale else ""))
-    return 0
+        base = records_dir()
+        folders = list_records()
+        if not folders:
+            print(f"no record under {base}")
+        for folder in folders:
+            try:
+                prov = check_record(folder)
+            except (RecordError, OSError, ValueError) as e:
+                print(f"{folder}: INVALID: {e}")
+                problems += 1
+                continue
+            in_history = commit_exists(prov["commit"])
+            problems += not in_history
+            try:
+                stale = stale_params(prov)
+            except Exception as e:  # noqa: BLE001 - the params of today cannot be read: said, not fatal
+                stale = [f"the current params cannot be compared ({e})"]
+            print(f"{folder}: " + ("valid, commit in history" if in_history
+                                   else f"INVALID: commit {prov['commit']} is not in the history of this repository")
+                  + (f"; note: params changed since: {'; '.join(stale)}" if stale else ""))
+        print(f"{len(folders)} record(s) checked, {problems} problem(s)")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -109,30 +109,118 @@ def nonfinite_paths(obj, path: str = "") -> list[str]:
     return []
 
 
-def _clean(obj):
+def _clean(obj, keep_nonfinite: bool = False):
     """JSON-safe copy: numpy scalars/arrays to Python, NaN to None (only after :func:`validate_metrics`
-    has refused non-finite numbers in :data:`STRICT_SECTIONS`)."""
+    has refused non-finite numbers in :data:`STRICT_SECTIONS`; ``keep_nonfinite``: kept as floats)."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): _clean(v, keep_nonfinite) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [_clean(v, keep_nonfinite) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
+        return _clean(obj.tolist(), keep_nonfinite)
     if isinstance(obj, np.generic):
         obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
+    if isinstance(obj, float) and not math.isfinite(obj) and not keep_nonfinite:
         return None
     return obj
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _shown(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: top-level keys and the type each must have (``None`` allowed where listed)
+_TOP_TYPES = {"paper": (str,), "dataset": (str,), "profile": (str,), "protocol": (dict,), "synthetic": (bool,),
+              "corpus_note": (str, type(None)), "seed": (int,), "git_sha": (str,), "started": (str,),
+              "runtime_s": ("number",), "device": (str,), "metrics": (dict,), "intervals": (dict,),
+              "per_class": (dict,), "confusion": (dict,), "comparisons": (list,), "extra": (dict,)}
+
+
+def _type_problems(data: dict) -> list[str]:
+    """Where ``data`` holds a value of the wrong type (a string where a measured number belongs, a list
+    where a mapping does): each as ``path: expected ..., got ...``. Nothing else is checked until these
+    are fixed, so no check stumbles over a wrong type."""
+    out = []
+
+    def want(path, v, kinds):
+        ok = any((k == "number" and _is_num(v)) or (k is int and isinstance(v, (int, np.integer))
+                                                     and not isinstance(v, bool))
+                 or (k not in ("number", int) and isinstance(v, k)) for k in kinds)
+        if not ok:
+            names = " or ".join("a number" if k == "number" else "null" if k is type(None) else k.__name__
+                                for k in kinds)
+            out.append(f"{path}: expected {names}, got {_shown(v)}")
+        return ok
+
+    for k, kinds in _TOP_TYPES.items():
+        if k in data:
+            want(k, data[k], kinds)
+    if out:
+        return out
+    for k in METRIC_KEYS:
+        if k in data["metrics"]:
+            want(f"metrics.{k}", data["metrics"][k], ("number", type(None)))
+    for label, row in data["per_class"].items():
+        if want(f"per_class.{label}", row, (dict,)):
+            for k, v in row.items():
+                want(f"per_class.{label}.{k}", v, ("number", type(None)))
+    conf = data["confusion"]
+    if isinstance(conf.get("labels"), list):
+        for i, lab in enumerate(conf["labels"]):
+            want(f"confusion.labels[{i}]", lab, (str, int))
+    elif "labels" in conf:
+        want("confusion.labels", conf["labels"], (list,))
+    if isinstance(conf.get("matrix"), list):
+        for i, row in enumerate(conf["matrix"]):
+            if want(f"confusion.matrix[{i}]", row, (list,)):
+                for j, v in enumerate(row):
+                    want(f"confusion.matrix[{i}][{j}]", v, ("number",))
+    elif "matrix" in conf:
+        want("confusion.matrix", conf["matrix"], (list,))
+    for m, iv in data["intervals"].items():
+        if want(f"intervals.{m}", iv, (dict,)):
+            for k in ("estimate", "low", "high", "confidence"):
+                if k in iv:
+                    want(f"intervals.{m}.{k}", iv[k], ("number",))
+            for k in ("n", "folds", "seeds", "n_resamples"):
+                if k in iv:
+                    want(f"intervals.{m}.{k}", iv[k], (int,))
+    for i, c in enumerate(data["comparisons"]):
+        if not want(f"comparisons[{i}]", c, (dict,)):
+            continue
+        for k, kinds in (("table", (str,)), ("row", (str, int)), ("metric", (str,)),
+                         ("reported", ("number", type(None))), ("measured", ("number", type(None))),
+                         ("note", (str, type(None))), ("inside", (bool, type(None))),
+                         ("verdict", (str, type(None))), ("interval", (list, type(None)))):
+            if k in c:
+                want(f"comparisons[{i}].{k}", c[k], kinds)
+        if isinstance(c.get("interval"), list):
+            for j, v in enumerate(c["interval"]):
+                want(f"comparisons[{i}].interval[{j}]", v, ("number",))
+    return out
 
 
 def validate_metrics(data: dict) -> dict:
     """Check a ``metrics.json`` dict against its schema (``docs/contracts.md``); return it.
 
+    Every value has its type (:func:`_type_problems`: a measured number is a number, never a string).
     Every number in :data:`STRICT_SECTIONS` (headline metrics, per-class table, confusion matrix,
     comparison rows) must be finite: NaN or Inf there is a problem named by its path, never null.
     Raises :class:`MetricsError` (a ``ValueError``) listing every problem found.
     """
+    if not isinstance(data, dict):
+        raise MetricsError(f"invalid metrics.json:\n  expected a JSON object, got {type(data).__name__}")
     problems = [f"missing key {k!r}" for k in TOP_KEYS if k not in data]
+    if not problems:
+        problems = _type_problems(_clean(data, keep_nonfinite=True))
+        if problems:
+            raise MetricsError("invalid metrics.json:\n  " + "\n  ".join(problems[:20])
+                               + (f"\n  ... ({len(problems)} in all)" if len(problems) > 20 else ""))
     bad = [p for k in STRICT_SECTIONS if k in data for p in nonfinite_paths(data[k], k)]
     if bad:
         problems.append(f"non-finite number(s) where a measured value belongs: {', '.join(bad[:10])}"
@@ -214,12 +302,12 @@ def read_metrics(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: cannot read metrics.json ({e})") from e
+    except (OSError, ValueError) as e:          # a JSON error, or bytes that are not text
+        raise MetricsError(f"{path}: cannot read metrics.json ({e})") from e
     try:
         return validate_metrics(data)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from e
+        raise MetricsError(f"{path}: {e}") from e
 
 
 @dataclass
@@ -464,14 +552,21 @@ class Run:
                       "corpus": corpus.record(), "predictions": pred_record},
         }
         try:
-            write_metrics(data, self.metrics_path)
+            validate_metrics(data)
         except MetricsError as e:
             raise MetricsError(f"{where}: not writing {self.metrics_path}: {e}") from None
+        # metrics.json is what makes a folder a finished run: it is written last, after the files it
+        # names, and a folder being rewritten stops claiming the earlier run first (its metrics.json, and
+        # run_key.json, the key of the run that made the earlier files)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (self.metrics_path, self.out_dir / "run_key.json"):
+            stale.unlink(missing_ok=True)
         if result.predictions is not None:
             cols = list(PREDICTION_COLUMNS)
             atomic_write(self.out_dir / PREDICTIONS_FILE, lambda tmp: result.predictions[cols].to_csv(tmp, index=False))
-        (self.out_dir / "config.json").write_text(json.dumps(
-            _clean({"params": self.params, "seed": self.seed, "git_sha": data["git_sha"]}), indent=2))
+        config = json.dumps(_clean({"params": self.params, "seed": self.seed, "git_sha": data["git_sha"]}), indent=2)
+        atomic_write(self.out_dir / "config.json", lambda tmp: tmp.write_text(config))
+        write_metrics(data, self.metrics_path)
         return _clean(data)
 
 
@@ -731,6 +826,58 @@ def load_predictions(run: dict) -> pd.DataFrame | None:
     return pd.read_csv(path, dtype={"fold": str})
 
 
+def collect_seeds(root: str | os.PathLike | None = None) -> list[dict]:
+    """Every ``metrics.json`` of a run of another seed than the book's (``results/PAPER/DATASET/seeds/
+    PROFILE/seed-S/``, where ``sercore run --seed S`` and a fan-out's further seeds write), as
+    :func:`collect` gives them."""
+    root = Path(root) if root else results_dir()
+    out = []
+    for p in sorted(root.glob("*/*/seeds/*/seed-*/metrics.json")):
+        try:
+            d = read_metrics(p)
+            d["_path"] = str(p)
+            out.append(d)
+        except ValueError as e:
+            out.append({"_path": str(p), "error": str(e)})
+    return out
+
+
+def _predictions_problem(run: dict) -> dict | None:
+    """``{"_path", "error"}`` when a collected run's test predictions cannot be read, hold values that are
+    not class indices, or do not give its headline WA/UA/macro F1 again; None when sound (or none kept)."""
+    from . import stats
+
+    try:
+        pred = load_predictions(run)
+        if pred is None:
+            return None
+        miss = [c for c in PREDICTION_COLUMNS if c not in pred.columns]
+        if miss:
+            raise ValueError(f"its {PREDICTIONS_FILE} lacks the columns {miss}")
+        n = len(run["confusion"]["labels"])
+        head = (run["extra"].get("predictions") or {}).get("headline_method") or run["paper"]
+        g = pred[pred["method"] == head]
+        if g.empty:
+            raise ValueError(f"its {PREDICTIONS_FILE} holds no row of the headline method {head!r}")
+        for c in ("seed", "y_true", "y_pred"):
+            if not pd.api.types.is_integer_dtype(pred[c]):
+                raise ValueError(f"its {PREDICTIONS_FILE} column {c!r} holds values that are not whole numbers")
+        if pred[["y_true", "y_pred"]].min().min() < 0 or pred[["y_true", "y_pred"]].max().max() >= n:
+            raise ValueError(f"its {PREDICTIONS_FILE} holds class indices outside 0..{n - 1}")
+        keys = [k for k in ("wa", "ua", "macro_f1") if run["metrics"].get(k) is not None]
+        if keys:
+            a = prediction_arrays(pred, head)
+            got = stats.point_estimates(a["y_true"], a["y_pred"], a["fold"], n_classes=n, metrics=keys)
+            off = [k for k in keys if abs(got[k] - float(run["metrics"][k])) > 1e-4]
+            if off:
+                raise ValueError("its headline " + ", ".join(f"{k} {float(run['metrics'][k]):.4f}" for k in off)
+                                 + f" is not what its {PREDICTIONS_FILE} gives ("
+                                 + ", ".join(f"{got[k]:.4f}" for k in off) + ")")
+    except (ValueError, FileNotFoundError, KeyError, TypeError, pd.errors.ParserError) as e:
+        return {"_path": run["_path"], "error": f"{run['_path']}: {e}"}
+    return None
+
+
 def export_frame(runs: Sequence[dict]) -> pd.DataFrame:
     """Every run and comparison row as one tidy table (one number per line), columns EXPORT_COLUMNS.
 
@@ -777,7 +924,13 @@ def export(path: str | os.PathLike, root: str | os.PathLike | None = None,
     path = Path(path)
     if path.suffix not in (".csv", ".parquet"):
         raise ValueError(f"export path must end in .csv or .parquet, got {path}")
-    runs = collect(root)
+    runs = collect(root) + collect_seeds(root)
+    for r in runs:                          # its predictions must be readable and give its headline
+        if "error" not in r:
+            problem = _predictions_problem(r)
+            if problem:
+                r.clear()
+                r.update(problem)
     bad = [r["error"] for r in runs if "error" in r]
     if bad and not skip_invalid:
         raise ValueError(f"{len(bad)} invalid metrics.json under {root or results_dir()} (run them again, or "

@@ -1,8 +1,8 @@
 """Where a long run is: its progress lines (``run.log`` beside its results) and the runs in progress.
 
 A run started by ``sercore run`` (:func:`sercore.runs.run_notebook`) writes into a staging folder
-``results/PAPER/DATASET/.PROFILE.running-PID/`` under a lock file ``.PROFILE.lock`` that holds its
-pid. The kernel's training loop appends one line per epoch to ``run.log`` in that folder
+``results/PAPER/DATASET/.PROFILE.running-PID-START/`` under a lock file ``.PROFILE.lock`` that holds
+its pid and start time. The kernel's training loop appends one line per epoch to ``run.log`` in that folder
 (``sercore.train.report_progress``: stage, fold, epoch i/N, loss, seconds per epoch, ETA);
 :func:`echo` copies new lines to the terminal while the notebook executes, and :func:`live_runs`
 (``sercore status``) lists every run whose lock belongs to a live process, with its last line.
@@ -115,16 +115,6 @@ class Ticker:
             self._emit()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def last_line(path: Path) -> str:
     """The last non-empty line of a text file ('' when there is none)."""
     try:
@@ -138,26 +128,28 @@ def last_line(path: Path) -> str:
 
 
 def live_runs(results_root: str | os.PathLike) -> list[dict]:
-    """Runs in progress under ``results_root``: every lock file ``.NAME.lock`` whose pid is alive.
+    """Runs in progress under ``results_root``: every lock file ``.NAME.lock`` whose owner still runs
+    (:func:`sercore.runs.lock_owner_alive`: the pid and its start time, so a pid reused by another
+    process is not a run).
 
     Each: ``{"folder"`` (the results folder it will write), ``"pid"``, ``"log"`` (its run.log, or
     None before the first line), ``"last"`` (the log's last line), ``"age_s"`` (seconds since that line
     was written)``}``. Locks of dead processes are not runs (the next run takes them over)."""
+    from .runs import lock_owner_alive, read_lock
+
     out = []
     root = Path(results_root)
     if not root.is_dir():
         return out
     for lock in sorted(root.rglob(".*.lock")):
         m = _LOCK.match(lock.name)
-        if not m:
+        owner = read_lock(lock) if m else None
+        if not owner or not lock_owner_alive(lock):
             continue
-        try:
-            pid = int(lock.read_text().strip() or 0)
-        except (OSError, ValueError):
-            continue
-        if not pid or not _pid_alive(pid):
-            continue
-        log = lock.parent / f".{m['name']}.running-{pid}" / LOG_NAME
+        pid = owner[0]
+        stages = sorted(d for d in lock.parent.glob(f".{m['name']}.running-{pid}*")
+                        if re.fullmatch(rf"\.{re.escape(m['name'])}\.running-{pid}(-\d+)?", d.name))
+        log = (stages[-1] if stages else lock.parent / f".{m['name']}.running-{pid}") / LOG_NAME
         exists = log.exists()
         out.append({"folder": str(lock.parent / m["name"]), "pid": pid, "log": str(log) if exists else None,
                     "last": last_line(log) if exists else "",

@@ -75,20 +75,127 @@ def params_file(paper: str, dataset: str, root: Path | None = None) -> Path:
                       f"{', '.join(datasets_with_params(paper, root))}")
 
 
-def read_params_file(path: Path, shown: str | None = None) -> dict:
-    """The YAML mapping of a params file; a syntax error or a non-mapping is a one-line ParamsError
-    naming the file as ``shown`` (default: the path)."""
+#: a params file holds plain scalars and lists: anything larger than this is not one
+MAX_PARAMS_BYTES = 256 * 1024
+#: how deeply lists and mappings may nest in a params file or a --set value
+_MAX_DEPTH = 20
+
+
+class _Refused(Exception):
+    """A YAML construct params files do not take (raised inside the loader, with where it is)."""
+
+    def __init__(self, problem: str, mark=None):
+        super().__init__(problem)
+        self.problem, self.mark = problem, mark
+
+
+def _strict_loader():
+    """A ``yaml.SafeLoader`` that refuses what params files must not hold: a key given twice in one
+    mapping (YAML keeps the last one silently), anchors and aliases (``&a``/``*a``: a few lines could
+    expand into gigabytes), and lists or mappings nested deeper than :data:`_MAX_DEPTH`."""
     import yaml
 
-    shown = shown or str(path)
+    class Strict(yaml.SafeLoader):
+        _depth = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                ev = self.peek_event()
+                raise _Refused(f"the alias *{ev.anchor} (params files take no YAML anchors or aliases: "
+                               "write each value out)", ev.start_mark)
+            ev = self.peek_event()
+            if getattr(ev, "anchor", None):
+                raise _Refused(f"the anchor &{ev.anchor} (params files take no YAML anchors or aliases: "
+                               "write each value out)", ev.start_mark)
+            self._depth += 1
+            try:
+                if self._depth > _MAX_DEPTH:
+                    raise _Refused(f"values nested more than {_MAX_DEPTH} levels deep", ev.start_mark)
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:          # an unhashable key: the base class says so
+                    break
+                if first is not None:
+                    raise _Refused(f"key {key!r} is given twice (first at line {first.line + 1}); "
+                                   "YAML would keep only the last one", key_node.start_mark)
+                seen[key] = key_node.start_mark
+            return super().construct_mapping(node, deep)
+
+    return Strict
+
+
+def _load_yaml(text: str, shown: str):
+    """``text`` read by :func:`_strict_loader`; a ParamsError naming ``shown`` and the line otherwise."""
+    import yaml
+
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.load(text, Loader=_strict_loader())      # noqa: S506 - a SafeLoader subclass
+    except _Refused as e:
+        at = f" at line {e.mark.line + 1}, column {e.mark.column + 1}" if e.mark else ""
+        raise ParamsError(f"{shown}: refused{at}: {e.problem}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ParamsError(f"{shown}: not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
+    except RecursionError:
+        raise ParamsError(f"{shown}: values nested too deeply to read") from None
+
+
+def _params_home(path: Path) -> Path | None:
+    """The ``params/`` folder ``path`` is written under (its nearest ancestor of that name), or None."""
+    for parent in path.parents:
+        if parent.name == "params":
+            return parent
+    return None
+
+
+#: where a run key is set when it is not a params file's (a message may only name what exists)
+RUN_KEY_SOURCES = {"paper": "the PAPER argument of `sercore run`",
+                   "dataset": "`sercore run --dataset`", "profile": "`sercore run --profile`",
+                   "seed": "`sercore run --seed`", "data_root": "`sercore run --data-root` or SERCORE_DATA",
+                   "results_dir": "the SERCORE_RESULTS environment variable (results go to "
+                                  "$SERCORE_RESULTS/PAPER/DATASET/PROFILE)",
+                   "skip_bad": "`sercore run --skip-bad`"}
+
+
+def read_params_file(path: Path, shown: str | None = None) -> dict:
+    """The YAML mapping of a params file; a one-line ParamsError naming the file as ``shown`` (default:
+    the path) for: a file that is not a regular file, one that is (a link to) a file outside the
+    ``params/`` folder it is listed in, one larger than :data:`MAX_PARAMS_BYTES`, a YAML syntax error, a
+    key given twice, YAML anchors or aliases, a non-mapping, a profile section that is not a mapping, or
+    a key the run sets itself (``seed``, ``results_dir``, ...; the message names where it is set)."""
+    import stat
+
+    path = Path(path)
+    shown = shown or str(path)
+    home = _params_home(path)
+    try:
+        if home is not None and path.resolve().is_relative_to(home.resolve()) is False:
+            raise ParamsError(f"{shown}: is a link to {path.resolve()}, outside {home}; a params file must be a "
+                              f"file inside the params folder")
+        st = path.stat()
     except OSError as e:
         raise ParamsError(f"{shown}: cannot read ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ParamsError(f"{shown}: not a regular file; a params file is a YAML file")
+    if st.st_size > MAX_PARAMS_BYTES:
+        raise ParamsError(f"{shown}: {st.st_size:,} bytes; a params file holds plain scalars and lists "
+                          f"(at most {MAX_PARAMS_BYTES:,} bytes)")
+    try:
+        text = path.read_bytes()[:MAX_PARAMS_BYTES + 1].decode("utf-8")
+    except OSError as e:
+        raise ParamsError(f"{shown}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ParamsError(f"{shown}: not UTF-8 text (byte {e.start})") from None
+    raw = _load_yaml(text, shown)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -97,6 +204,11 @@ def read_params_file(path: Path, shown: str | None = None) -> dict:
         if name in raw and not isinstance(raw[name], (dict, type(None))):
             raise ParamsError(f"{shown}: key {name!r}: expected a mapping (the {name} profile's section), "
                               f"got {type(raw[name]).__name__}")
+    for section, body in (("top level", raw), *((f"section {p!r}", raw.get(p) or {}) for p in PROFILES)):
+        for key in RUN_KEYS:
+            if key in body and not (body is raw and key in PROFILES):   # top-level `paper:` is the profile
+                raise ParamsError(f"{shown}: key {key!r} ({section}): expected no value here (the run sets "
+                                  f"{key}: {RUN_KEY_SOURCES.get(key, 'the command line')})")
     return raw
 
 
@@ -300,55 +412,347 @@ class RunLockedError(RuntimeError):
     """Another live process is writing the same results folder."""
 
 
+class StorageError(RuntimeError):
+    """The results folder cannot take a run's results (read-only, full, immutable); found before training."""
+
+
+#: a lock younger than this is held even when its owner cannot be told (it was just taken)
+_LOCK_GRACE_S = 60.0
+#: staging (``.NAME.running-OWNER``) and swap (``.NAME.old-OWNER``) folders; OWNER is PID or PID-START
+_DEBRIS = re.compile(r"^\.(?P<name>.+)\.(?P<kind>running|old)-(?P<owner>\d+(?:-\d+)?)$")
+
+
 def _pid_alive(pid: int) -> bool:
+    from . import procs
+
+    return procs.pid_alive(pid)
+
+
+def read_lock(lock: Path) -> tuple[int, int | None] | None:
+    """The owner ``(pid, start)`` a lock file names, or None when it names none (empty, damaged)."""
+    from . import procs
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return procs.parse(lock.read_text(errors="replace")[:200])
+    except OSError:
+        return None
+
+
+def lock_owner_alive(lock: Path) -> bool:
+    """Whether the run that took ``lock`` (``.NAME.lock`` beside the results folder NAME) still runs.
+
+    The lock holds the owner's pid and start time (:mod:`sercore.procs`): a pid reused by another
+    process is not the owner. A lock of an older sercore holds the pid alone; then the owner is taken to
+    run only while a process with that pid runs *and* its staging folder ``.NAME.running-PID`` exists (a
+    run creates it right after taking the lock), or the lock is younger than a minute."""
+    from . import procs
+
+    owner = read_lock(lock)
+    if owner is None:
+        return _young(lock)
+    pid, start = owner
+    state = procs.alive(pid, start)
+    if state is not None:
+        return state
+    name = lock.name[1:-len(".lock")]
+    return (lock.parent / f".{name}.running-{pid}").is_dir() or _young(lock)
+
+
+def _young(path: Path) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < _LOCK_GRACE_S
+    except OSError:
         return False
-    except PermissionError:          # alive, owned by someone else
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the process a debris folder's OWNER (``PID`` or ``PID-START``) names still runs; a bare
+    pid that some process has is taken to run (nothing shows otherwise)."""
+    from . import procs
+
+    pid, start = procs.parse(owner)
+    return procs.alive(pid, start) is not False
+
+
+def _complete(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished run: a readable ``run_key.json`` (written last, before it is
+    published), the notebook it names and, for a paper, a valid ``metrics.json``."""
+    import json
+
+    try:
+        key = json.loads((folder / "run_key.json").read_text())
+        paper = key["parts"]["params"]["paper"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if not isinstance(paper, str) or not (folder / f"{paper}.ipynb").is_file():
+        return False
+    if paper in SPECIAL:
         return True
+    from .results import read_metrics
+    try:
+        read_metrics(folder / "metrics.json")
+    except Exception:   # noqa: BLE001 - any damage: not a finished run
+        return False
     return True
 
 
-_DEBRIS = re.compile(r"^\.(?P<name>.+)\.(running|old)-(?P<pid>\d+)$")
+def remove_dead_staging(folder: Path, holding: Path | None = None) -> list[Path]:
+    """Clean up after runs that were killed under ``folder``; returns the folders removed.
 
+    Only folders of dead processes (:mod:`sercore.procs`: pid and start time) are touched, and never the
+    last complete result of a cell:
 
-def remove_dead_staging(folder: Path) -> list[Path]:
-    """Remove the staging (``.<name>.running-PID``) and swap (``.<name>.old-PID``) folders under
-    ``folder`` whose process is gone (a run killed with ``kill -9`` leaves them); returns those removed.
-    Folders of live processes are left alone."""
-    removed = []
+    - ``.NAME.old-OWNER`` (the previous result, moved aside while a run put its own in place): when
+      ``NAME`` is missing (the run was killed in between), it is moved back to ``NAME``; else removed;
+    - ``.NAME.running-OWNER`` (a run's staging folder): when ``NAME`` is missing and no previous result
+      was moved aside, a complete staging folder (:func:`_complete`: its ``run_key.json`` is written
+      last) is published as ``NAME``; else removed.
+
+    Moving a folder into place takes the cell's lock (``holding``: the results folder whose lock the
+    caller holds already); a cell locked by a live run is left to that run.
+    """
+    removed: list[Path] = []
+    folder = Path(folder)
     if not folder.is_dir():
         return removed
+    found = []
     for d in folder.rglob(".*"):
         m = _DEBRIS.match(d.name)
-        if m and d.is_dir() and not _pid_alive(int(m["pid"])):
-            shutil.rmtree(d, ignore_errors=True)
+        if m and d.is_dir() and not d.is_symlink() and not _owner_alive(m["owner"]):
+            found.append((0 if m["kind"] == "old" else 1, str(d), d, m))
+    for _, _, d, m in sorted(found):
+        final = d.with_name(m["name"])
+        if not final.exists() and not final.is_symlink() and (m["kind"] == "old" or _complete(d)):
+            _restore(d, final, holding)
+            continue             # restored, or left as the only complete copy (its lock is held elsewhere)
+        shutil.rmtree(d, ignore_errors=True)
+        if not d.exists():
             removed.append(d)
     return removed
 
 
+def _restore(src: Path, final: Path, holding: Path | None) -> bool:
+    """Move the complete folder ``src`` to the missing results folder ``final`` under its lock; True
+    when done. Leaves both alone when a live run holds the lock or ``final`` appeared meanwhile."""
+    lock = None
+    try:
+        if holding is None or Path(holding) != final:
+            lock = _lock(final)
+        if final.exists():
+            return False
+        os.rename(src, final)
+        print(f"restored {final} from {src.name} (a run was killed while putting its results in place)",
+              file=sys.stderr, flush=True)
+        return True
+    except (RunLockedError, OSError):
+        return False
+    finally:
+        if lock is not None:
+            lock.unlink(missing_ok=True)
+
+
 def _lock(final: Path) -> Path:
-    """Take ``.<name>.lock`` beside ``final`` (atomic create); a lock of a dead process is taken over.
-    Raises :class:`RunLockedError` while a live process holds it."""
+    """Take ``.<name>.lock`` beside ``final`` (atomic create), holding this process's pid and start time;
+    a lock whose owner no longer runs (:func:`lock_owner_alive`) is taken over. Raises
+    :class:`RunLockedError` while a live run holds it."""
+    from . import procs
+
     lock = final.with_name(f".{final.name}.lock")
     for _ in range(3):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if pid and pid != os.getpid() and _pid_alive(pid):
+            owner = read_lock(lock)
+            if lock_owner_alive(lock) and not (owner and owner[0] == os.getpid()):
+                pid = owner[0] if owner else "unknown"
                 raise RunLockedError(f"another run (process {pid}) is writing {final}; wait for it to finish "
                                      f"or stop it (its lock: {lock})") from None
             lock.unlink(missing_ok=True)     # the process that held it is gone
             continue
         with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
+            pid, start = procs.me()
+            f.write(f"{pid} {start}\n" if start is not None else f"{pid}\n")
         return lock
     raise RunLockedError(f"could not take the lock {lock} for {final}")
+
+
+# ----------------------------------------------------------------------------- storage
+
+#: free space a run needs on the results disk before it starts, in MiB (``SERCORE_MIN_FREE_MB`` overrides)
+MIN_FREE_MB = 64
+_IMMUTABLE_FLAGS = {0x10: "immutable", 0x20: "append-only"}     # FS_IMMUTABLE_FL, FS_APPEND_FL
+
+
+def _fs_flags(path: Path) -> list[str]:
+    """The inode flags of ``path`` that forbid replacing it (``chattr +i`` / ``+a``), where the filesystem
+    tells them."""
+    import fcntl
+    import struct
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return []
+    try:
+        buf = fcntl.ioctl(fd, 0x80086601, struct.pack("l", 0))    # FS_IOC_GETFLAGS
+        flags = struct.unpack("l", buf)[0]
+    except (OSError, ValueError, struct.error):
+        return []
+    finally:
+        os.close(fd)
+    return [name for bit, name in _IMMUTABLE_FLAGS.items() if flags & bit]
+
+
+def min_free_bytes() -> int:
+    value = os.environ.get("SERCORE_MIN_FREE_MB")
+    try:
+        mb = float(value) if value not in (None, "") else MIN_FREE_MB
+    except ValueError:
+        raise StorageError(f"SERCORE_MIN_FREE_MB must be a number of MiB, got {value!r}") from None
+    return int(max(0.0, mb) * 2**20)
+
+
+def check_storage(final: Path, stage: Path) -> None:
+    """Before a run trains: its staging folder takes a file, the disk has :func:`min_free_bytes` free,
+    and an earlier results folder ``final`` can be replaced (not immutable or append-only, its parent
+    writable: tried by moving it aside and back). Raises :class:`StorageError` naming the folder."""
+    probe = stage / ".storage-probe"
+    try:
+        with open(probe, "wb") as f:
+            f.write(b"\0" * 65536)
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as e:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise StorageError(f"cannot write results under {final.parent}: {e.strerror or e} "
+                           "(nothing was run)") from None
+    need = min_free_bytes()
+    try:
+        free = shutil.disk_usage(stage).free
+    except OSError:
+        free = None
+    if free is not None and free < need:
+        raise StorageError(f"only {free / 2**20:.1f} MiB free on the disk of {final.parent}; a run needs at least "
+                           f"{need / 2**20:.0f} MiB there (free some space, or set SERCORE_MIN_FREE_MB) "
+                           "(nothing was run)")
+    if final.exists() or final.is_symlink():
+        if final.is_symlink() or not final.is_dir():
+            raise StorageError(f"{final} is not a folder (a {'link' if final.is_symlink() else 'file'}); "
+                               "move it away: a run replaces its results folder (nothing was run)")
+        for target in (final, final.parent):
+            flags = _fs_flags(target)
+            if flags:
+                raise StorageError(f"{target} is {' and '.join(flags)} (chattr), so the results in {final} "
+                                   "cannot be replaced; remove the flag (chattr -i / -a) or move the folder "
+                                   "(nothing was run)")
+        aside = final.with_name(f".{final.name}.old-{_owner()}")
+        try:
+            os.rename(final, aside)
+        except OSError as e:
+            raise StorageError(f"the results in {final} cannot be replaced: moving it fails ({e.strerror or e}) "
+                               "(nothing was run)") from None
+        os.rename(aside, final)      # a kill in between: remove_dead_staging moves it back
+
+
+# ----------------------------------------------------------------------------- publishing
+#
+# A run writes everything into its staging folder ``.NAME.running-OWNER`` (the notebook, metrics.json,
+# predictions, run.log, a checkpoint), then ``run_key.json`` last, and only then replaces ``NAME`` in one
+# step: renameat2(RENAME_EXCHANGE) swaps the two folders atomically where the system has it (Linux 3.15+
+# on local filesystems); elsewhere ``NAME`` is first moved aside to ``.NAME.old-OWNER``. Whatever instant
+# the run is killed at, ``NAME`` holds a complete result (the previous or the new one) or, in the second
+# case, is missing while ``.NAME.old-OWNER`` holds the previous one, which :func:`remove_dead_staging`
+# moves back.
+
+#: called with the name of each publishing step (tests set it to kill a run there)
+_STEP_HOOK = None
+#: False: never use renameat2's exchange (tests of the fallback)
+_EXCHANGE = True
+
+
+def _step(name: str) -> None:
+    if _STEP_HOOK is not None:
+        _STEP_HOOK(name)
+
+
+def _owner() -> str:
+    from . import procs
+
+    return procs.token()
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (renameat2 RENAME_EXCHANGE); False when the system cannot."""
+    if not _EXCHANGE or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    import errno
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file of ``folder`` and the folder itself to disk (best effort)."""
+    for f in [*folder.rglob("*"), folder]:
+        try:
+            fd = os.open(f, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if f.is_dir() else 0))
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def publish(stage: Path, final: Path) -> Path:
+    """Replace ``final`` by the complete folder ``stage`` in one step (see above); returns ``final``."""
+    _fsync_tree(stage)
+    _step("before-swap")
+    if final.exists():
+        if _exchange(stage, final):
+            _step("after-exchange")
+            shutil.rmtree(stage, ignore_errors=True)         # now the previous result
+        else:
+            old = final.with_name(f".{final.name}.old-{_owner()}")
+            os.rename(final, old)
+            _step("after-moving-old-aside")
+            try:
+                os.rename(stage, final)
+            except OSError:
+                os.rename(old, final)                        # the previous result back in place
+                raise
+            _step("after-moving-new-in")
+            shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(stage, final)
+    _step("after-swap")
+    try:
+        fd = os.open(final.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+    return final
 
 
 def study_chapter_params(paper: str, P: dict) -> tuple[dict, str]:
@@ -375,32 +779,86 @@ def study_chapter_params(paper: str, P: dict) -> tuple[dict, str]:
 
 
 def parse_overrides(pairs: list[str]) -> dict:
-    """``sercore run --set`` pairs: ``["epochs=1", "encoder=/tmp/w2v"]`` -> ``{"epochs": 1, "encoder": "/tmp/w2v"}`` (values as YAML)."""
-    import yaml
-
+    """``sercore run --set`` pairs: ``["epochs=1", "encoder=/tmp/w2v"]`` -> ``{"epochs": 1, "encoder": "/tmp/w2v"}``
+    (values read as YAML, by the params files' strict reader: no anchors or aliases)."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
+        shown = pair if len(pair) <= 80 else pair[:77] + "..."
         if not sep or not key.strip():
-            raise ParamsError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set epochs=1")
-        if key.strip() in RUN_KEYS:
-            raise ParamsError(f"--set {pair!r}: {key.strip()} is set by its own option "
-                              f"(--{key.strip().replace('_', '-')}), not by --set")
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError as e:
-            raise ParamsError(f"--set {pair!r}: VALUE is not YAML ({e.problem})") from None
+            raise ParamsError(f"--set {shown!r}: expected KEY=VALUE, e.g. --set epochs=1")
+        key = key.strip()
+        if key in RUN_KEYS:
+            raise ParamsError(f"--set {shown!r}: {key} is not set with --set but by "
+                              f"{RUN_KEY_SOURCES.get(key, 'the command line')}")
+        if key in out:
+            raise ParamsError(f"--set {shown!r}: {key} is set twice")
+        out[key] = _load_yaml(value, f"--set {key}") if value.strip() else None
     return out
+
+
+#: the largest seed a run takes: numpy's legacy generators and the kernels' seeding take 32 bits
+MAX_SEED = 2**32 - 1
+_INT64 = 2**63 - 1
+
+
+def check_numbers(params: dict, source: str) -> dict:
+    """Refuse numbers a run cannot represent, before any notebook starts: an integer beyond 64 bits
+    (``--set epochs=99999999999999999999`` would overflow inside the kernel) or a seed beyond
+    :data:`MAX_SEED`. ``source`` names where the parameters came from. Returns ``params``."""
+    def bad(key, v, limit, what):
+        shown = str(v) if len(str(v)) <= 30 else str(v)[:27] + "..."
+        raise ParamsError(f"{source}: key {key!r}: expected {what} (at most {limit}), got {shown}")
+
+    for key, value in params.items():
+        for v in (value if isinstance(value, list) else [value]):
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > _INT64:
+                bad(key, v, _INT64, "an integer that fits in 64 bits")
+    seed = params.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= MAX_SEED:
+        bad("seed", seed, MAX_SEED, "a seed from 0")
+    return params
 
 
 def _run_params(paper: str, dataset: str, profile: str, seed: int, skip_bad: bool, overrides: dict | None,
                 root: Path, data_root: str | None = None) -> dict:
     """A run's parameters (a plain dict: the run adds its folders): resolved and validated (``data_root``
     finds a manifest corpus), or the bare run keys of the data and scoreboard pages."""
+    import operator
+
+    try:
+        if isinstance(seed, bool):
+            raise TypeError
+        seed = operator.index(seed)           # an int, or a numpy integer
+    except TypeError:
+        raise ParamsError(f"seed: expected an integer from 0 to {MAX_SEED}, got {seed!r}") from None
     if paper in SPECIAL:
-        return {"paper": paper, "dataset": dataset, "profile": profile, "seed": int(seed)}
-    return dict(resolve(paper, dataset, profile, {**(overrides or {}), "seed": int(seed), "skip_bad": bool(skip_bad),
-                                                  **({"data_root": data_root} if data_root else {})}, root))
+        return check_numbers({"paper": paper, "dataset": dataset, "profile": profile, "seed": int(seed)},
+                             f"{paper} run")
+    params = dict(resolve(paper, dataset, profile, {**(overrides or {}), "seed": int(seed), "skip_bad": bool(skip_bad),
+                                                    **({"data_root": data_root} if data_root else {})}, root))
+    return check_numbers(params, f"params/{paper}/{dataset}.yaml ({profile}) with the run's settings")
+
+
+def seed_dir(profile: str, seed: int) -> str:
+    """Where a run of ``seed`` other than 0 goes under ``results/PAPER/DATASET/`` (``sercore run --seed S``
+    and a fan-out's further seeds): ``seeds/PROFILE/seed-S``, its own folder with its own lock, so seeds
+    never replace each other."""
+    return f"seeds/{profile}/seed-{int(seed)}"
+
+
+def run_folder(results_root: str | os.PathLike, paper: str, dataset: str, profile: str, seed: int = 0,
+               run_dir: str | None = None) -> Path:
+    """The results folder of a run: ``results/PAPER/DATASET/<run_dir>`` when given, else
+    ``results/PAPER/DATASET/PROFILE`` for seed 0 (the book's run; always for the data chapter and the
+    scoreboard) and ``results/PAPER/DATASET/seeds/PROFILE/seed-S`` for another seed."""
+    if run_dir:
+        sub = run_dir
+    elif paper in SPECIAL or int(seed) == 0:
+        sub = profile
+    else:
+        sub = seed_dir(profile, seed)
+    return Path(results_root) / paper / dataset / sub
 
 
 def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: str | None = None,
@@ -411,8 +869,9 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     """Execute one (paper, dataset, profile) notebook; return its results folder.
 
     Parameters are resolved (and validated) before anything is created, so bad parameters
-    write nothing. run_dir: the results folder under ``results/PAPER/DATASET/`` (default:
-    PROFILE); ``sercore fanout`` puts seeds other than a grid's first in ``seeds/PROFILE/seed-S``.
+    write nothing. Where the results go: :func:`run_folder` (seed 0: ``results/PAPER/DATASET/PROFILE``,
+    the book's run; another seed: ``results/PAPER/DATASET/seeds/PROFILE/seed-S``); run_dir: another
+    folder under ``results/PAPER/DATASET/`` (``sercore fanout`` puts a grid's first seed in PROFILE).
     skip_bad: unreadable or invalid corpus files are skipped, counted and reported, instead of
     stopping the run. overrides: parameters set after the profile (``sercore run --set KEY=VALUE``),
     validated like the file. workers: how many runs share this machine's CPUs now (``sercore fanout``); the
@@ -420,21 +879,22 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     ``OMP_NUM_THREADS`` of the caller is kept, a larger one cut to the share).
 
     One run at a time per results folder: a second one raises :class:`RunLockedError` while the
-    first is alive. Staging folders left by killed runs are removed first.
+    first is alive. Folders left by killed runs are cleaned up first (:func:`remove_dead_staging`),
+    and the disk is checked before anything runs (:func:`check_storage`, :class:`StorageError`).
 
-    Every finished run leaves ``run_key.json`` beside its metrics (:func:`run_key`). reuse: when the
-    results folder already holds a finished run whose key equals this run's (same resolved parameters
-    and seed, same corpus files, same package code, notebook and params file), nothing is executed and
-    that folder is returned (:func:`reusable`).
+    A finished run is never lost: the notebook writes into a staging folder, ``run_key.json``
+    (:func:`run_key`) is written into it last, and the staging folder replaces the results folder in
+    one step (:func:`publish`); a run killed at any instant leaves the previous or the new result.
+    reuse: when the results folder already holds a finished run whose key equals this run's (same
+    resolved parameters and seed, same corpus files, same package code, notebook and params file),
+    nothing is executed and that folder is returned (:func:`reusable`).
 
     Raises ``ParamsError`` for bad parameters, ``CheckpointUnavailableError`` when a named Hugging
-    Face checkpoint cannot be loaded here (both before anything is written), and ``RuntimeError`` naming the failed notebook (kept
-    in ``<PROFILE>.failed/``) when execution fails or writes no valid metrics.json.
+    Face checkpoint cannot be loaded here (both before anything is written), and ``RuntimeError`` naming
+    the failed notebook (kept in ``<PROFILE>.failed/``) when execution fails or writes no valid
+    metrics.json, or when its results cannot be put in place (the previous ones are then kept).
     """
-    import papermill as pm
-
     from .features.hub import check_checkpoints
-    from .results import read_metrics
 
     root = root or project_root()
     params = _run_params(paper, dataset, profile, seed, skip_bad, overrides, root, data_root)
@@ -454,8 +914,8 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
         # trains its share of each epoch (sercore.distributed); only rank 0's results are kept
         import tempfile
         results_root = Path(tempfile.mkdtemp(prefix=f"sercore-rank{os.environ['RANK']}-"))
-    final = results_root / paper / dataset / (run_dir or profile)
-    stage = final.with_name(f".{final.name}.running-{os.getpid()}")
+    final = run_folder(results_root, paper, dataset, profile, seed, run_dir)
+    stage = final.with_name(f".{final.name}.running-{_owner()}")
     failed = final.with_name(f"{final.name}.failed")
     key = run_key(paper, params, root, data_root, results_root, workers)
     if reuse and reusable(final, key) is not None:
@@ -464,22 +924,40 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
         final.parent.mkdir(parents=True, exist_ok=True)
         lock = _lock(final)
     except OSError as e:
-        raise RuntimeError(f"cannot write results under {final.parent}: {e.strerror or e}") from None
+        raise StorageError(f"cannot write results under {final.parent}: {e.strerror or e}") from None
     try:
-        remove_dead_staging(final.parent)
+        remove_dead_staging(final.parent, holding=final)
         shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir(parents=True)
-        out = _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, results_root, data_root,
-                       stage, final, failed, progress, workers)
-        write_run_key(out, key)
-        return out
+        try:
+            stage.mkdir(parents=True)
+        except OSError as e:
+            raise StorageError(f"cannot write results under {final.parent}: {e.strerror or e}") from None
+        try:
+            check_storage(final, stage)
+        except StorageError:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        return _execute(paper, dataset, profile, params, nb, root, results_root, data_root, stage, final,
+                        failed, progress, workers, key)
     finally:
         lock.unlink(missing_ok=True)
 
 
-def _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, results_root, data_root,
-             stage: Path, final: Path, failed: Path, progress: bool, workers: int) -> Path:
+def _papermill(nb: Path, out_nb: Path, params: dict, cwd: Path, progress: bool) -> None:
+    """Execute ``nb`` into ``out_nb`` with papermill (tests replace this to publish without a kernel)."""
+    import papermill as pm
+
+    # --IPKernelApp.log_level=ERROR: the kernel's start-up warnings (e.g. "running over TCP without
+    # encryption", about a local kernel only this process talks to) are not for users
+    pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(cwd), kernel_name="python3",
+                        progress_bar=progress, log_output=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+
+
+def _execute(paper, dataset, profile, params, nb, root, results_root, data_root, stage: Path, final: Path,
+             failed: Path, progress: bool, workers: int, key: dict) -> Path:
     from .data import data_root as resolve_data_root
+    from .paths import atomic_write
+    from .results import read_metrics
 
     # the kernel runs in book/: every path a user typed (--data-root, a relative SERCORE_DATA, the
     # default ./data, a relative SERCORE_CACHE) is made absolute here, from the caller's directory
@@ -498,31 +976,44 @@ def _execute(pm, read_metrics, paper, dataset, profile, params, nb, root, result
     env["SERCORE_RUN_LOG"] = str(stage / runlog.LOG_NAME)
     runlog.write_line(env["SERCORE_RUN_LOG"], f"{paper}/{dataset}/{profile} seed {params.get('seed', 0)}: "
                                               f"started (pid {os.getpid()}), writing {final}")
+
+    def keep_failed(cause: str) -> Path:
+        runlog.write_line(env["SERCORE_RUN_LOG"], f"failed after {time.time() - t0:.0f} s: {cause}")
+        shutil.rmtree(failed, ignore_errors=True)
+        try:
+            stage.rename(failed)
+            return failed
+        except OSError:
+            return stage
+
     try:
-        # --IPKernelApp.log_level=ERROR: the kernel's start-up warnings (e.g. "running over TCP without
-        # encryption", about a local kernel only this process talks to) are not for users
         with environ(**env), runlog.echo(env["SERCORE_RUN_LOG"], sys.stderr):
-            pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(root / "book"),
-                                kernel_name="python3", progress_bar=progress, log_output=False,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+            _papermill(nb, out_nb, params, root / "book", progress)
         if paper not in SPECIAL:
             read_metrics(stage / "metrics.json")
+        _step("after-notebook")
     except Exception as e:  # papermill's error carries the failing cell's traceback
-        runlog.write_line(env["SERCORE_RUN_LOG"], f"failed after {time.time() - t0:.0f} s: {_cause(e)}")
-        shutil.rmtree(failed, ignore_errors=True)
-        stage.rename(failed)
+        kept = keep_failed(_cause(e))
         raise RuntimeError(f"{paper} on {dataset} ({profile}) failed after {time.time() - t0:.0f} s: "
                            f"{_cause(e)}\nThe executed notebook is kept at "
-                           f"{failed / (paper + '.ipynb')}; earlier results in {final} are untouched.") from e
-    # the executed notebook should name where its results ended up, not the staging folder
-    out_nb.write_text(out_nb.read_text().replace(str(stage), str(final)))
-    runlog.write_line(env["SERCORE_RUN_LOG"], f"finished in {time.time() - t0:.0f} s")
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists():
-        final.rename(old)
-    stage.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+                           f"{kept / (paper + '.ipynb')}; earlier results in {final} are untouched.") from e
+    try:
+        # the executed notebook should name where its results ended up, not the staging folder
+        text = out_nb.read_text().replace(str(stage), str(final))
+        atomic_write(out_nb, lambda t: t.write_text(text))
+        _step("after-notebook-rewrite")
+        runlog.write_line(env["SERCORE_RUN_LOG"], f"finished in {time.time() - t0:.0f} s")
+        write_run_key(stage, key)          # last: a staging folder with its key is complete
+        _step("after-run-key")
+        publish(stage, final)
+    except OSError as e:
+        where = e.filename or stage
+        kept = keep_failed(f"{type(e).__name__}: {e}") if stage.exists() else None
+        raise RuntimeError(f"{paper} on {dataset} ({profile}) finished but its results could not be put in "
+                           f"place: {where}: {e.strerror or e}. The earlier results in {final} are untouched"
+                           + (f"; this run's are kept in {kept}." if kept else ".")) from None
     shutil.rmtree(failed, ignore_errors=True)
+    _step("after-cleanup")
     return final
 
 
@@ -591,10 +1082,13 @@ def code_fingerprint(paper: str, params: dict, root: Path | None = None) -> dict
 
 
 def corpus_fingerprint(name: str, data_root: str | None = None) -> dict:
-    """What a run knows of a corpus's files without reading them: relative path, size and mtime of every
-    file under its folder, hashed (a touched or replaced file changes it; moving the folder does not).
-    The synthetic corpus is generated by the package's code, so the code hash covers it."""
+    """What a run read of a corpus: the relative path, size and sha256 of the contents of every file under
+    its folder, hashed (a replaced file changes it, even one whose size and time were kept; moving the
+    folder does not). Contents are read once and remembered by file state (:mod:`sercore.digests`), so a
+    corpus read before costs a ``stat`` per file. The synthetic corpus is generated by the package's
+    code, so the code hash covers it."""
     from . import data
+    from .digests import file_digests
 
     if name == "synthetic":
         return {"name": name, "generated": "by sercore.data.synthetic (covered by the code hash)"}
@@ -605,12 +1099,15 @@ def corpus_fingerprint(name: str, data_root: str | None = None) -> dict:
 
         h, n, size = hashlib.sha256(), 0, 0
         if folder.is_dir():
-            for f in sorted(folder.rglob("*")):
-                if f.is_file():
-                    st = f.stat()
-                    h.update(f"{f.relative_to(folder).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-                    n, size = n + 1, size + st.st_size
-        _CORPUS_MEMO[memo] = {"name": name, "files": n, "bytes": size, "sha256": h.hexdigest()}
+            files = [f for f in sorted(folder.rglob("*")) if f.is_file()]
+            digests = file_digests(files)
+            for f in files:
+                st = f.stat()
+                h.update(f"{f.relative_to(folder).as_posix()}\0{st.st_size}\0"
+                         f"{digests[os.path.abspath(f)]}\n".encode())
+                n, size = n + 1, size + st.st_size
+        _CORPUS_MEMO[memo] = {"name": name, "files": n, "bytes": size, "sha256": h.hexdigest(),
+                              "of": "file contents (sha256)"}
     return dict(_CORPUS_MEMO[memo])
 
 
@@ -758,7 +1255,7 @@ def reusable_run(paper: str, dataset: str, profile: str, data_root: str | None =
     root = root or project_root()
     params = _run_params(paper, dataset, profile, seed, skip_bad, overrides, root, data_root)
     results_root = Path(results_root) if results_root else results_dir()
-    final = results_root / paper / dataset / (run_dir or profile)
+    final = run_folder(results_root, paper, dataset, profile, seed, run_dir)
     key = run_key(paper, params, root, data_root, results_root, workers)
     hit = reusable(final, key)
     return hit, ([] if hit else key_changes(final, key))

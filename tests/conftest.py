@@ -124,3 +124,35 @@ def pytest_terminal_summary(terminalreporter):
     for cell, (sec, outcome) in sorted(_MATRIX.items()):
         terminalreporter.write_line(f"{cell:<48} {sec:8.1f} s  {outcome}")
     terminalreporter.write_line(f"{len(_MATRIX)} cells, {sum(v[0] for v in _MATRIX.values()):.0f} s of runs")
+
+
+def fake_papermill(nb, out_nb, params, cwd, progress):
+    """What a toy notebook (``TOY_METRICS_CELL``) does, without a kernel: its executed copy and a valid
+    ``metrics.json`` through ``results.Run`` (WA 100 when ``epochs`` is odd, else 50)."""
+    import shutil
+
+    from sercore import results
+    from sercore.metrics import classification_report
+
+    class Toy:
+        synthetic, note = True, None
+
+        def record(self):
+            return {"name": "toy"}
+
+    shutil.copyfile(nb, out_nb)
+    rep = classification_report([0, 1], [0, params["epochs"] % 2], ["a", "b"])
+    P = {k: v for k, v in params.items() if k != "results_root"}
+    results.Run(P).write(results.ChapterResult({"name": "random"}, rep["metrics"], rep["per_class"],
+                                               rep["confusion"]), corpus=Toy())
+
+
+@pytest.fixture
+def fast_runs(monkeypatch):
+    """``sercore.runs.run_notebook`` without a kernel (:func:`fake_papermill`) and with a fixed compute
+    key: everything from the staging folder to the published results is the real code, in milliseconds."""
+    from sercore import runs
+
+    monkeypatch.setattr(runs, "_papermill", fake_papermill)
+    monkeypatch.setattr(runs, "compute_key", lambda workers=1: {"threads": 1, "cuda": False})
+    return fake_papermill

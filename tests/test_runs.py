@@ -150,8 +150,9 @@ def test_sercore_run_twice_gives_identical_metrics(tmp_path):
                                "--profile", "smoke", "--seed", "1"], capture_output=True, text=True,
                               env={**__import__("os").environ, "SERCORE_RESULTS": str(res)}, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        d = json.loads((res / "ctmam" / "synthetic" / "smoke" / "metrics.json").read_text())
-        assert (res / "ctmam" / "synthetic" / "smoke" / "ctmam.ipynb").exists()
+        out = res / "ctmam" / "synthetic" / "seeds" / "smoke" / "seed-1"      # a seed other than 0: its own folder
+        d = json.loads((out / "metrics.json").read_text())
+        assert (out / "ctmam.ipynb").exists() and not (res / "ctmam" / "synthetic" / "smoke").exists()
         assert d["paper"] == "ctmam" and d["synthetic"] is True and d["seed"] == 1
         assert d["comparisons"] and d["comparisons"][0]["reported"] is not None
         metrics.append((d["metrics"], d["per_class"], d["confusion"]))
@@ -180,9 +181,10 @@ def test_a_run_with_an_unchanged_key_is_reused_and_force_runs_it_again(tmp_path,
     assert log.read_text().count("ran") == 1                     # reused: not executed
     runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=res, reuse=False)
     assert log.read_text().count("ran") == 2                     # --force: executed again
-    # another seed is another key
-    hit, changed = runs.reusable_run("ctmam", "toy", "smoke", seed=3, results_root=res, root=proj)
+    # another seed is another key (compared in the same folder), and by default another folder
+    hit, changed = runs.reusable_run("ctmam", "toy", "smoke", seed=3, results_root=res, root=proj, run_dir="smoke")
     assert hit is None and changed == ["params"]
+    assert runs.reusable_run("ctmam", "toy", "smoke", seed=3, results_root=res, root=proj) == (None, ["no run_key.json"])
 
 
 

@@ -1,10 +1,11 @@
 """Small helpers the corpus loaders share: file checks, robust text reading.
 
 Audio checks (:func:`check_audio`, also used by :func:`sercore.features.load_audio`)
-refuse, naming the file and the cause: a path that is not a file, a file
-libsndfile cannot read, no samples, fewer than :data:`MIN_AUDIO_SECONDS` of
-audio, a truncated file (fewer sample bytes than its header declares, or a
-decoder that stops early) and non-finite (NaN/Inf) samples.
+refuse, naming the file and the cause: a path that is not a file, an empty file or
+one that holds text, a file libsndfile cannot read, no samples, a sampling rate
+outside 4-192 kHz or one its own WAVE header contradicts, fewer than
+:data:`MIN_AUDIO_SECONDS` of audio, a truncated file (fewer sample bytes than its
+header declares, or a decoder that stops early) and non-finite (NaN/Inf) samples.
 
 They stay cheap on a whole corpus: integer PCM in a RIFF/WAVE file cannot hold
 NaN or Inf and its completeness follows from the header's ``data`` size against
@@ -64,6 +65,113 @@ def wav_shortfall(path: Path | str) -> tuple[int, int] | None:
     return None
 
 
+#: sampling rates a speech file may have: from telephone-band 4 kHz to studio 192 kHz
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4_000, 192_000
+#: WAVE format tags whose byte rate is exactly sample rate x block align (PCM, IEEE float, A-law, mu-law,
+#: extensible)
+_FIXED_RATE_TAGS = {0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE}
+#: how audio formats start; a file with one of these suffixes that holds text is not audio
+_TEXT_HEADED = (b"NIST_1A",)          # NIST SPHERE headers are text (TIMIT, Switchboard)
+
+
+def content_problem(path: Path | str) -> str | None:
+    """What a file plainly is not, from its first bytes: empty, or text where audio belongs (a text file
+    named ``x.mp3``; libsndfile would call it "not a regular file"). None otherwise."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not head:
+        return "audio file is empty (0 bytes)"
+    if head.startswith(_TEXT_HEADED) or b"\0" in head:
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 3:           # not a multi-byte character cut by the 512-byte read
+            return None
+        text = head[:e.start].decode("utf-8")
+    if text and all(c.isprintable() or c in "\t\r\n\f\v" for c in text):
+        shown = " ".join(text.split())[:40]
+        return f"holds text, not audio (it starts with {shown!r}); is it the file its {Path(path).suffix} name says?"
+    return None
+
+
+def wav_format(path: Path | str) -> dict | None:
+    """The ``fmt `` chunk of a RIFF/WAVE file: ``{"tag", "channels", "rate", "byte_rate", "block_align",
+    "bits", "data_bytes"}`` (``data_bytes`` None when no ``data`` chunk follows); None when not RIFF/WAVE."""
+    out: dict = {}
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            pos = 12
+            for _ in range(256):
+                fh.seek(pos)
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    break
+                cid, csize = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if cid == b"fmt " and csize >= 16:
+                    f = fh.read(16)
+                    if len(f) < 16:
+                        return None
+                    out = {"tag": int.from_bytes(f[0:2], "little"), "channels": int.from_bytes(f[2:4], "little"),
+                           "rate": int.from_bytes(f[4:8], "little"), "byte_rate": int.from_bytes(f[8:12], "little"),
+                           "block_align": int.from_bytes(f[12:14], "little"),
+                           "bits": int.from_bytes(f[14:16], "little"), "data_bytes": None}
+                elif cid == b"data":
+                    if out:
+                        out["data_bytes"] = csize
+                    break
+                pos += 8 + csize + (csize & 1)
+    except OSError:
+        return None
+    return out or None
+
+
+def rate_problem(path: Path | str, samplerate: int, frames: int | None = None) -> str | None:
+    """Why the sampling rate a file declares cannot be trusted, or None: outside
+    :data:`MIN_SAMPLE_RATE`..:data:`MAX_SAMPLE_RATE`, or, for a WAVE file, disagreeing with the rest of
+    its own header (its byte rate and block size give another rate, so the duration the decoder derives
+    from the declared rate is not the file's: e.g. a 22.05 kHz recording relabelled 8 kHz)."""
+    sr = int(samplerate)
+    if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+        return (f"sample rate {sr:,} Hz is outside {MIN_SAMPLE_RATE // 1000}-{MAX_SAMPLE_RATE // 1000} kHz: "
+                "its header is damaged or it is not a speech recording")
+    fmt = wav_format(path)
+    if fmt and fmt["tag"] in _FIXED_RATE_TAGS and fmt["block_align"] > 0 and fmt["byte_rate"] > 0:
+        implied = fmt["byte_rate"] / fmt["block_align"]
+        if abs(implied - fmt["rate"]) > 0.5 or (fmt["rate"] != sr):
+            n = frames if frames is not None else (fmt["data_bytes"] or 0) // fmt["block_align"]
+            by_rate = f"{n / sr:.3f} s" if n else "?"
+            by_bytes = f"{n / implied:.3f} s" if n and implied else "?"
+            return (f"its header disagrees with itself: sample rate {fmt['rate']:,} Hz, but {fmt['byte_rate']:,} "
+                    f"bytes per second at {fmt['block_align']} bytes per frame is {implied:,.0f} Hz (the audio "
+                    f"lasts {by_rate} by one and {by_bytes} by the other); the header was edited or damaged")
+        bits = fmt["bits"]
+        if fmt["tag"] in (0x0001, 0x0003) and fmt["channels"] > 0 and bits % 8 == 0 and bits > 0 \
+                and fmt["block_align"] != fmt["channels"] * bits // 8:
+            return (f"its header disagrees with itself: {fmt['channels']} channel(s) of {bits}-bit samples "
+                    f"need {fmt['channels'] * bits // 8} bytes per frame, it says {fmt['block_align']}")
+    return None
+
+
+def unreadable_reason(path: Path | str, exc: Exception) -> str:
+    """Why libsndfile cannot open ``path``, for people: what the file holds when its first bytes tell
+    (:func:`content_problem`), else libsndfile's message without its misleading guesses (it says "File
+    does not exist or is not a regular file" of a file that exists but is not audio)."""
+    seen = content_problem(path)
+    if seen:
+        return seen
+    msg = str(exc).replace(f"Error opening {str(path)!r}: ", "").strip()
+    if "does not exist or is not a regular file" in msg and Path(path).is_file():
+        msg = f"libsndfile cannot decode it as {Path(path).suffix or 'audio'} (not audio of that format, or damaged)"
+    return f"not a readable audio file ({msg})"
+
+
 def audio_problem(path: Path | str, info=None, *, decode: bool | None = None) -> str | None:
     """Why the audio file ``path`` is unusable (a sentence), or ``None`` when it is sound.
 
@@ -78,14 +186,20 @@ def audio_problem(path: Path | str, info=None, *, decode: bool | None = None) ->
     if not path.exists():
         return "audio file not found"
     if info is None:
+        seen = content_problem(path)
+        if seen:
+            return seen
         try:
             info = sf.info(str(path))
         except Exception as exc:   # libsndfile raises its own error types
-            return f"not a readable audio file ({exc})"
+            return unreadable_reason(path, exc)
     if info.samplerate <= 0:
         return f"invalid sample rate ({info.samplerate})"
     if info.frames <= 0:
         return "audio file is empty (0 frames, no samples)"
+    bad_rate = rate_problem(path, info.samplerate, info.frames)
+    if bad_rate:
+        return bad_rate
     short = too_short(info.frames, info.samplerate)
     if short:
         return short
@@ -140,10 +254,13 @@ def check_audio(path: Path | str) -> "sf._SoundFileInfo":
     path = Path(path)
     info = None
     if path.is_file():
+        seen = content_problem(path)
+        if seen:
+            raise CorruptFileError(path, seen)
         try:
             info = sf.info(str(path))
         except Exception as exc:  # libsndfile raises its own error types
-            raise CorruptFileError(path, f"not a readable audio file ({exc})") from None
+            raise CorruptFileError(path, unreadable_reason(path, exc)) from None
     reason = audio_problem(path, info)
     if reason:
         raise CorruptFileError(path, reason)

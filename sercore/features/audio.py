@@ -19,8 +19,8 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from ..data._io import (MIN_AUDIO_SECONDS, non_finite_reason, split_media_fragment, too_short,
-                        wav_shortfall)
+from ..data._io import (MIN_AUDIO_SECONDS, content_problem, non_finite_reason, rate_problem,
+                        split_media_fragment, too_short, unreadable_reason, wav_shortfall)
 from ..data.errors import CorruptFileError
 from .media import MEDIA_SUFFIXES, read_audio_track
 
@@ -80,8 +80,9 @@ def load_audio(path: str | Path, sr: int | None = 16000, start: float | None = N
     ------
     FileNotFoundError  when the file does not exist;
     AudioLoadError     (a :class:`~sercore.data.CorruptFileError`) naming the file and the
-                       cause when: it is a folder; libsndfile (or, for a media container,
-                       PyAV) cannot read it; a container has no audio track or cannot be
+                       cause when: it is a folder; it is empty or holds text; libsndfile (or,
+                       for a media container, PyAV) cannot read it; its sampling rate is
+                       outside 4-192 kHz or contradicted by its own WAVE header; a container has no audio track or cannot be
                        decoded; it holds no samples; it is truncated (fewer sample
                        bytes than its header declares, or the decoder stops early); the part
                        read is shorter than :data:`MIN_AUDIO_SECONDS` (25 ms); or any sample
@@ -102,15 +103,21 @@ def load_audio(path: str | Path, sr: int | None = 16000, start: float | None = N
                              path=path, reason="is a folder, not an audio file")
     if path.suffix.lower() in MEDIA_SUFFIXES:
         return _load_media(path, sr, start, end, mono)
+    seen = content_problem(path)
+    if seen:
+        raise AudioLoadError(f"cannot read audio file {path}: {seen}", path=path, reason=seen)
     try:
         info = sf.info(str(path))
     except Exception as e:  # libsndfile raises its own error types
-        raise AudioLoadError(f"cannot read audio file {path}: {e}", path=path,
-                             reason=f"not a readable audio file ({e})") from e
+        reason = unreadable_reason(path, e)
+        raise AudioLoadError(f"cannot read audio file {path}: {reason}", path=path, reason=reason) from None
     native_sr, n_frames = int(info.samplerate), int(info.frames)
     if n_frames <= 0:
         raise AudioLoadError(f"audio file {path} contains no samples", path=path,
                              reason="audio file is empty (0 frames, no samples)")
+    bad_rate = rate_problem(path, native_sr, n_frames)
+    if bad_rate:
+        raise AudioLoadError(f"audio file {path}: {bad_rate}", path=path, reason=bad_rate)
     gap = wav_shortfall(path)
     if gap is not None:
         reason = (f"truncated: its header declares {gap[0]:,} bytes of samples but only "
@@ -166,6 +173,9 @@ def _load_media(path: Path, sr: int | None, start: float | None, end: float | No
     except CorruptFileError as exc:
         raise AudioLoadError(f"cannot read the audio track of {path}: {exc.reason}", path=path,
                              reason=exc.reason) from None
+    bad_rate = rate_problem(path, native_sr)
+    if bad_rate:
+        raise AudioLoadError(f"audio file {path}: {bad_rate}", path=path, reason=bad_rate)
     part = "audio" if start is None and end is None else f"segment start={start}s end={end}s"
     short = too_short(data.shape[1], native_sr, part)
     if short:

@@ -19,7 +19,11 @@ same folder and renamed into place (the sidecar first, then the array), so
 concurrent writers and interrupted runs never leave a half-written array behind.
 
 Every read is verified: the file is read once, its sha256 and its ``.npy``
-header are checked against the sidecar. A damaged entry (truncated, bytes
+header are checked against the sidecar, and the sidecar must name the entry
+asked for (extractor and key) and, where it records them, the input and
+settings the array was computed from, whose hash must be that key: an entry
+moved or swapped with another of the same shape is refused. (A sidecar written
+before entries named their key is bound to its key when first read.) A damaged entry (truncated, bytes
 changed, another valid array of a different shape or dtype, a missing or
 unreadable sidecar) is never served: :meth:`FeatureCache.get` warns naming the
 entry and the problem, removes it, and returns ``None`` so the caller recomputes
@@ -45,7 +49,7 @@ import numpy as np
 from .. import __version__
 from ..paths import atomic_write, cache_dir
 
-__all__ = ["FeatureCache", "file_sha1", "text_sha1", "canonical_json", "make_key"]
+__all__ = ["FeatureCache", "file_sha1", "text_sha1", "canonical_json", "make_key", "key_material"]
 
 _SHA1_MEMO: dict[tuple[str, int, int], str] = {}
 
@@ -94,18 +98,52 @@ def canonical_json(obj) -> str:
     return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
+def key_material(identity: dict, name: str, config: dict, version: str,
+                 fingerprint: dict | None = None) -> dict:
+    """What a cache key hashes: the input's identity, the extractor, its settings, the code version and
+    any fingerprint (weights), as plain values."""
+    return _plain({"input": identity, "extractor": name, "config": config,
+                   "code": f"{__version__}+{version}", "fingerprint": fingerprint or {}})
+
+
+def key_of(material: dict) -> str:
+    """sha256 hex key of :func:`key_material`'s dict."""
+    return hashlib.sha256(canonical_json(material).encode("ascii")).hexdigest()
+
+
 def make_key(identity: dict, name: str, config: dict, version: str,
              fingerprint: dict | None = None) -> str:
     """sha256 hex key of (input identity, extractor name, config, code version, fingerprint)."""
-    blob = canonical_json({"input": identity, "extractor": name, "config": config,
-                           "code": f"{__version__}+{version}", "fingerprint": fingerprint or {}})
-    return hashlib.sha256(blob.encode("ascii")).hexdigest()
+    return key_of(key_material(identity, name, config, version, fingerprint))
+
+
+def binding(material: dict) -> dict:
+    """What an entry's sidecar records of what made it: the digest of its input (the audio file's bytes
+    and the part read, or the text) and the digest of its settings (extractor, config, code version,
+    fingerprint)."""
+    rest = {k: v for k, v in material.items() if k != "input"}
+    return {"input_sha256": hashlib.sha256(canonical_json(material.get("input")).encode("ascii")).hexdigest(),
+            "settings_sha256": hashlib.sha256(canonical_json(rest).encode("ascii")).hexdigest(),
+            "made_of": material}
 
 
 #: the layout of an entry: bump when the on-disk format changes (older entries then count as absent)
 FORMAT = 2
 _DATA = f".v{FORMAT}.npy"
 _SIDE = f".v{FORMAT}.json"
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _warn_unwritable(root: Path, e: OSError) -> None:
+    """One warning per cache folder and cause: features are computed and not kept."""
+    why = e.strerror or str(e)
+    if (str(root), why) in _WARNED:
+        return
+    _WARNED.add((str(root), why))
+    warnings.warn(f"feature cache {root} cannot be written ({why}: {e.filename or root}); features are "
+                  "computed and not kept", stacklevel=3)
 
 
 class FeatureCache:
@@ -164,6 +202,19 @@ class FeatureCache:
             return f"its sidecar {side.name} is unreadable: {e}", None
         if not isinstance(meta, dict) or not {"sha256", "shape", "dtype", "bytes"} <= set(meta):
             return f"its sidecar {side.name} lacks sha256/shape/dtype/bytes", None
+        if "key" in meta and (meta["key"] != key or meta.get("extractor", name) != name):
+            return (f"it was written for another input or settings (its sidecar names entry "
+                    f"{meta.get('extractor', name)}/{str(meta['key'])[:16]}...: the files were moved or swapped)"), None
+        if "made_of" in meta:
+            try:
+                made = key_of(meta["made_of"])
+            except (TypeError, ValueError):
+                made = None
+            if made != key:
+                return "the input and settings its sidecar records do not hash to its key (edited)", None
+            b = binding(meta["made_of"])
+            if (meta.get("input_sha256"), meta.get("settings_sha256")) != (b["input_sha256"], b["settings_sha256"]):
+                return "the input and settings digests in its sidecar do not match what it records (edited)", None
         size = None
         if len(raw) != meta["bytes"]:
             size = f"{len(raw)} bytes on disk where {meta['bytes']} were written (truncated or extended)"
@@ -192,7 +243,18 @@ class FeatureCache:
             return f"its data is {len(raw) - offset} bytes where {count * dtype.itemsize} are needed", None
         arr = np.frombuffer(raw, dtype=dtype, count=count, offset=offset)
         arr = arr.reshape(shape[::-1]).transpose() if fortran else arr.reshape(shape)
+        if "key" not in meta:           # written before entries named their key: bound to it from now on
+            self._write_sidecar(name, key, {**meta, "extractor": name, "key": key}, quiet=True)
         return None, arr
+
+    def _write_sidecar(self, name: str, key: str, meta: dict, quiet: bool = False) -> bool:
+        try:
+            atomic_write(self.sidecar(name, key), lambda t: t.write_text(json.dumps(meta)))
+            return True
+        except OSError as e:
+            if not quiet:
+                _warn_unwritable(self.root, e)
+            return False
 
     def discard(self, name: str, key: str) -> None:
         """Remove an entry (array and sidecar), if present."""
@@ -202,17 +264,31 @@ class FeatureCache:
             except OSError:      # a read-only cache: the entry stays, and is refused again next time
                 pass
 
-    def put(self, name: str, key: str, array: np.ndarray) -> Path:
-        """Write ``array`` and its sidecar atomically (temporary file + rename); returns the array's path."""
+    def put(self, name: str, key: str, array: np.ndarray, made_of: dict | None = None) -> Path | None:
+        """Write ``array`` and its sidecar atomically (temporary file + rename); returns the array's path.
+
+        The sidecar names the entry (``extractor``, ``key``) and, with ``made_of`` (:func:`key_material`
+        of the input and settings the array was computed from, which must hash to ``key``), the digests
+        of that input and those settings (:func:`binding`); :meth:`get` checks them. A cache that cannot
+        be written (read-only, full) is said in a warning and the array is not kept (None)."""
         buf = io.BytesIO()
         arr = np.asarray(array)
         np.save(buf, arr, allow_pickle=False)
         raw = buf.getvalue()
         meta = {"format": FORMAT, "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw),
-                "shape": list(arr.shape), "dtype": arr.dtype.str}
+                "shape": list(arr.shape), "dtype": arr.dtype.str, "extractor": name, "key": key}
+        if made_of is not None:
+            if key_of(made_of) != key:
+                raise ValueError(f"feature cache: the input and settings given for {name}/{key} do not hash to it")
+            meta.update(binding(made_of))
         # the sidecar first: a reader that sees the new array always finds its sidecar
-        atomic_write(self.sidecar(name, key), lambda t: t.write_text(json.dumps(meta)))
-        out = atomic_write(self.path(name, key), lambda t: t.write_bytes(raw))
+        try:
+            atomic_write(self.sidecar(name, key), lambda t: t.write_text(json.dumps(meta)))
+            out = atomic_write(self.path(name, key), lambda t: t.write_bytes(raw))
+        except OSError as e:
+            _warn_unwritable(self.root, e)
+            self.discard(name, key)
+            return None
         self._legacy(name, key).unlink(missing_ok=True)   # an entry of the earlier layout, if any
         return out
 

@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from .. import runlog
 from ..paths import show_progress
 from .audio import clip_or_pad, load_audio, segment
-from .cache import FeatureCache, _plain, file_sha1, make_key, text_sha1
+from .cache import FeatureCache, _plain, file_sha1, key_material, key_of, make_key, text_sha1  # noqa: F401
 from .spectral import log_mel, mfcc, stack_deltas
 
 __all__ = ["Extractor", "AudioExtractor", "TextExtractorBase", "MFCC", "LogMel", "LogMelDeltas",
@@ -125,13 +125,17 @@ class Extractor:
         """``[self(row) for row in rows]``; encoders override it with one padded batch."""
         return [self(row) for row in rows]
 
-    def key(self, row) -> str:
-        """Content-addressed cache key of this extractor applied to ``row``. The fingerprint
-        (weights hashes, package versions) is taken once per extractor object."""
+    def key_material(self, row) -> dict:
+        """What the cache key of ``row`` hashes (:func:`sercore.features.cache.key_material`). The
+        fingerprint (weights hashes, package versions) is taken once per extractor object."""
         fp = self.__dict__.get("_fingerprint")
         if fp is None:
             fp = self._fingerprint = self.fingerprint()
-        return make_key(self.identity(row), self.name, self.config, self.VERSION, fp)
+        return key_material(self.identity(row), self.name, self.config, self.VERSION, fp)
+
+    def key(self, row) -> str:
+        """Content-addressed cache key of this extractor applied to ``row``."""
+        return key_of(self.key_material(row))
 
     def __call__(self, row) -> np.ndarray:
         raise NotImplementedError
@@ -589,6 +593,7 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
                          cache_root=str(store.root) if store is not None else None)
     found: list[np.ndarray | None] = [None] * len(rows)
     keys: list[str | None] = [None] * len(rows)
+    made: list[dict | None] = [None] * len(rows)      # what each key hashes: recorded with the entry
     t0 = time.perf_counter()
     # a bar where one can be drawn; else (a `sercore run` kernel, a log that is not a terminal) a line every
     # ~10 s: to the run's log (echoed by `sercore run`), or to stderr when a bar was asked for
@@ -601,7 +606,8 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
         for i, row in enumerate(rows):                 # the cache first: hits cost no model time
             if store is not None:
                 with _naming(ext, row):
-                    keys[i] = ext.key(row)
+                    made[i] = ext.key_material(row)
+                    keys[i] = key_of(made[i])
                 found[i] = store.get(ext.name, keys[i])
             if found[i] is not None:
                 stats.hits += 1
@@ -619,7 +625,7 @@ def extract(manifest, extractor: str | Extractor, cache: bool | str | Path | Fea
                 found[i] = arr
                 stats.misses += 1
                 if store is not None:
-                    store.put(ext.name, keys[i], arr)
+                    store.put(ext.name, keys[i], arr, made_of=made[i])
             bar.set_postfix(hits=stats.hits, misses=stats.misses, refresh=False)
             bar.update(len(chunk))
             tick.update(stats.hits + stats.misses, computed=stats.misses)

@@ -116,7 +116,9 @@ def test_run_two_synthetic_languages_end_to_end(monkeypatch):
     assert r.protocol["name"] == "official" and set(r.metrics) >= {"wa", "ua", "macro_f1", "weighted_f1"}
     assert r.confusion["labels"] == ["neutral", "happy", "sad", "angry"]
     assert r.extra["headline"] == "within-corpus MDAT on synthetic:en (for IEMOCAP)"
-    assert F["within"][["spec", "kind"]].values.tolist() == [[s, k] for s in P["corpora"] for k in ("baseline", "mdat")]
+    # each corpus: the two trained models, then the speaker-only predictor on the same folds (the confound)
+    assert F["within"][["spec", "kind"]].values.tolist() == [[s, k] for s in P["corpora"]
+                                                             for k in ("baseline", "mdat", "speaker_only")]
     assert len(F["cross"]) == 4 and set(F["cross"]["kind"]) == {"baseline", "mdat"}        # 2 pairs x 2 models
     assert set(F["kshot"].s) == {"synthetic:en"} and sorted(set(F["kshot"].k)) == [0, 2]
     assert (F["kshot"]["adapt"] == F["kshot"]["k"] * 4).all()                                 # k per class

@@ -206,11 +206,18 @@ def _nan_weights(folder: Path) -> None:
     from safetensors.torch import load_file, save_file
     from sercore.paths import file_sha256 as _sha256
 
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
+        binding = f.metadata()                                  # a model that diverged, saved as the tool does
     state = load_file(str(folder / "model.safetensors"))
     name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
     state[name][0] = float("nan")
-    save_file(state, str(folder / "model.safetensors"))
+    save_file(state, str(folder / "model.safetensors"), metadata=binding)
     _edit_config(folder, lambda m: m.update(weights_sha256=_sha256(folder / "model.safetensors")))
+    man = json.loads((folder / "manifest.json").read_text())
+    man["files"] = {n: _sha256(folder / n) for n in man["files"]}
+    (folder / "manifest.json").write_text(json.dumps(man))
 
 
 def _as_version_1(folder: Path) -> None:
@@ -249,7 +256,7 @@ CHECKPOINT_DAMAGE = {
                              "config.json is not valid JSON"),
     "weights holding NaN": ("frozen", _nan_weights, "hold NaN or infinite values"),
     "truncated weights of a version-1 folder (no checksum)": ("frozen", _v1_truncated,
-                                                              "model.safetensors is not readable"),
+                                                              "written by an older sercore .checkpoint version 1"),
 }
 
 
@@ -281,13 +288,17 @@ def test_damaged_checkpoint_is_one_clear_error(kind, ckpts, tmp_path, monkeypatc
 def test_good_checkpoints_record_their_weights_sha256(ckpts, tmp_path):
     for which in ("frozen", "finetune"):
         meta = json.loads((ckpts[which] / "config.json").read_text())
-        assert meta["version"] == 2 and len(meta["weights_sha256"]) == 64
+        assert meta["version"] == 3 and len(meta["weights_sha256"]) == 64
+        assert set(json.loads((ckpts[which] / "manifest.json").read_text())["files"]) == {"config.json",
+                                                                                        "model.safetensors"}
         assert load_checkpoint(ckpts[which]).labels == LABELS
-    # a sound folder of the earlier format loads, saying its weights cannot be verified
+    # a sound folder of an earlier format cannot be verified: refused, or loaded on request with a warning
     old = Path(shutil.copytree(ckpts["frozen"], tmp_path / "v1"))
     _as_version_1(old)
+    with pytest.raises(CheckpointError, match="older sercore .checkpoint version 1.*allow_unverified"):
+        load_checkpoint(old)
     with pytest.warns(UserWarning, match="without a weights checksum"):
-        assert load_checkpoint(old).labels == LABELS
+        assert load_checkpoint(old, allow_unverified=True).labels == LABELS
 
 
 # ============================================================================ predict input

@@ -75,7 +75,50 @@ def not_audio_wav(path: Path) -> Path:
     return trees.write_garbage(path)
 
 
+def _with_rate_field(path: Path, rate: int, sr: int = 16000, seconds: float = 0.5) -> Path:
+    """A PCM wav recorded at ``sr`` whose header's sample-rate field alone was rewritten to ``rate``."""
+    import struct
+
+    trees.write_wav(path, seconds=seconds, sr=sr)
+    raw = bytearray(path.read_bytes())
+    assert raw[12:16] == b"fmt "
+    raw[24:28] = struct.pack("<I", rate)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def rate_1hz_wav(path: Path) -> Path:
+    return _with_rate_field(path, 1)
+
+
+def relabelled_wav(path: Path) -> Path:
+    return _with_rate_field(path, 8000, sr=22050)          # 22.05 kHz audio whose header says 8 kHz
+
+
+def rate_400k_wav(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.zeros(40000, np.float32), 400000, subtype="PCM_16")     # a consistent header, 400 kHz
+    return path
+
+
+def text_wav(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("03a01Wa,angry\nthis file was saved under the wrong name\n")
+    return path
+
+
+def zero_byte_wav(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
 AUDIO_FAULTS = {   # name -> (builder, words the cause is told in)
+    "rate_1hz": (rate_1hz_wav, "sample rate 1 Hz is outside 4-192 kHz"),
+    "rate_relabelled": (relabelled_wav, "header disagrees with itself: sample rate 8,000 Hz"),
+    "rate_400k": (rate_400k_wav, "sample rate 400,000 Hz is outside 4-192 kHz"),
+    "text": (text_wav, "holds text, not audio"),
+    "zero_bytes": (zero_byte_wav, "empty (0 bytes)"),
     "nan": (nan_wav, "non-finite samples (NaN or Inf)"),
     "inf": (inf_wav, "non-finite samples (NaN or Inf)"),
     "empty": (empty_wav, "no samples"),
@@ -473,3 +516,55 @@ def test_manifest_blank_required_value(tmp_path):
 def test_on_error_must_be_raise_or_skip():
     with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip', got 'ignore'"):
         SkipLog("ignore")
+
+
+# ---------------------------------------------------------------------------- what a file is, by its name
+
+@pytest.mark.parametrize("suffix", [".mp3", ".flac", ".ogg", ".wav"])
+def test_a_text_file_named_like_audio_is_named_as_text(tmp_path, suffix, capfd):
+    """Not libsndfile's "File does not exist or is not a regular file" of a file that exists."""
+    from sercore.data._io import check_audio
+
+    path = tmp_path / f"notes{suffix}"
+    path.write_text("hello, this is a text file\n")
+    with pytest.raises(AudioLoadError) as ei:
+        load_audio(path)
+    assert f"cannot read audio file {path}: holds text, not audio" in str(ei.value)
+    assert "does not exist" not in str(ei.value)
+    with pytest.raises(CorruptFileError, match=f"{path}: holds text, not audio .*its {suffix} name"):
+        check_audio(path)
+    assert "Illegal Audio-MPEG-Header" not in capfd.readouterr().err       # no decoder noise either
+
+
+def test_an_undecodable_mp3_is_not_called_missing(tmp_path):
+    from sercore.data._io import check_audio
+
+    path = tmp_path / "x.mp3"
+    path.write_bytes(bytes(range(256)) * 8)                  # binary, not MPEG audio
+    with pytest.raises(CorruptFileError) as ei:
+        check_audio(path)
+    assert "does not exist" not in str(ei.value) and "not a readable audio file" in str(ei.value)
+
+
+def test_every_rate_from_4_to_192_khz_is_accepted(tmp_path):
+    from sercore.data._io import check_audio
+
+    for sr in (4000, 8000, 11025, 22050, 44100, 48000, 96000, 192000):
+        p = trees.write_wav(tmp_path / f"r{sr}.wav", seconds=0.05, sr=sr)
+        assert check_audio(p).samplerate == sr
+        assert load_audio(p, sr=16000).shape == (800,)
+
+
+def test_skip_bad_with_every_file_bad_says_all_were_skipped(root):
+    from sercore import experiment
+
+    trees.make_emodb(root / "emodb")
+    wavs = sorted((root / "emodb" / "wav").glob("*.wav"))
+    for w in wavs:
+        text_wav(w)
+    with pytest.raises(ValueError) as ei:
+        experiment.load_corpus({"corpus": "emodb", "label_map": "emodb7", "data_root": str(root), "seed": 0,
+                                "skip_bad": True})
+    msg = str(ei.value)
+    assert f"emodb: all {len(wavs)} files were skipped as unreadable or invalid (first: {wavs[0]}: holds text" in msg
+    assert "no rows" not in msg

@@ -1,8 +1,10 @@
 """Staging and concurrency: killed runs leave nothing that reaches the book, one run per results folder,
 a results folder that cannot be written is a clear error, and skip_bad counts what it skips."""
 import json
+import os
 import subprocess
 import sys
+import time
 
 import nbformat
 import numpy as np
@@ -41,7 +43,7 @@ def test_debris_of_a_killed_run_is_removed_and_never_staged(tmp_path):
     assert [p.name for p in staged] == ["benchmarks.md"]     # nothing of the killed runs reached the book
 
 
-def test_the_next_run_of_a_cell_removes_its_dead_staging(tmp_path, project):
+def test_the_next_run_of_a_cell_removes_its_dead_staging(tmp_path, project, fast_runs):
     proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     res = tmp_path / "res"
     debris = res / "ctmam/synthetic" / f".smoke.running-{_dead_pid()}"
@@ -70,7 +72,7 @@ def test_a_second_run_of_the_same_cell_is_refused_while_the_first_lives(tmp_path
         holder.wait()
 
 
-def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, project):
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, project, fast_runs):
     proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     res = tmp_path / "res"
     (res / "ctmam/synthetic").mkdir(parents=True)
@@ -151,3 +153,103 @@ def test_a_bad_file_met_inside_the_notebook_is_named_in_one_error(tmp_path, proj
     assert "Traceback" not in err and err.count("\n") <= 3
     assert not (tmp_path / "res/ctmam/synthetic/smoke").exists()
     assert (tmp_path / "res/ctmam/synthetic/smoke.failed/ctmam.ipynb").exists()
+
+
+# ----------------------------------------------------------------------------- seeds: one folder each
+
+def test_a_seed_other_than_0_gets_its_own_folder_and_lock(tmp_path, project, fast_runs, monkeypatch, capsys):
+    """`sercore run ... --seed 1` never replaces seed 0's result, nor waits for seed 0's run."""
+    from sercore import procs, results
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
+    res = tmp_path / "res"
+    zero = runs.run_notebook("ctmam", "synthetic", "smoke", root=proj, results_root=res)
+    before = (zero / "metrics.json").read_bytes()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:       # seed 0 is running again (its lock held by a live process): seed 1 is not refused
+        (res / "ctmam/synthetic/.smoke.lock").write_text(f"{holder.pid} {procs.start_time(holder.pid)}\n")
+        monkeypatch.setenv("SERCORE_RESULTS", str(res))
+        monkeypatch.setattr("sercore.runs.project_root", lambda: proj)
+        assert cli.main(["run", "ctmam", "--dataset", "synthetic", "--seed", "1"]) == 0
+        one = res / "ctmam/synthetic/seeds/smoke/seed-1"
+        assert f"wrote {one / 'metrics.json'}" in capsys.readouterr().out
+        with pytest.raises(runs.RunLockedError):
+            runs.run_notebook("ctmam", "synthetic", "smoke", root=proj, results_root=res)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (zero / "metrics.json").read_bytes() == before
+    assert json.loads((one / "metrics.json").read_text())["seed"] == 1 and runs._complete(one)
+    assert runs.run_folder(res, "ctmam", "synthetic", "smoke", 1) == one
+    assert runs.reusable_run("ctmam", "synthetic", "smoke", seed=1, results_root=res, root=proj)[0] == one
+    # what reads results finds each run where it is
+    staged = book.stage_book(tmp_path / "root", res)           # the book shows the book's run (seed 0)
+    assert [p.parts[-2:] for p in staged if p.suffix == ".ipynb"] == [("ctmam", "synthetic.ipynb")]
+    assert [r["seed"] for r in results.collect(res)] == [0]
+    assert [r["seed"] for r in results.collect_seeds(res)] == [1]
+    path, df, _ = results.export(tmp_path / "all.csv", res)
+    assert sorted(df[df["kind"] == "headline"]["seed"].unique()) == [0, 1]
+
+
+def test_fanout_keeps_the_grids_first_seed_in_the_books_folder(tmp_path, project, fast_runs):
+    from sercore import fanout
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
+    job = fanout.grid(["ctmam"], ["synthetic"], ["smoke"], [3, 4], root=proj)
+    assert [j.run_dir for j in job] == [None, "seeds/smoke/seed-4"]
+    out = fanout.run_job(job[0], results_root=str(tmp_path / "res"), root=str(proj))
+    assert out["results"] == str(tmp_path / "res/ctmam/synthetic/smoke")
+    with pytest.raises(ValueError, match="seeds must be whole numbers from 0"):
+        fanout.grid(["ctmam"], ["synthetic"], ["smoke"], [-1], root=proj)
+
+
+# ----------------------------------------------------------------------------- locks: pid and start time
+
+def test_a_stale_lock_whose_pid_now_names_another_process_is_taken_over(tmp_path, project, fast_runs, capsys):
+    """The lock's pid is alive but started at another time than the run that wrote it: not a run."""
+    from sercore import procs
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
+    res = tmp_path / "res"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (res / "ctmam/synthetic").mkdir(parents=True)
+        lock = res / "ctmam/synthetic/.smoke.lock"
+        lock.write_text(f"{other.pid} {procs.start_time(other.pid) - 12345}\n")
+        assert cli.main(["status", "--results", str(res)]) == 0
+        assert "no run in progress" in capsys.readouterr().out      # status does not list it
+        out = runs.run_notebook("ctmam", "synthetic", "smoke", root=proj, results_root=res)
+        assert runs._complete(out) and not lock.exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_an_old_style_lock_of_a_live_pid_without_its_staging_folder_is_stale(tmp_path, project, fast_runs, capsys):
+    """A lock holding a bare pid (older sercore): taken over when that process has no staging folder here
+    and the lock is not fresh; held while the folder exists."""
+    proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
+    res = tmp_path / "res"
+    cell = res / "ctmam/synthetic"
+    cell.mkdir(parents=True)
+    lock = cell / ".smoke.lock"
+    lock.write_text(f"{os.getppid()}")                         # a live process that is not a run
+    old = time.time() - 3600
+    os.utime(lock, (old, old))
+    assert runs.lock_owner_alive(lock) is False
+    (cell / f".smoke.running-{os.getppid()}").mkdir()          # ... unless its staging folder is there
+    assert runs.lock_owner_alive(lock) is True
+    assert cli.main(["status", "--results", str(res)]) == 0
+    assert str(cell / "smoke") in capsys.readouterr().out
+    (cell / f".smoke.running-{os.getppid()}").rmdir()
+    assert runs._complete(runs.run_notebook("ctmam", "synthetic", "smoke", root=proj, results_root=res))
+
+
+def test_status_lists_a_live_run_with_its_progress_line(tmp_path):
+    from sercore import procs, runlog
+    cell = tmp_path / "res/ctmam/synthetic/seeds/smoke"
+    cell.mkdir(parents=True)
+    pid, start = procs.me()
+    (cell / ".seed-1.lock").write_text(f"{pid} {start}\n")
+    stage = cell / f".seed-1.running-{pid}-{start}"
+    stage.mkdir()
+    runlog.write_line(stage / "run.log", "fold 1/10 epoch 3/50")
+    (live,) = runlog.live_runs(tmp_path / "res")
+    assert live["folder"] == str(cell / "seed-1") and live["last"].endswith("fold 1/10 epoch 3/50")
