@@ -66,7 +66,7 @@ def test_names_are_registry_names_never_paths(tmp_path):
             runs.resolve("ctmam", bad, "smoke")
     with pytest.raises(ParamsError, match="unknown paper"):
         runs.resolve("../ctmam", "synthetic", "smoke")
-    with pytest.raises(ParamsError, match="datasets with parameters for ctmam: emodb, iemocap, synthetic"):
+    with pytest.raises(ParamsError, match="datasets with parameters for ctmam: emodb, emodb_unstratified, iemocap, synthetic"):
         runs.resolve("ctmam", "nope", "smoke")
     with pytest.raises(ParamsError, match="unknown profile"):
         runs.resolve("ctmam", "synthetic", "fast")
