@@ -159,6 +159,8 @@ class TrainConfig:
     pin_memory: bool | None = None       # page-locked batches for fast host-to-GPU copies; None: on with CUDA
     persistent_workers: bool = True      # num_workers > 0: one DataLoader whose workers live across epochs
     prefetch_factor: int = 2             # num_workers > 0: batches each worker loads ahead
+    length_buckets: int = 0              # >0: each epoch's shuffled items, in runs of length_buckets x batch_size,
+                                         # are sorted by length into batches (less padding, same items per epoch)
 
 
 # ----------------------------------------------------------------------------- data
@@ -198,6 +200,14 @@ class FeatureDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def lengths(self) -> list[int]:
+        """Frames (first axis) of each item's first array, without building the items."""
+        out = []
+        for i, s in self.items:
+            a = _first(self.features[i])
+            out.append(int(np.shape(a if s is None else a[s])[0]) if np.ndim(a) else 1)
+        return out
 
     def __getitem__(self, k: int) -> dict:
         i, s = self.items[k]
@@ -254,6 +264,31 @@ def _loader(ds: Dataset, cfg: TrainConfig, shuffle: bool, epoch: int = 0,
                       pin_memory=torch.cuda.is_available() if pin is None else bool(pin), **workers)
 
 
+class LengthBuckets(torch.utils.data.Sampler):
+    """Batches of items of similar length: each epoch the items are shuffled (``generator``), cut into runs
+    of ``buckets x batch_size``, each run sorted by length and cut into batches, and the batches shuffled.
+    Every item is in exactly one batch per epoch; only the last run can end on a short batch, as plain
+    shuffling does. Padding to the longest item of a batch then costs little (variable-length audio)."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, buckets: int, generator: torch.Generator):
+        if batch_size < 1 or buckets < 1:
+            raise ValueError(f"LengthBuckets needs batch_size >= 1 and buckets >= 1, got {batch_size}, {buckets}")
+        self.lengths, self.batch_size, self.buckets, self.generator = list(lengths), batch_size, buckets, generator
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        run = self.batch_size * self.buckets
+        batches = []
+        for start in range(0, len(order), run):
+            part = sorted(order[start:start + run], key=lambda j: self.lengths[j])
+            batches += [part[k:k + self.batch_size] for k in range(0, len(part), self.batch_size)]
+        for b in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[b]
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+
 class _TrainLoader:
     """The training batches of each epoch, shuffled by ``(seed, epoch)``.
 
@@ -267,7 +302,7 @@ class _TrainLoader:
     """
 
     def __init__(self, ds: Dataset, cfg: TrainConfig):
-        self.ds, self.cfg, self.loader = ds, cfg, None
+        self.ds, self.cfg, self.loader, self._lengths = ds, cfg, None, None
         self.sampler = (DistributedSampler(ds, num_replicas=distributed.world_size(),
                                            rank=distributed.rank(), shuffle=True, seed=cfg.seed,
                                            drop_last=False)
@@ -275,6 +310,13 @@ class _TrainLoader:
         self.persistent = cfg.num_workers > 0 and cfg.persistent_workers
 
     def epoch(self, epoch: int) -> DataLoader:
+        if self.cfg.length_buckets and self.sampler is None and hasattr(self.ds, "lengths"):
+            g = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+            if self._lengths is None:
+                self._lengths = self.ds.lengths()
+            return DataLoader(self.ds, batch_sampler=LengthBuckets(self._lengths, self.cfg.batch_size,
+                                                                   self.cfg.length_buckets, g),
+                              collate_fn=pad_collate, num_workers=0)
         if self.sampler is not None:
             self.sampler.set_epoch(epoch)
         if not self.persistent or self.loader is None:

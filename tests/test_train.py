@@ -231,3 +231,37 @@ def test_batch_size_grows_until_no_fold_ends_on_one_item():
     assert avoid_single_item_batches(TrainConfig(batch_size=4), [9, 8]).batch_size == 5   # 9 % 4 == 1
     assert avoid_single_item_batches(TrainConfig(batch_size=4), [8, 10]).batch_size == 4
     assert avoid_single_item_batches(TrainConfig(batch_size=4), [9, 11]).batch_size == 6  # 5: 11 % 5 == 1
+
+
+def test_length_buckets_batch_every_item_once_with_similar_lengths_and_follow_the_seed():
+    import torch
+
+    from sercore.train import LengthBuckets
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(10, 900, size=103).tolist()
+    batches = list(LengthBuckets(lengths, 8, 4, torch.Generator().manual_seed(1)))
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(103)) and len(batches) == len(LengthBuckets(lengths, 8, 4, None)) == 13
+    assert sum(len(b) < 8 for b in batches) == 1                       # only the last run ends short
+    # each batch spans far less of the length range than a random batch would
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    assert spread < 0.3 * (max(lengths) - min(lengths))
+    again = list(LengthBuckets(lengths, 8, 4, torch.Generator().manual_seed(1)))
+    other = list(LengthBuckets(lengths, 8, 4, torch.Generator().manual_seed(2)))
+    assert again == batches and other != batches
+
+
+def test_fit_with_length_buckets_trains_on_variable_length_items():
+    from sercore.train import FeatureDataset, TrainConfig, _TrainLoader
+
+    rng = np.random.default_rng(0)
+    feats = [rng.standard_normal((int(n), 3)).astype("float32") for n in rng.integers(2, 40, size=50)]
+    ds = FeatureDataset(feats, rng.integers(0, 2, size=50), np.arange(50))
+    cfg = TrainConfig(batch_size=8, length_buckets=3, seed=0)
+    loader = _TrainLoader(ds, cfg).epoch(0)
+    seen = []
+    for batch in loader:
+        seen += batch["utt"].tolist()
+        assert int(batch["x_lengths"].max()) == batch["x"].shape[1]
+    assert sorted(seen) == list(range(50))

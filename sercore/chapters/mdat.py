@@ -211,7 +211,7 @@ def train_config(P: dict, use_text: bool = True, **changes) -> train.TrainConfig
     inputs = ("audio", "audio_lengths") + (("text", "text_lengths") if use_text else ())
     cfg = train.TrainConfig(epochs=int(P["epochs"]), batch_size=int(P["batch_size"]), lr=float(P["lr"]),
                             weight_decay=float(P["weight_decay"]), seed=int(P["seed"]), clip_norm=1.0,
-                            inputs=inputs, progress=False)
+                            inputs=inputs, progress=False, length_buckets=int(P.get("length_buckets", 0)))
     return replace(cfg, **changes)
 
 
