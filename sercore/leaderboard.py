@@ -480,12 +480,13 @@ class Boards(list):
         self.invalid = list(invalid)
 
 
-def find_boards(results_root=None, records_root=None) -> Boards:
+def find_boards(results_root=None, records_root=None, results: bool = True) -> Boards:
     """Every real corpus's leaderboard, one per corpus: the runs in ``results/leaderboard/<dataset>/<profile>/``
     and the published records in ``records/leaderboard/<dataset>/<profile>/seed-*`` (seeds pooled). Where a
     corpus has several, the most complete profile wins (reference, paper, quick, smoke), then the newer run.
     Boards on the synthetic corpus are not boards; an invalid leaderboard metrics.json is not either, and
-    is named in the result's ``invalid``. Sorted by dataset."""
+    is named in the result's ``invalid``. ``results=False`` reads the published records only. Sorted by
+    dataset."""
     from pathlib import Path
 
     from .paths import project_root
@@ -495,7 +496,7 @@ def find_boards(results_root=None, records_root=None) -> Boards:
     cands: dict[str, list[dict]] = {}
     invalid = []
     root = Path(results_root) if results_root else None
-    for d in collect(root):
+    for d in (collect(root) if results else []):
         if "error" in d and Path(d["_path"]).parts[-4:-3] == ("leaderboard",):
             invalid.append(f"{Path(d['_path']).relative_to(Path(d['_path']).parents[3])}: "
                            f"{d['error'].splitlines()[-1].strip()}")
