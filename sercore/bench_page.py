@@ -75,7 +75,14 @@ def render(data: dict, figs: dict | None = None, fig_dir: str = "benchmarks_file
     figs = figs or {}
     m = data["machine"]
     L = ["# Benchmarks: speed, memory, cache and scale", ""]
-    L += [f"Measured by `benchmarks/run`{' --quick (tiny settings, not representative)' if data.get('quick') else ''} "
+    if data.get("book"):
+        L += ["This is the small benchmark every `make book` runs before the notebooks (`benchmarks/run --book`, "
+              "a few seconds of compute): one model per paper and the two audio baselines at their paper batch "
+              "size (at most 32 on CPU), each timed for a couple of steps, and CTMAM against its direct "
+              "implementation. `benchmarks/run` without `--book` adds every preset, feature extraction and the "
+              "cache, the encoders and the `make book` times, and its page replaces this one.", ""]
+    L += [f"Measured by `benchmarks/run`{' --quick (tiny settings, not representative)' if data.get('quick') else ''}"
+          f"{' --book' if data.get('book') else ''} "
           f"on {m.get('cpu_model') or 'an unnamed CPU'} ({m['cpu_count']} cores visible, torch "
           f"{m['torch']}, {m['torch_threads']} torch threads), device **{m['device']}**, git "
           f"`{m.get('git_sha')}`, started {data.get('started')}; the whole run took {data.get('seconds')} s. "
@@ -284,10 +291,18 @@ def write_page(data: dict, page: Path, json_path: Path | str | None = None) -> P
     figs = _figures(data, fig_dir)
     jp = None
     if json_path:
-        try:
-            jp = str(Path(json_path).resolve().relative_to(page.parent.parent.resolve()))
-        except ValueError:
-            jp = str(json_path)
+        # a path inside the project, as a reader's checkout has it; never a path of this machine
+        from .paths import project_root
+
+        src = Path(json_path).resolve()
+        for base in (project_root(), page.parent.parent):
+            try:
+                jp = str(src.relative_to(Path(base).resolve()))
+                break
+            except ValueError:
+                continue
+        else:
+            jp = f"results/benchmarks/{src.name}"
     page.write_text(render(data, figs, fig_dir.name, jp) + "\n")
     return page
 
