@@ -646,8 +646,10 @@ def digits_check(*, epochs: int, n_train: int, n_show: int = 6, sizes: dict | No
     if failed:
         flag = (f"**Failed check.** Test MSE {mse:.4f} over {n_te} held-out triples is {100 * ratio:.0f}% of the "
                 f"{base:.4f} of predicting each channel's mean training image: the reconstructions are little "
-                f"more than that average image (the stripes above), so after {epochs} epochs on {n_train} images "
-                "this autoencoder has not learnt to reconstruct digits, and the figure is not the paper's check.")
+                f"more than that average image (the stripes above): after {epochs} epochs on {n_train} images "
+                f"({epochs * -(-n_train // cfg.batch_size)} Adam steps of {cfg.batch_size}, the paper's batch and "
+                f"learning rate) this autoencoder has not yet learnt to reconstruct digits, so the figure is not "
+                "the paper's check.")
     else:
         flag = (f"**Check passed.** Test MSE {mse:.4f} over {n_te} held-out triples is {100 * ratio:.0f}% of the "
                 f"{base:.4f} of predicting each channel's mean training image ({epochs} epochs on {n_train} images): "
