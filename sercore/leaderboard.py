@@ -180,12 +180,14 @@ def _skip_reason(r) -> str:
 
 
 def display_table(summ: pd.DataFrame, intervals: pd.DataFrame | None = None,
-                  collapsed: dict | None = None) -> pd.DataFrame:
+                  collapsed: dict | None = None, label_free: dict | None = None) -> pd.DataFrame:
     """The summary as the book prints it: ``mean ± std`` strings (std over seeds), parameter counts
     with separators; with ``intervals`` (:func:`compare`'s), each method's UA 95% interval; with
     ``collapsed`` (:func:`collapsed_methods`), a flag on each method that predicted one class on a test
-    set. A method that could not run (its modality is absent) reads "absent" with the reason, never a score."""
-    collapsed = collapsed or {}
+    set; with ``label_free`` (:func:`label_free_methods`), a flag on each method that reads only a modality
+    without label information here. A method that could not run (its modality is absent) reads "absent"
+    with the reason, never a score."""
+    collapsed, label_free = collapsed or {}, label_free or {}
     out = pd.DataFrame(index=summ["method"])
     out["paper"] = summ["paper"].to_numpy()
     out["modalities"] = summ["modalities"].to_numpy()
@@ -207,9 +209,11 @@ def display_table(summ: pd.DataFrame, intervals: pd.DataFrame | None = None,
     out["train s"] = [("–" if _skip_reason(r) else f"{r['train_s']:.1f}") for _, r in summ.iterrows()]
     out["ms / utt"] = [("–" if _skip_reason(r) or r["latency_ms"] is None or np.isnan(r["latency_ms"])
                         else f"{r['latency_ms']:.2f}") for _, r in summ.iterrows()]
-    out["flag"] = [(f"absent: {_skip_reason(r)}" if _skip_reason(r) else
-                    f"collapsed: {collapsed[r['method']]}" if r["method"] in collapsed else "")
-                   for _, r in summ.iterrows()]
+    out["flag"] = ["; ".join(x for x in (
+        f"absent: {_skip_reason(r)}" if _skip_reason(r) else "",
+        f"collapsed: {collapsed[r['method']]}" if r["method"] in collapsed else "",
+        f"guessing: {label_free[r['method']]}" if r["method"] in label_free else "") if x)
+        for _, r in summ.iterrows()]
     return out
 
 
@@ -290,6 +294,34 @@ def board_scope(protocol: dict, P: dict, n_test: int | None = None) -> dict:
 def board_title(P: dict, scope: dict) -> str:
     """The board's title, as the summary table's caption and the plot's title."""
     return f"UA on {P['dataset']} ({P['profile']} profile): {scope['text']}"
+
+
+# ----------------------------------------------------------------------------- label-free modalities
+
+def label_free_modalities(manifest: pd.DataFrame, labels: Sequence[str] | None = None) -> dict[str, str]:
+    """Modalities the corpus has but whose content says nothing about the label: today the text of a
+    scripted corpus, where every sentence is spoken in every class (Emo-DB's ten sentences, EMOVO's
+    fourteen). A method that reads only such a modality can do no better than guess; the board says so
+    beside its score. Returns {modality: why}."""
+    out = {}
+    if "text" in modalities(manifest) and "y" in manifest.columns:
+        texts = manifest["text"].astype(str).str.strip()
+        per_text = manifest.groupby(texts)["y"].nunique()
+        n_classes = manifest["y"].nunique()
+        if len(per_text) and n_classes > 1 and (per_text == n_classes).all():
+            out["text"] = (f"every one of its {len(per_text)} sentences is spoken in every class, so the "
+                           "text alone carries no label information")
+    return out
+
+
+def label_free_methods(summ: pd.DataFrame, free: dict[str, str]) -> dict[str, str]:
+    """Methods of the summary that read only label-free modalities (:func:`label_free_modalities`)."""
+    out = {}
+    for _, r in summ.iterrows():
+        mods = [m for m in str(r.get("modalities") or "").split("+") if m]
+        if mods and not _skip_reason(r) and all(m in free for m in mods):
+            out[r["method"]] = f"reads only {' and '.join(mods)}: {'; '.join(free[m] for m in mods)}"
+    return out
 
 
 # ----------------------------------------------------------------------------- collapsed models

@@ -357,3 +357,21 @@ def test_board_scope_states_folds_test_utterances_epochs_and_seeds():
                                    {"seeds": [0], "epochs": None, "baseline_epochs": 100})
     assert full["text"] == ("all 5 folds, 400 test utterances, each method's own epochs (baselines: 100), "
                             "1 seed (0)")
+
+
+def test_a_scripted_corpus_text_is_label_free_and_its_text_only_methods_are_flagged():
+    m = pd.DataFrame({"text": ["s1", "s2"] * 6, "y": [0, 0, 1, 1, 2, 2] * 2, "path": ["a.wav"] * 12})
+    free = leaderboard.label_free_modalities(m)
+    assert list(free) == ["text"] and "every one of its 2 sentences" in free["text"]
+    informative = m.assign(text=[f"t{y}" for y in m["y"]])
+    assert leaderboard.label_free_modalities(informative) == {}
+    summ = pd.DataFrame([{"method": "text MLP", "paper": "baseline", "modalities": "text", "seeds": 1, "ua": 33.0,
+                         "ua_std": float("nan"), "skipped": None},
+                        {"method": "MDAT", "paper": "mdat", "modalities": "audio+text", "seeds": 1, "ua": 60.0,
+                         "ua_std": float("nan"), "skipped": None}])
+    flagged = leaderboard.label_free_methods(summ, free)
+    assert list(flagged) == ["text MLP"]
+    summ = summ.assign(macro_f1=1.0, macro_f1_std=float("nan"), wa=1.0, wa_std=float("nan"), n_params=1,
+                       train_s=1.0, latency_ms=1.0)
+    table = leaderboard.display_table(summ, label_free=flagged)
+    assert table.loc["text MLP", "flag"].startswith("guessing: reads only text") and table.loc["MDAT", "flag"] == ""
