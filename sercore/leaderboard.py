@@ -243,12 +243,13 @@ def plot(summ: pd.DataFrame, ax=None, title: str | None = None, intervals: pd.Da
         err, label = ran["ua_std"].fillna(0).to_numpy(), "UA (%), whiskers: std over seeds"
     ys = [ypos[m] for m in ran["method"]]
     bars = ax.barh(ys, ran["ua"], xerr=err, color=colors, capsize=3)
-    for bar, m in zip(bars, ran["method"]):
+    upper = np.asarray(err)[1] if np.ndim(err) == 2 else np.asarray(err)
+    for bar, m, up in zip(bars, ran["method"], upper):
         if m in collapsed:
             bar.set_hatch("///")
             bar.set_facecolor("white")
             bar.set_edgecolor("tab:red")
-            ax.text(bar.get_width() + 1.5, bar.get_y() + bar.get_height() / 2, "collapsed: one class",
+            ax.text(bar.get_width() + float(up) + 1.5, bar.get_y() + bar.get_height() / 2, "collapsed: one class",
                     va="center", fontsize=8, color="tab:red")
     for _, r in absent.iterrows():
         ax.text(1, ypos[r["method"]], f"absent: {_skip_reason(r)}", va="center", fontsize=8, color="dimgray",
@@ -262,7 +263,9 @@ def plot(summ: pd.DataFrame, ax=None, title: str | None = None, intervals: pd.Da
     ax.set_xlabel(label)
     ax.set_xlim(0, 100)
     if title:
-        ax.set_title(title, fontsize=10)
+        import textwrap
+
+        ax.set_title("\n".join(textwrap.wrap(title, 75)), fontsize=10)
     return ax
 
 
