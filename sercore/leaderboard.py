@@ -483,6 +483,18 @@ def _profile_rank(profile: str) -> int:
     return order.index(profile) if profile in order else len(order)
 
 
+def method_key(row: dict) -> str:
+    """A method's name across corpora: a chapter's method is one method on every corpus, whatever variant
+    the corpus's modalities made of it ("MDAT" on Emo-DB, "MDAT (audio only)" on URDU), named without
+    the variant; a baseline is its own name."""
+    import re
+
+    name = str(row["method"])
+    if row.get("paper") in (None, "", "baseline"):
+        return name
+    return re.sub(r"\s*\([^()]*\bonly\)$", "", name)
+
+
 def _board(dataset: str, profile: str, metrics: list[dict], source: str, published: bool,
            metric: str = "ua") -> dict:
     """One corpus's board from the metrics.json of its run(s) (several: the seed records of one
@@ -492,18 +504,21 @@ def _board(dataset: str, profile: str, metrics: list[dict], source: str, publish
         rows = [dict(r, seed=0) for m in metrics for r in (m.get("extra") or {}).get("summary", [])]
     scores: dict[str, list[float]] = {}
     absent: dict[str, str] = {}
+    variants: dict[str, str] = {}
     for r in rows:
+        key = method_key(r)
+        variants.setdefault(key, r["method"])
         why = r.get("skipped")
         if isinstance(why, str) and why:
-            absent.setdefault(r["method"], why)
+            absent.setdefault(key, why)
         elif r.get(metric) is not None and np.isfinite(r.get(metric)):
-            scores.setdefault(r["method"], []).append(float(r[metric]))
+            scores.setdefault(key, []).append(float(r[metric]))
     first = metrics[0]
     params = (first.get("extra") or {}).get("params") or {}
     scope = board_scope(first.get("protocol") or {}, {**params, "profile": profile})
     return {"dataset": dataset, "profile": profile, "source": source, "published": published,
             "scores": {m: float(np.mean(v)) for m, v in scores.items()},
-            "absent": {m: why for m, why in absent.items() if m not in scores},
+            "absent": {m: why for m, why in absent.items() if m not in scores}, "variants": variants,
             "runs": len(metrics), "scope": scope["text"], "started": str(first.get("started", ""))}
 
 
@@ -602,7 +617,8 @@ def rank_across(boards: Sequence[dict], metric: str = "ua", alpha: float = 0.05)
     res = stats.friedman_nemenyi(scores[ranked], alpha=alpha)
     out["result"] = res
     ff = (f"; Iman-Davenport F_F = {res['iman_davenport']:.2f}, p {stats._p_clause(res['p_f'])}"
-          if res["iman_davenport"] is not None else "; every corpus ranks the methods in the same order")
+          if res["iman_davenport"] is not None else
+          " (every corpus ranks the methods in the same order, so Iman-Davenport's F_F is undefined)")
     verdict = ("the mean ranks differ" if res["p"] <= alpha else
                "the mean ranks do not differ significantly")
     groups = [g for g in res["cliques"]]
@@ -612,8 +628,8 @@ def rank_across(boards: Sequence[dict], metric: str = "ua", alpha: float = 0.05)
     out["text"] = (
         f"{len(ranked)} methods ranked by {label} on each of {len(boards)} real corpora "
         f"({which}; 1 = best). "
-        f"Friedman chi2_F = {res['statistic']:.2f} ({res['k'] - 1} degrees of freedom), p {stats._p_clause(res['p'])}"
-        f"{ff}: at alpha {alpha} {verdict}. Nemenyi's critical difference CD = {res['cd']:.2f} (q = {res['q']:.3f}, "
+        f"Friedman chi2_F = {res['statistic']:.2f} ({res['k'] - 1} degree{'s' if res['k'] != 2 else ''} of freedom), "
+        f"p {stats._p_clause(res['p'])}{ff}: at alpha {alpha} {verdict}. Nemenyi's critical difference CD = {res['cd']:.2f} (q = {res['q']:.3f}, "
         f"{res['k']} methods, {res['n']} corpora): {apart}. With {res['n']} corpora the test has little power: "
         f"a difference of mean ranks below CD is no evidence of equality.{left}")
     return out
@@ -634,7 +650,8 @@ def ranking_table(ranking: dict) -> pd.DataFrame:
             ds = b["dataset"]
             if m in b["scores"]:
                 rk = f" ({ranks.loc[ds, m]:g})" if m in ranks.columns else ""
-                r[f"{ds} {metric} (rank)"] = f"{b['scores'][m]:.2f}{rk}"
+                ran_as = b.get("variants", {}).get(m, m)
+                r[f"{ds} {metric} (rank)"] = f"{b['scores'][m]:.2f}{rk}" + (f", as {ran_as}" if ran_as != m else "")
             else:
                 r[f"{ds} {metric} (rank)"] = "absent"
         rows.append(r)

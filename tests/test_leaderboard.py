@@ -375,3 +375,10 @@ def test_a_scripted_corpus_text_is_label_free_and_its_text_only_methods_are_flag
                        train_s=1.0, latency_ms=1.0)
     table = leaderboard.display_table(summ, label_free=flagged)
     assert table.loc["text MLP", "flag"].startswith("guessing: reads only text") and table.loc["MDAT", "flag"] == ""
+
+
+def test_a_chapter_method_is_one_method_on_every_corpus_whatever_its_modality_variant():
+    assert leaderboard.method_key({"method": "MDAT (audio only)", "paper": "mdat"}) == "MDAT"
+    assert leaderboard.method_key({"method": "MLCCT (text only)", "paper": "mlcct"}) == "MLCCT"
+    assert leaderboard.method_key({"method": "MFCC stats + MLP", "paper": "baseline"}) == "MFCC stats + MLP"
+    assert leaderboard.method_key({"method": "MCWSA-CMHA", "paper": "mcwsa_cmha"}) == "MCWSA-CMHA"
