@@ -177,7 +177,7 @@ def _paper_best(corpus: str, metric: str = "ua") -> tuple[float, str] | None:
                 & ~ref["column"].fillna("").str.contains("->")]
         for _, row in r.iterrows():
             if best is None or row["value"] > best[0]:
-                best = (float(row["value"]), f"{row['row']}, {paper} {row['table']}, as the paper reports it")
+                best = (float(row["value"]), f"{row['row']} ({paper} {row['table']}, paper)")
     return best
 
 
@@ -227,7 +227,7 @@ def report(manifests: dict, data_root: str | None = None, records_root=None, mar
         b = boards.get(name)
         if b and b["scores"]:
             top = max(b["scores"], key=b["scores"].get)
-            cands.append((b["scores"][top], f"{top}, leaderboard ({b['profile']} profile)"))
+            cands.append((b["scores"][top], f"{top} (leaderboard, {b['profile']})"))
         pb = _paper_best(name)
         if pb:
             cands.append(pb)
@@ -243,8 +243,8 @@ def report(manifests: dict, data_root: str | None = None, records_root=None, mar
             row["flag"] = f"speaker and emotion confounded: a speaker-only predictor scores {res['ua']:.1f}"
             split = speaker_disjoint_folds(m)
             s = (f"**{name}**: speaker and emotion confounded: a speaker-only predictor scores {res['ua']:.1f} UA "
-                 f"on the folds the runs use ({row['protocol']}), against {best:.1f} for the best method "
-                 f"({where}); chance is {res['chance_ua']:.1f}. {split['text']}")
+                 f"on the folds the runs use ({row['protocol']}), against {best:.1f} for the best method, "
+                 f"{where}; chance is {res['chance_ua']:.1f}. {split['text']}")
             if split["possible"]:
                 alt = speaker_only(m, split["folds"], lm.classes)
                 s += (f" On those folds the speaker-only predictor falls to {alt['ua']:.1f} UA (every test "
@@ -260,17 +260,31 @@ def report(manifests: dict, data_root: str | None = None, records_root=None, mar
 
 
 def display_report(df: pd.DataFrame) -> pd.DataFrame:
-    """:func:`report` as the book prints it: UA and WA to 2 decimals, counts with separators, "–" for
-    absent values."""
-    out = df.copy()
-    for c in out.columns:
-        if c in ("test utterances", "unseen speakers' test utterances", "classes"):
-            out[c] = [f"{int(v):,}" if pd.notna(v) else "\u2013" for v in out[c]]
-        elif c in ("speaker-only UA", "speaker-only WA", "pooled UA", "chance UA", "best method UA"):
-            out[c] = [f"{v:.2f}" if v is not None and pd.notna(v) else "\u2013" for v in out[c]]
-        elif c == "gap (points)":
-            out[c] = [f"{v:+.2f}" if v is not None and pd.notna(v) else "\u2013" for v in out[c]]
-        else:
-            out[c] = [v if isinstance(v, str) and v else "\u2013" for v in out[c]]
-    out.attrs = {}
+    """:func:`report` as the book prints it, narrow enough for the page: two header rows, UA and WA to 2
+    decimals, counts with separators, "–" for an absent value, and the flag as one word (the sentences
+    above the table say the rest)."""
+    def num(v, fmt="{:.2f}"):
+        return fmt.format(v) if v is not None and pd.notna(v) else "\u2013"
+
+    def count(v):
+        return f"{int(v):,}" if v is not None and pd.notna(v) else "\u2013"
+
+    def text(v):
+        return v if isinstance(v, str) and v else "\u2013"
+
+    get = lambda c: df[c] if c in df.columns else pd.Series([None] * len(df), index=df.index)   # noqa: E731
+    cols = {("", "folds"): [text(v) for v in get("protocol")],
+            ("", "test utterances"): [count(v) for v in get("test utterances")],
+            ("speaker-only predictor", "UA"): [num(v) for v in get("speaker-only UA")],
+            ("speaker-only predictor", "WA"): [num(v) for v in get("speaker-only WA")],
+            ("speaker-only predictor", "pooled UA"): [num(v) for v in get("pooled UA")],
+            ("speaker-only predictor", "unseen-speaker utterances"):
+                [count(v) for v in get("unseen speakers' test utterances")],
+            ("", "chance UA"): [num(v) for v in get("chance UA")],
+            ("best method", "UA"): [num(v) for v in get("best method UA")],
+            ("best method", "which"): [text(v) for v in get("best method")],
+            ("", "flag"): ["confounded" if isinstance(f, str) and f.startswith("speaker and emotion confounded")
+                           else text(f) for f in get("flag")]}
+    out = pd.DataFrame(cols, index=df.index)
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
     return out

@@ -411,7 +411,7 @@ def caveats(manifests: dict):
 
     notes = {n: m.attrs.get("note") for n, m in manifests.items() if m.attrs.get("note")}
     if not notes:
-        return Markdown("No corpus found for this build carries a caveat: each is read as its official release.")
+        return Markdown("No loader attached a note to a corpus found for this build: each is read as its official release.")
     return pd.DataFrame({"caveat": notes}).rename_axis("corpus")
 
 
