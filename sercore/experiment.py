@@ -31,15 +31,24 @@ class Corpus:
     dropped: dict = field(default_factory=dict)  # label -> utterances the label map dropped
     skipped: list = field(default_factory=list)  # (path, reason) of files skipped on request (skip_bad)
 
+    #: :meth:`summary` shows one column per session (speaker) up to this many, else counts them
+    MAX_SUMMARY_COLUMNS = 12
+
     def summary(self) -> pd.DataFrame:
         """Utterances per class and session (speaker where the corpus has no sessions), for a glance in
         the notebook. Classes are the label map's, after its merges (IEMOCAP's excited counts as happy):
         the rows are read from the class column ``y``, so they sum to the total."""
         m = self.manifest
         by = "session" if m["session"].notna().any() else "speaker"
-        cls = pd.Categorical([self.labels[int(i)] for i in m["y"]], categories=list(self.labels))
-        t = pd.crosstab(pd.Series(cls, name="class"), m[by].astype(str).rename(by), margins=True,
-                        margins_name="total", dropna=False)
+        cls = pd.Series(pd.Categorical([self.labels[int(i)] for i in m["y"]], categories=list(self.labels)),
+                        name="class")
+        if m[by].nunique() > self.MAX_SUMMARY_COLUMNS:    # too many to read side by side: count them instead
+            g = m[by].astype(str).to_numpy()
+            rows = {c: {f"{by}s": int(pd.Series(g[(cls == c).to_numpy()]).nunique()),
+                        "utterances": int((cls == c).sum())} for c in self.labels}
+            rows["total"] = {f"{by}s": int(pd.Series(g).nunique()), "utterances": int(len(m))}
+            return pd.DataFrame(rows).T.rename_axis("class")
+        t = pd.crosstab(cls, m[by].astype(str).rename(by), margins=True, margins_name="total", dropna=False)
         return t.loc[[*self.labels, "total"]]
 
     def version(self) -> str:

@@ -299,6 +299,38 @@ def board_title(P: dict, scope: dict) -> str:
     return f"UA on {P['dataset']} ({P['profile']} profile): {scope['text']}"
 
 
+# ----------------------------------------------------------------------------- the speaker confound
+
+def speaker_confound(P: dict, corpus, summ: pd.DataFrame | None = None) -> str:
+    """What a speaker-only predictor (:func:`sercore.confounds.speaker_only`) scores on this board's folds,
+    in one paragraph: flagged "speaker and emotion confounded: a speaker-only predictor scores X" where it
+    comes within :data:`sercore.confounds.MARGIN` points of the board's best method (``summ``,
+    :func:`summary`), else the number beside chance. Empty when the corpus has no speaker ids."""
+    from . import confounds
+    from .experiment import folds as make_folds
+
+    m = corpus.manifest
+    if "speaker" not in m.columns or m["speaker"].isna().all():
+        return ""
+    res = confounds.speaker_only(m, make_folds(m, P), corpus.labels)
+    ran = summ[summ["skipped"].isna()] if summ is not None else None
+    best = (float(ran["ua"].max()), ran.loc[ran["ua"].idxmax(), "method"]) if ran is not None and len(ran) else None
+    unseen = (f"; {res['unseen_utterances']:,} of its {res['n_test']:,} test utterances are of speakers training "
+              "never heard, and get the training majority class" if res["unseen_utterances"] else "")
+    if best and res["ua"] >= best[0] - confounds.MARGIN:
+        return (f"**Speaker and emotion confounded: a speaker-only predictor scores {res['ua']:.1f}** UA on these "
+                f"folds (WA {res['wa']:.1f}), against {best[0]:.1f} for the best method here ({best[1]}) and "
+                f"{res['chance_ua']:.1f} for chance. It never hears an utterance: it gives each test utterance "
+                f"the class its speaker has most often in training{unseen}. On this corpus the board ranks how "
+                "well methods recognise speakers as much as emotion.")
+    against = f"against {res['chance_ua']:.1f} for chance" + (f" and {best[0]:.1f} for the best method here "
+                                                               f"({best[1]})" if best else "")
+    near_chance = res["ua"] <= res["chance_ua"] + confounds.MARGIN
+    return (f"A speaker-only predictor (each test utterance gets the class its speaker has most often in "
+            f"training{unseen}) scores {res['ua']:.1f} UA on these folds, {against}"
+            + (": the folds do not let a method score by recognising speakers." if near_chance else "."))
+
+
 # ----------------------------------------------------------------------------- label-free modalities
 
 def label_free_modalities(manifest: pd.DataFrame, labels: Sequence[str] | None = None) -> dict[str, str]:

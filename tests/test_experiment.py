@@ -73,3 +73,12 @@ def test_inventory_shows_no_path_of_this_machine_and_no_missing_marker(tmp_path)
     assert str(tmp_path) not in text and "<NA>" not in text and "nan" not in text.lower()
     assert inv.loc["emodb", "found"] == "no" and inv.loc["emodb", "folder"] == "<data root>/emodb"
     assert inv.loc["emodb", "utterances"] == "\u2013" and inv.loc["synthetic", "found"] == "yes"
+
+
+def test_summary_counts_speakers_when_there_are_too_many_to_show_side_by_side():
+    _, mapped = _iemocap_like()
+    many = mapped.assign(session=None, speaker=[f"s{i}" for i in range(len(mapped))])
+    c = experiment.Corpus("x", many, ["neutral", "happy", "sad", "angry"], False, None)
+    t = c.summary()
+    assert list(t.columns) == ["speakers", "utterances"] and t.loc["happy", "utterances"] == 6
+    assert t.loc["total", "speakers"] == len(many) and t.loc["happy", "speakers"] == 6

@@ -382,3 +382,24 @@ def test_a_chapter_method_is_one_method_on_every_corpus_whatever_its_modality_va
     assert leaderboard.method_key({"method": "MLCCT (text only)", "paper": "mlcct"}) == "MLCCT"
     assert leaderboard.method_key({"method": "MFCC stats + MLP", "paper": "baseline"}) == "MFCC stats + MLP"
     assert leaderboard.method_key({"method": "MCWSA-CMHA", "paper": "mcwsa_cmha"}) == "MCWSA-CMHA"
+
+
+def test_the_board_measures_its_speaker_confound(small):
+    """On speaker-independent folds the speaker-only predictor is at chance and the board says so; on
+    folds that share speakers whose each speaks one class, it scores 100 and the board is flagged."""
+    c, _ = small
+    P = {"protocol": "official", "test_sessions": [5], "seed": 0, "unfit_folds": "flag"}
+    summ = pd.DataFrame([{"method": "a", "ua": 40.0, "skipped": None}])
+    text = leaderboard.speaker_confound(P, c, summ)
+    assert text.startswith("A speaker-only predictor") and "25.0 for chance" in text
+    tied = c.manifest.assign(speaker=[f"spk{y}_{i % 2}" for i, y in enumerate(c.manifest["y"])])
+    corpus = experiment.Corpus(c.name, tied, c.labels, True, None)
+    P = {"protocol": "kfold_val", "k": 3, "seed": 0, "val": "fold", "unfit_folds": "flag"}
+    from sercore import confounds
+    score = confounds.speaker_only(tied, experiment.folds(tied, P), c.labels)["ua"]
+    assert score > 50
+    text = leaderboard.speaker_confound(P, corpus, summ.assign(ua=score + 2))
+    assert text.startswith(f"**Speaker and emotion confounded: a speaker-only predictor scores {score:.1f}**")
+    assert f"against {score + 2:.1f} for the best method here (a)" in text
+    far = leaderboard.speaker_confound(P, corpus, summ.assign(ua=score + 30))
+    assert far.startswith("A speaker-only predictor") and "do not let" not in far
