@@ -217,6 +217,27 @@ def display_table(summ: pd.DataFrame, intervals: pd.DataFrame | None = None,
     return out
 
 
+def rows_display(rows: pd.DataFrame) -> pd.DataFrame:
+    """Every (method, seed) row as the book prints it: metrics to 2 decimals, counts whole with
+    separators, "absent" with the reason for a method that could not run (its note is in the notes table)."""
+    def f2(v):
+        return f"{v:.2f}" if v is not None and pd.notna(v) else "\u2013"
+
+    def whole(v):
+        return f"{int(v):,}" if v is not None and pd.notna(v) else "\u2013"
+
+    out = []
+    for _, r in rows.iterrows():
+        why = _skip_reason(r)
+        out.append({"method": r["method"], "seed": int(r["seed"]),
+                    **{label: ("absent" if why else f2(r.get(k))) for k, label in
+                       (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro F1"), ("weighted_f1", "weighted F1"))},
+                    "folds": whole(r.get("folds")), "batch size": whole(r.get("batch_size")),
+                    "parameters": whole(r.get("n_params")), "train s": f2(r.get("train_s")),
+                    "ms / utt": f2(r.get("latency_ms")), "absent because": why or "\u2013"})
+    return pd.DataFrame(out)
+
+
 def plot(summ: pd.DataFrame, ax=None, title: str | None = None, intervals: pd.DataFrame | None = None,
          n_classes: int | None = None, collapsed: dict | None = None):
     """UA per method, a horizontal bar each: whiskers are the 95% interval when ``intervals``
@@ -253,7 +274,7 @@ def plot(summ: pd.DataFrame, ax=None, title: str | None = None, intervals: pd.Da
                     va="center", fontsize=8, color="tab:red")
     for _, r in absent.iterrows():
         ax.text(1, ypos[r["method"]], f"absent: {_skip_reason(r)}", va="center", fontsize=8, color="dimgray",
-                style="italic")
+                style="italic", zorder=5, bbox=dict(facecolor="white", edgecolor="none", pad=1))
     ax.set_yticks(range(len(rows)), [f"{m} (collapsed)" if m in collapsed else m for m in rows])
     if n_classes:
         chance = 100.0 / n_classes
@@ -319,12 +340,12 @@ def speaker_confound(P: dict, corpus, summ: pd.DataFrame | None = None) -> str:
               "never heard, and get the training majority class" if res["unseen_utterances"] else "")
     if best and res["ua"] >= best[0] - confounds.MARGIN:
         return (f"**Speaker and emotion confounded: a speaker-only predictor scores {res['ua']:.1f}** UA on these "
-                f"folds (WA {res['wa']:.1f}), against {best[0]:.1f} for the best method here ({best[1]}) and "
+                f"folds (WA {res['wa']:.1f}), against {best[0]:.1f} for the best method here, {best[1]}, and "
                 f"{res['chance_ua']:.1f} for chance. It never hears an utterance: it gives each test utterance "
                 f"the class its speaker has most often in training{unseen}. On this corpus the board ranks how "
                 "well methods recognise speakers as much as emotion.")
-    against = f"against {res['chance_ua']:.1f} for chance" + (f" and {best[0]:.1f} for the best method here "
-                                                               f"({best[1]})" if best else "")
+    against = f"against {res['chance_ua']:.1f} for chance" + (f" and {best[0]:.1f} for the best method here, "
+                                                               f"{best[1]}" if best else "")
     near_chance = res["ua"] <= res["chance_ua"] + confounds.MARGIN
     return (f"A speaker-only predictor (each test utterance gets the class its speaker has most often in "
             f"training{unseen}) scores {res['ua']:.1f} UA on these folds, {against}"

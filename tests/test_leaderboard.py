@@ -55,6 +55,9 @@ def test_rows_per_method_and_seed_and_skips(small):
     assert summ.loc[0, "ua_std"] == pytest.approx(ran["ua"].std(ddof=1))
     table = leaderboard.display_table(summ)
     assert "±" in table.loc["a", "UA"] and table.loc["needs video", "flag"] == "absent: corpus has no video"
+    shown = leaderboard.rows_display(rows)
+    assert list(shown["UA"])[-1] == "absent" and list(shown["absent because"])[-1] == "corpus has no video"
+    assert shown["batch size"].iloc[0] == f"{int(ran['batch_size'].iloc[0]):,}" and "." in shown["UA"].iloc[0]
     assert table.loc["needs video", "UA"] == "absent" and table.loc["a", "flag"] == ""
 
 
@@ -400,6 +403,6 @@ def test_the_board_measures_its_speaker_confound(small):
     assert score > 50
     text = leaderboard.speaker_confound(P, corpus, summ.assign(ua=score + 2))
     assert text.startswith(f"**Speaker and emotion confounded: a speaker-only predictor scores {score:.1f}**")
-    assert f"against {score + 2:.1f} for the best method here (a)" in text
+    assert f"against {score + 2:.1f} for the best method here, a," in text
     far = leaderboard.speaker_confound(P, corpus, summ.assign(ua=score + 30))
     assert far.startswith("A speaker-only predictor") and "do not let" not in far
