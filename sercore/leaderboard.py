@@ -717,20 +717,29 @@ def boards_table(boards: Sequence[dict]) -> pd.DataFrame:
                           "measured on": b["scope"]} for b in boards]).set_index("corpus") if boards else pd.DataFrame()
 
 
-def show_across_corpora(results_root=None, records_root=None, metric: str = "ua", alpha: float = 0.05) -> dict:
+class Ranking(dict):
+    """:func:`rank_across`'s dict, as :func:`show_across_corpora` returns it: it has already been displayed,
+    so a notebook cell that ends with the call shows nothing more (no repr of the dict)."""
+
+    def _ipython_display_(self):
+        return None
+
+
+def show_across_corpora(results_root=None, records_root=None, metric: str = "ua", alpha: float = 0.05) -> Ranking:
     """Display the cross-corpus ranking in a notebook: every leaderboard run in ``results/`` and every
     published one in ``records/leaderboard/`` (:func:`find_boards`); with boards on two or more real
     corpora, the reading (:func:`rank_across`), the critical-difference diagram
     (:func:`sercore.stats.plot_cd`), the ranking table and which run each corpus's board is; otherwise the
     one sentence that says how many corpora have boards and what is needed. Returns :func:`rank_across`'s
-    dict, with "figure" (the diagram, or None)."""
+    dict, with "figure" (the diagram, or None), as a :class:`Ranking` (a cell ending with the call shows
+    nothing more)."""
     import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
 
     from . import stats
 
     boards = find_boards(results_root, records_root)
-    ranking = rank_across(boards, metric=metric, alpha=alpha)
+    ranking = Ranking(rank_across(boards, metric=metric, alpha=alpha))
     ranking["figure"] = None
     display(Markdown(ranking["text"]))
     if boards.invalid:

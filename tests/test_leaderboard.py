@@ -406,3 +406,8 @@ def test_the_board_measures_its_speaker_confound(small):
     assert f"against {score + 2:.1f} for the best method here, a," in text
     far = leaderboard.speaker_confound(P, corpus, summ.assign(ua=score + 30))
     assert far.startswith("A speaker-only predictor") and "do not let" not in far
+
+
+def test_a_cell_ending_with_show_across_corpora_shows_nothing_more(tmp_path):
+    r = leaderboard.show_across_corpora(tmp_path / "results", tmp_path / "records")
+    assert isinstance(r, dict) and r["result"] is None and r._ipython_display_() is None
