@@ -209,11 +209,19 @@ def display_table(summ: pd.DataFrame, intervals: pd.DataFrame | None = None,
     out["train s"] = [("–" if _skip_reason(r) else f"{r['train_s']:.1f}") for _, r in summ.iterrows()]
     out["ms / utt"] = [("–" if _skip_reason(r) or r["latency_ms"] is None or np.isnan(r["latency_ms"])
                         else f"{r['latency_ms']:.2f}") for _, r in summ.iterrows()]
-    out["flag"] = ["; ".join(x for x in (
+    import re
+
+    def short(why: str) -> str:          # "predicts only 'angry', 3 of 3 seed(s)": the prose has the rest
+        return re.sub(r" on \d+ of \d+ test set\(s\) in", ",", why)
+
+    flags = ["; ".join(x for x in (
         f"absent: {_skip_reason(r)}" if _skip_reason(r) else "",
-        f"collapsed: {collapsed[r['method']]}" if r["method"] in collapsed else "",
-        f"guessing: {label_free[r['method']]}" if r["method"] in label_free else "") if x)
+        f"collapsed: {short(collapsed[r['method']])}" if r["method"] in collapsed else "",
+        "guessing: its only modality carries no label here" if r["method"] in label_free else "") if x)
         for _, r in summ.iterrows()]
+    # the flag beside the scores it qualifies, where a reader sees it
+    out.insert(out.columns.get_loc("UA 95% interval" if "UA 95% interval" in out.columns else "UA") + 1,
+               "flag", flags)
     return out
 
 

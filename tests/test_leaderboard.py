@@ -377,7 +377,8 @@ def test_a_scripted_corpus_text_is_label_free_and_its_text_only_methods_are_flag
     summ = summ.assign(macro_f1=1.0, macro_f1_std=float("nan"), wa=1.0, wa_std=float("nan"), n_params=1,
                        train_s=1.0, latency_ms=1.0)
     table = leaderboard.display_table(summ, label_free=flagged)
-    assert table.loc["text MLP", "flag"].startswith("guessing: reads only text") and table.loc["MDAT", "flag"] == ""
+    assert table.loc["text MLP", "flag"] == "guessing: its only modality carries no label here"
+    assert table.loc["MDAT", "flag"] == "" and list(table.columns).index("flag") == list(table.columns).index("UA") + 1
 
 
 def test_a_chapter_method_is_one_method_on_every_corpus_whatever_its_modality_variant():
@@ -411,3 +412,12 @@ def test_the_board_measures_its_speaker_confound(small):
 def test_a_cell_ending_with_show_across_corpora_shows_nothing_more(tmp_path):
     r = leaderboard.show_across_corpora(tmp_path / "results", tmp_path / "records")
     assert isinstance(r, dict) and r["result"] is None and r._ipython_display_() is None
+
+
+def test_the_collapsed_flag_is_short_and_beside_the_scores():
+    summ = pd.DataFrame([{"method": "flat", "paper": "baseline", "modalities": "audio", "seeds": 2, "ua": 33.3,
+                          "ua_std": 0.0, "wa": 40.0, "wa_std": 0.0, "macro_f1": 10.0, "macro_f1_std": 0.0,
+                          "n_params": 10, "train_s": 1.0, "latency_ms": 1.0, "skipped": None}])
+    why = leaderboard.collapsed_methods(_toy_predictions(), ["neutral", "happy", "sad"])["flat"]
+    table = leaderboard.display_table(summ, collapsed={"flat": why})
+    assert table.loc["flat", "flag"] == "collapsed: predicts only 'neutral', 2 of 2 seed(s)"
