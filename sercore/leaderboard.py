@@ -247,12 +247,13 @@ def rows_display(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot(summ: pd.DataFrame, ax=None, title: str | None = None, intervals: pd.DataFrame | None = None,
-         n_classes: int | None = None, collapsed: dict | None = None):
+         n_classes: int | None = None, collapsed: dict | None = None, label_free: dict | None = None):
     """UA per method, a horizontal bar each: whiskers are the 95% interval when ``intervals``
     (:func:`compare`'s) is given, else the std over seeds. With ``n_classes`` K, a dashed line at chance
     (100/K: the UA of any constant or random guess). A collapsed method (``collapsed``,
-    :func:`collapsed_methods`) is hatched and labelled; a method that could not run is listed as
-    absent, with no bar (its score is not chance, it does not exist)."""
+    :func:`collapsed_methods`) is hatched and labelled; one that reads only a label-free modality
+    (``label_free``, :func:`label_free_methods`) is labelled "guessing"; a method that could not run is
+    listed as absent, with no bar (its score is not chance, it does not exist)."""
     import matplotlib.pyplot as plt
 
     collapsed = collapsed or {}
@@ -283,7 +284,9 @@ def plot(summ: pd.DataFrame, ax=None, title: str | None = None, intervals: pd.Da
     for _, r in absent.iterrows():
         ax.text(1, ypos[r["method"]], f"absent: {_skip_reason(r)}", va="center", fontsize=8, color="dimgray",
                 style="italic", zorder=5, bbox=dict(facecolor="white", edgecolor="none", pad=1))
-    ax.set_yticks(range(len(rows)), [f"{m} (collapsed)" if m in collapsed else m for m in rows])
+    label_free = label_free or {}
+    ax.set_yticks(range(len(rows)), [f"{m} (collapsed)" if m in collapsed else f"{m} (guessing)" if m in label_free
+                                     else m for m in rows])
     if n_classes:
         chance = 100.0 / n_classes
         ax.axvline(chance, color="tab:red", ls="--", lw=1, label=f"chance: 1/{n_classes} = {chance:.1f}%",

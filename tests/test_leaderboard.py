@@ -339,13 +339,14 @@ def test_plot_draws_chance_and_shows_absent_and_collapsed_methods():
         {"method": "flat", "paper": "baseline", "modalities": "audio", "seeds": 2, "ua": 33.3, "ua_std": 0.0,
          "skipped": None},
         {"method": "text MLP", "paper": "baseline", "modalities": "text", "seeds": 0, "skipped": "corpus has no text"}])
-    ax = leaderboard.plot(summ, n_classes=3, collapsed={"flat": "predicts only 'neutral'"}, title="T")
+    ax = leaderboard.plot(summ, n_classes=3, collapsed={"flat": "predicts only 'neutral'"}, title="T",
+                          label_free={"good": "reads only text"})
     chance = [l for l in ax.lines if l.get_gid() == "chance"]
     assert len(chance) == 1 and chance[0].get_xdata()[0] == pytest.approx(100 / 3)
     texts = [t.get_text() for t in ax.texts]
     assert "absent: corpus has no text" in texts and "collapsed: one class" in texts
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["text MLP", "flat (collapsed)", "good"]
+    assert labels == ["text MLP", "flat (collapsed)", "good (guessing)"]
     assert len(ax.patches) == 2                               # no bar for the absent method
     plt.close(ax.figure)
 
