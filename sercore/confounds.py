@@ -260,11 +260,11 @@ def report(manifests: dict, data_root: str | None = None, records_root=None, mar
 
 
 def display_report(df: pd.DataFrame) -> pd.DataFrame:
-    """:func:`report` as the book prints it, narrow enough for the page: two header rows, UA and WA to 2
-    decimals, counts with separators, "–" for an absent value, and the flag as one word (the sentences
-    above the table say the rest)."""
-    def num(v, fmt="{:.2f}"):
-        return fmt.format(v) if v is not None and pd.notna(v) else "\u2013"
+    """:func:`report` as the book prints it, one column per corpus so it fits the page whatever the number
+    of corpora: UA and WA to 2 decimals, counts with separators, "–" for an absent value, the flag as one
+    word (the sentences above the table say the rest)."""
+    def num(v):
+        return f"{v:.2f}" if v is not None and pd.notna(v) else "\u2013"
 
     def count(v):
         return f"{int(v):,}" if v is not None and pd.notna(v) else "\u2013"
@@ -272,19 +272,16 @@ def display_report(df: pd.DataFrame) -> pd.DataFrame:
     def text(v):
         return v if isinstance(v, str) and v else "\u2013"
 
-    get = lambda c: df[c] if c in df.columns else pd.Series([None] * len(df), index=df.index)   # noqa: E731
-    cols = {("", "folds"): [text(v) for v in get("protocol")],
-            ("", "test utterances"): [count(v) for v in get("test utterances")],
-            ("speaker-only predictor", "UA"): [num(v) for v in get("speaker-only UA")],
-            ("speaker-only predictor", "WA"): [num(v) for v in get("speaker-only WA")],
-            ("speaker-only predictor", "pooled UA"): [num(v) for v in get("pooled UA")],
-            ("speaker-only predictor", "unseen-speaker utterances"):
-                [count(v) for v in get("unseen speakers' test utterances")],
-            ("", "chance UA"): [num(v) for v in get("chance UA")],
-            ("best method", "UA"): [num(v) for v in get("best method UA")],
-            ("best method", "which"): [text(v) for v in get("best method")],
-            ("", "flag"): ["confounded" if isinstance(f, str) and f.startswith("speaker and emotion confounded")
-                           else text(f) for f in get("flag")]}
-    out = pd.DataFrame(cols, index=df.index)
-    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    def flag(v):
+        return "confounded" if isinstance(v, str) and v.startswith("speaker and emotion confounded") else text(v)
+
+    rows = (("folds", "protocol", text), ("test utterances", "test utterances", count),
+            ("speaker-only UA", "speaker-only UA", num), ("speaker-only WA", "speaker-only WA", num),
+            ("speaker-only pooled UA", "pooled UA", num),
+            ("test utterances of unseen speakers", "unseen speakers' test utterances", count),
+            ("chance UA", "chance UA", num), ("best method UA", "best method UA", num),
+            ("best method", "best method", text), ("flag", "flag", flag))
+    out = pd.DataFrame({label: [fmt(df.at[c, key]) if key in df.columns else "\u2013" for c in df.index]
+                        for label, key, fmt in rows}, index=df.index).T
+    out.columns.name = "corpus"
     return out

@@ -80,6 +80,6 @@ def test_report_flags_a_corpus_whose_speaker_only_score_reaches_the_papers(tmp_p
     (sentence,) = df.attrs["sentences"]
     assert "A speaker-disjoint split exists: 3 folds" in sentence and "falls to 25.0 UA" in sentence
     shown = confounds.display_report(df)
-    assert shown.loc["urdu", ("", "test utterances")] == "120" and shown.loc["urdu", ("", "chance UA")] == "25.00"
-    assert shown.loc["urdu", ("", "flag")] == "confounded" and shown.loc["urdu", ("best method", "UA")] == "94.33"
-    assert shown.loc["urdu", ("best method", "which")] == "MDAT (mdat Table II, paper)"
+    assert shown.loc["test utterances", "urdu"] == "120" and shown.loc["chance UA", "urdu"] == "25.00"
+    assert shown.loc["flag", "urdu"] == "confounded" and shown.loc["best method UA", "urdu"] == "94.33"
+    assert shown.loc["best method", "urdu"] == "MDAT (mdat Table II, paper)"
