@@ -22,7 +22,10 @@ test: setup chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests book/*.ipynb --nbval-lax --ignore=tests/test_matrix.py
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS) tests/test_matrix.py -n 2 --dist worksteal
 
+# A small benchmark (a few seconds) first, so the benchmarks page shows numbers measured on this machine
+# (a full `benchmarks/run` already in results/ is kept), then every notebook and the HTML.
 book: setup
+	PYTHON=$(BIN)/python benchmarks/run --book
 	$(BIN)/sercore book --run --profile quick
 
 clean-results:

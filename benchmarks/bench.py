@@ -199,12 +199,12 @@ def paper_batch_size(paper: str | None) -> tuple[int | None, str | None]:
 
 # ----------------------------------------------------------------------------- sections
 
-def bench_models(names, device, quick: bool) -> list[dict]:
+def bench_models(names, device, quick: bool, timing: dict | None = None) -> list[dict]:
     from sercore import models
     from sercore.train import count_parameters
 
     cap = QUICK_BATCH_CAP if quick else (CPU_BATCH_CAP if device.type == "cpu" else None)
-    timing = dict(warmup=1, min_steps=1, min_s=0.0) if quick else dict(warmup=2, min_steps=3, min_s=2.0)
+    timing = timing or (dict(warmup=1, min_steps=1, min_s=0.0) if quick else dict(warmup=2, min_steps=3, min_s=2.0))
     out = []
     for name in names:
         row = {"model": name, "paper": model_inputs.family(name)}
@@ -413,7 +413,7 @@ def bench_threads(paper: str = "ctmam", dataset: str = "synthetic", profile: str
     return out
 
 
-def bench_ctmam_reference(device, quick: bool, presets=("ctmam", "ctmam_emodb")) -> list[dict]:
+def bench_ctmam_reference(device, quick: bool, presets=("ctmam", "ctmam_emodb"), timing: dict | None = None) -> list[dict]:
     try:
         import ctmam_reference as R
     except Exception as e:   # sercore.models.ctmam missing
@@ -421,7 +421,7 @@ def bench_ctmam_reference(device, quick: bool, presets=("ctmam", "ctmam_emodb"))
     from sercore.train import count_parameters
 
     out = []
-    timing = dict(warmup=1, min_steps=1, min_s=0.0) if quick else dict(warmup=2, min_steps=5, min_s=3.0)
+    timing = timing or (dict(warmup=1, min_steps=1, min_s=0.0) if quick else dict(warmup=2, min_steps=5, min_s=3.0))
     for name in presets:
         row = {"model": name}
         try:
@@ -541,6 +541,11 @@ def select(names, patterns):
 
 
 QUICK_MODELS = ("mlp_stats", "ctmam_emodb")
+#: ``--book``: the small benchmark every ``make book`` runs (a few seconds): one model per paper and the two
+#: audio baselines, at the paper batch size capped at CPU_BATCH_CAP, fewer timed steps than the full run
+BOOK_MODELS = ("mlp_stats", "bilstm_pool", "ctmam_emodb", "mlcct_small", "mcwsa_cmha_small", "mdat_standin")
+BOOK_TIMING = dict(warmup=1, min_steps=2, min_s=0.3)
+BOOK_SECTIONS = ("models", "ctmam")
 DEFAULT_EXTRACTORS = ("mfcc", "logmel", "logmel_deltas", "ge2e", "minilm")
 
 
@@ -549,6 +554,9 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(prog="benchmarks/run", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny settings: checks that every section runs")
+    ap.add_argument("--book", action="store_true",
+                    help="the small benchmark `make book` runs (a few seconds): " + ", ".join(BOOK_MODELS)
+                         + " at their paper batch (at most 32) and CTMAM against the direct implementation")
     ap.add_argument("--out", default=None, help="JSON path (default results/benchmarks/benchmarks.json; "
                                                 "--quick: benchmarks.quick.json)")
     ap.add_argument("--page", default=None, help="markdown page to write (default book/_generated/benchmarks.md; "
@@ -567,6 +575,11 @@ def main(argv=None) -> int:
                     help="wall time of a second `make book` with nothing changed")
     ap.add_argument("--data-root", default=os.environ.get("SERCORE_DATA"))
     args = ap.parse_args(argv)
+    if args.book and args.quick:
+        ap.error("--book and --quick are two different settings; give one")
+    if args.book:
+        args.sections = [s for s in args.sections if s in BOOK_SECTIONS]
+        args.models = args.models if args.models is not None else list(BOOK_MODELS)
 
     os.environ.setdefault("SERCORE_PROGRESS", "0")
     from sercore.paths import limit_threads
@@ -576,9 +589,18 @@ def main(argv=None) -> int:
     results_root = results_dir()
     out = Path(args.out) if args.out else results_root / "benchmarks" / (
         "benchmarks.quick.json" if args.quick else "benchmarks.json")
+    if args.book and not args.out and out.exists():
+        try:
+            prev = json.loads(out.read_text())
+        except (OSError, ValueError):
+            prev = {}
+        if not prev.get("book") and not prev.get("quick"):
+            _log(f"{out} holds a full benchmark run ({prev.get('started')}): the book shows it; --book does not "
+                 "replace it")
+            return 0
     page = args.page or (None if args.quick else str(project_root() / "book" / "_generated" / "benchmarks.md"))
     t0 = time.time()
-    data = {"schema": 1, "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    data = {"schema": 1, "quick": args.quick, "book": args.book, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "machine": machine_info(device),
             "settings": {"cpu_batch_cap": CPU_BATCH_CAP if not args.quick else QUICK_BATCH_CAP,
                          "mfcc_frames": model_inputs.MFCC_FRAMES, "ssl_frames": model_inputs.SSL_FRAMES,
@@ -588,7 +610,7 @@ def main(argv=None) -> int:
         names = select(models.available(), args.models if args.models is not None
                        else (QUICK_MODELS if args.quick else None))
         _log(f"models on {device}: {len(names)} preset(s)")
-        data["models"] = bench_models(names, device, args.quick)
+        data["models"] = bench_models(names, device, args.quick, BOOK_TIMING if args.book else None)
     if "features" in args.sections:
         ex = args.extractors if args.extractors is not None else (["mfcc"] if args.quick else DEFAULT_EXTRACTORS)
         _log("features")
@@ -602,7 +624,9 @@ def main(argv=None) -> int:
     if "ctmam" in args.sections:
         _log("CTMAM against the direct implementation")
         data["ctmam_reference"] = bench_ctmam_reference(device, args.quick,
-                                                        ("ctmam_emodb",) if args.quick else ("ctmam", "ctmam_emodb"))
+                                                        ("ctmam_emodb",) if args.quick or args.book
+                                                        else ("ctmam", "ctmam_emodb"),
+                                                        BOOK_TIMING if args.book else None)
     if "fast_path" in args.sections:
         data["fast_path"] = bench_fast_path(device, args.quick)
     if "make_book" in args.sections:

@@ -75,7 +75,14 @@ def render(data: dict, figs: dict | None = None, fig_dir: str = "benchmarks_file
     figs = figs or {}
     m = data["machine"]
     L = ["# Benchmarks: speed, memory, cache and scale", ""]
-    L += [f"Measured by `benchmarks/run`{' --quick (tiny settings, not representative)' if data.get('quick') else ''} "
+    if data.get("book"):
+        L += ["This is the small benchmark every `make book` runs before the notebooks (`benchmarks/run --book`, "
+              "a few seconds of compute): one model per paper and the two audio baselines at their paper batch "
+              "size (at most 32 on CPU), each timed for a couple of steps, and CTMAM against its direct "
+              "implementation. `benchmarks/run` without `--book` adds every preset, feature extraction and the "
+              "cache, the encoders and the `make book` times, and its page replaces this one.", ""]
+    cmd = "benchmarks/run" + (" --book" if data.get("book") else "") + (" --quick" if data.get("quick") else "")
+    L += [f"Measured by `{cmd}`{' (tiny settings, not representative)' if data.get('quick') else ''} "
           f"on {m.get('cpu_model') or 'an unnamed CPU'} ({m['cpu_count']} cores visible, torch "
           f"{m['torch']}, {m['torch_threads']} torch threads), device **{m['device']}**, git "
           f"`{m.get('git_sha')}`, started {data.get('started')}; the whole run took {data.get('seconds')} s. "
@@ -103,19 +110,23 @@ def render(data: dict, figs: dict | None = None, fig_dir: str = "benchmarks_file
               "increment. The machine was shared with other work while this ran: repeated timings of the same "
               "model differ by up to 3x (compare CTMAM here and in the reference section), so read the "
               "throughputs as orders of magnitude.", ""]
-        rows, skipped = [], []
+        rows, skipped, inputs = [], [], []
+        cuda = any(r.get("cuda_max_allocated_mb") is not None for r in models)
         for r in models:
             if "train" in r:
                 grow = (round(r["peak_rss_mb"] - r["rss_before_mb"], 1)
                         if r.get("peak_rss_mb") is not None and r.get("rss_before_mb") is not None else None)
                 rows.append([r["model"], r["parameters"], r.get("paper_batch_size"), r["batch_used"],
                              r["train"]["utt_per_s"], r["infer"]["utt_per_s"], r.get("rss_before_mb"),
-                             r.get("peak_rss_mb"), grow, r.get("cuda_max_allocated_mb"), r["inputs"]])
+                             r.get("peak_rss_mb"), grow] + ([r.get("cuda_max_allocated_mb")] if cuda else []))
+                inputs.append(f"- `{r['model']}`: {r['inputs']}")
             else:
                 skipped.append(f"- `{r['model']}`: {r.get('skipped') or r.get('error')}")
         L += [_table(["model", "parameters", "paper batch", "batch used", "train utt/s", "infer utt/s",
-                      "RSS before (MB)", "peak RSS (MB)", "peak − before (MB)", "CUDA max alloc (MB)",
-                      "inputs"], rows), ""]
+                      "RSS before (MB)", "peak RSS (MB)", "peak − before (MB)"]
+                     + (["CUDA max alloc (MB)"] if cuda else []), rows), ""]
+        if inputs:
+            L += ["Inputs of each model (one batch):", "", *inputs, ""]
         if "throughput" in figs:
             L += [f"![throughput per model]({fig_dir}/{figs['throughput']})", ""]
         if skipped:
@@ -284,10 +295,18 @@ def write_page(data: dict, page: Path, json_path: Path | str | None = None) -> P
     figs = _figures(data, fig_dir)
     jp = None
     if json_path:
-        try:
-            jp = str(Path(json_path).resolve().relative_to(page.parent.parent.resolve()))
-        except ValueError:
-            jp = str(json_path)
+        # a path inside the project, as a reader's checkout has it; never a path of this machine
+        from .paths import project_root
+
+        src = Path(json_path).resolve()
+        for base in (project_root(), page.parent.parent):
+            try:
+                jp = str(src.relative_to(Path(base).resolve()))
+                break
+            except ValueError:
+                continue
+        else:
+            jp = f"results/benchmarks/{src.name}"
     page.write_text(render(data, figs, fig_dir.name, jp) + "\n")
     return page
 

@@ -31,12 +31,25 @@ class Corpus:
     dropped: dict = field(default_factory=dict)  # label -> utterances the label map dropped
     skipped: list = field(default_factory=list)  # (path, reason) of files skipped on request (skip_bad)
 
+    #: :meth:`summary` shows one column per session (speaker) up to this many, else counts them
+    MAX_SUMMARY_COLUMNS = 12
+
     def summary(self) -> pd.DataFrame:
-        """Utterances per class and split/session, for a glance in the notebook."""
+        """Utterances per class and session (speaker where the corpus has no sessions), for a glance in
+        the notebook. Classes are the label map's, after its merges (IEMOCAP's excited counts as happy):
+        the rows are read from the class column ``y``, so they sum to the total."""
         m = self.manifest
         by = "session" if m["session"].notna().any() else "speaker"
-        t = pd.crosstab(m["label"], m[by].astype(str), margins=True, margins_name="total")
-        return t.loc[[*self.labels, "total"] if set(self.labels) <= set(t.index) else t.index]
+        cls = pd.Series(pd.Categorical([self.labels[int(i)] for i in m["y"]], categories=list(self.labels)),
+                        name="class")
+        if m[by].nunique() > self.MAX_SUMMARY_COLUMNS:    # too many to read side by side: count them instead
+            g = m[by].astype(str).to_numpy()
+            rows = {c: {f"{by}s": int(pd.Series(g[(cls == c).to_numpy()]).nunique()),
+                        "utterances": int((cls == c).sum())} for c in self.labels}
+            rows["total"] = {f"{by}s": int(pd.Series(g).nunique()), "utterances": int(len(m))}
+            return pd.DataFrame(rows).T.rename_axis("class")
+        t = pd.crosstab(cls, m[by].astype(str).rename(by), margins=True, margins_name="total", dropna=False)
+        return t.loc[[*self.labels, "total"]]
 
     def version(self) -> str:
         """A short fingerprint of the data this run used (sha1 of every kept row's id, label, text and the
@@ -361,43 +374,98 @@ def _yaml_value(v) -> str:
 
 
 def inventory(data_root: str | None = None) -> pd.DataFrame:
-    """Every corpus (declared, and the data root's manifest corpora): found or not, where, utterances,
-    speakers, labels.
+    """Every corpus (declared, and the data root's manifest corpora): found or not, its folder under the
+    data root, utterances, speakers, modalities, languages. Counts read with thousands separators and an
+    absent value as a dash; no path of this machine is shown (a folder reads ``<data root>/emodb``).
 
     ``attrs['manifests']`` holds the manifests of the corpora that were found.
     """
     rows, manifests = [], {}
     for name in sdata.names(data_root):          # the declared corpora, then the data root's manifest corpora
-        where = ("generated (cache)" if name in sdata.CORPORA and sdata.CORPORA[name].generated
-                 else str(sdata.corpus_dir(name, data_root)))
+        where = ("generated (feature cache)" if name in sdata.CORPORA and sdata.CORPORA[name].generated
+                 else f"<data root>/{sdata.corpus_dir(name, data_root).name}")
         if not sdata.is_available(name, data_root):
-            rows.append({"corpus": name, "found": False, "where": where})
+            rows.append({"corpus": name, "found": "no", "folder": where, "utterances": "\u2013",
+                         "speakers": "\u2013", "modalities": "\u2013", "languages": "\u2013",
+                         "skipped files": "\u2013"})
             continue
         m = sdata.load(name, data_root)
         manifests[name] = m
         s = sdata.summary(m)
-        rows.append({"corpus": name, "found": True, "where": where, "utterances": s["utterances"],
-                     "speakers": s["speakers"], "audio": s["with_audio"], "text": s["with_text"],
-                     "video": s["with_video"], "skipped": s["skipped"],
-                     "languages": ", ".join(sorted(map(str, m["language"].dropna().unique())))})
+        mods = [f"{k} {s[f'with_{k}']:,}" for k in ("audio", "text", "video") if s[f"with_{k}"]]
+        rows.append({"corpus": name, "found": "yes", "folder": where, "utterances": f"{s['utterances']:,}",
+                     "speakers": f"{s['speakers']:,}", "modalities": ", ".join(mods) or "\u2013",
+                     "languages": ", ".join(sorted(map(str, m["language"].dropna().unique()))) or "\u2013",
+                     "skipped files": f"{s['skipped']:,}"})
     df = pd.DataFrame(rows).set_index("corpus")
-    counts = [c for c in ("utterances", "speakers", "audio", "text", "video", "skipped") if c in df]
-    df = df.astype({c: "Int64" for c in counts}).fillna({"languages": ""})
     df.attrs["manifests"] = manifests
     return df
 
 
 def plot_label_distributions(manifests: dict) -> None:
-    """One bar chart of label counts per corpus (drawn on the current output)."""
+    """One bar chart of label counts per corpus (drawn on the current output), as the corpus labels
+    them before any chapter's label map (the label maps' counts: :func:`label_map_counts`)."""
     import matplotlib.pyplot as plt
 
     n = max(len(manifests), 1)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3), squeeze=False)
-    for ax, (name, m) in zip(axes[0], manifests.items()):
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, (name, m) in zip(axes.ravel(), manifests.items()):
         m["label"].value_counts().sort_index().plot.bar(ax=ax, color="tab:blue")
         ax.set_title(f"{name} ({len(m):,})")
         ax.set_ylabel("utterances")
+        ax.set_xlabel("")
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
     fig.tight_layout()
+
+
+def label_map_counts(manifests: dict, root=None) -> pd.DataFrame:
+    """Utterances per class after each label map a run applies to a corpus that was found: one row per
+    (corpus, label map), the chapters and boards that use it (``params/<paper>/<dataset>.yaml``), every
+    class with its count and, where the map merges labels, what it holds (``happy 1,636 (happy 595 +
+    excited 1,041)``), and what the map drops. The counts a chapter's data table shows."""
+    from . import PAPERS
+    from .runs import datasets_with_params, resolve
+
+    users: dict[tuple[str, str], list[str]] = {}
+    for paper in (*PAPERS, "leaderboard"):
+        for ds in datasets_with_params(paper):
+            try:
+                P = resolve(paper, ds, "paper")
+            except Exception:          # noqa: BLE001 - a params file without this profile is not a run here
+                continue
+            if (isinstance(P.get("corpus"), str) and P["corpus"] in manifests and P["corpus"] != "synthetic"
+                    and isinstance(P.get("label_map"), str)):
+                users.setdefault((P["corpus"], P["label_map"]), []).append(f"{paper}/{ds}")
+    rows = []
+    for (corpus, lm_name), who in sorted(users.items()):
+        lm = sdata.get_label_map(lm_name)
+        m = manifests[corpus]
+        mapped = lm.apply(m)
+        parts = []
+        for i, c in enumerate(lm.classes):
+            sub = mapped[mapped["y"] == i]
+            src = sub["label"].value_counts()
+            merged = (" (" + " + ".join(f"{k} {v:,}" for k, v in src.items()) + ")") if len(src) > 1 else ""
+            parts.append(f"{c} {len(sub):,}{merged}")
+        dropped = mapped.attrs.get("dropped") or {}
+        rows.append({"corpus": corpus, "label map": lm_name, "used by": ", ".join(sorted(set(who))),
+                     "utterances kept": f"{len(mapped):,} of {len(m):,}", "classes": "; ".join(parts),
+                     "dropped": ", ".join(f"{k} {v:,}" for k, v in dropped.items()) or "\u2013"})
+    return pd.DataFrame(rows).set_index(["corpus", "label map"]) if rows else pd.DataFrame()
+
+
+def caveats(manifests: dict):
+    """The caveat each found corpus's loader attaches (a copy that differs from the official release),
+    one row per corpus; a Markdown sentence when no corpus found here carries one."""
+    from IPython.display import Markdown
+
+    notes = {n: m.attrs.get("note") for n, m in manifests.items() if m.attrs.get("note")}
+    if not notes:
+        return Markdown("No loader attached a note to a corpus found for this build: each is read as its official release.")
+    return pd.DataFrame({"caveat": notes}).rename_axis("corpus")
 
 
 def synthetic_difficulty(seed: int = 0, n_mfcc: int = 13, test_session: int = 5) -> pd.DataFrame:

@@ -35,6 +35,22 @@ N_RESAMPLES = 2000
 ALPHA = 0.05
 
 
+# ----------------------------------------------------------------------------- formatting
+
+def fmt_p(p) -> str:
+    """A p-value as the book prints it: ``< 0.001`` below one in a thousand, else 3 decimals;
+    an absent value is a dash."""
+    if p is None or not np.isfinite(p):
+        return "\u2013"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_signed_interval(low, high, digits: int = 1) -> str:
+    """``[-0.6, +20.4]``: both ends with their sign, never clipped at zero (an interval that crosses
+    zero reads as one)."""
+    return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
 # ----------------------------------------------------------------------------- inputs
 
 def _as_arrays(y_true, y_pred, fold, n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -297,6 +313,27 @@ def difference_matrix(pairs: pd.DataFrame, order: Sequence[str] | None = None) -
     return pd.DataFrame([[cell.get((a, b), "") for b in names] for a in names], index=names, columns=names)
 
 
+def _p_clause(p) -> str:
+    """``= 0.012`` or ``< 0.001`` (after "p")."""
+    text = fmt_p(p)
+    return text if text.startswith("<") else f"= {text}"
+
+
+def pairs_display(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairwise table as the book prints it: differences and interval ends to 1 decimal with their
+    sign, p-values as :func:`fmt_p` writes them, significance as yes/no."""
+    out = pd.DataFrame({"A": pairs["a"], "B": pairs["b"],
+                        "A - B (points)": [f"{d:+.1f}" for d in pairs["diff"]],
+                        "95% interval": [fmt_signed_interval(lo, hi) if lo is not None and np.isfinite(lo)
+                                         else "\u2013" for lo, hi in zip(pairs["low"], pairs["high"])],
+                        "p": [fmt_p(p) for p in pairs["p"]],
+                        "Holm p": [fmt_p(p) for p in pairs["p_holm"]],
+                        "significant": ["yes" if s else "no" for s in pairs["significant"]],
+                        "test utterances": [f"{int(n):,}" for n in pairs["n"]],
+                        "seeds": [int(x) for x in pairs["seeds"]]})
+    return out.reset_index(drop=True)
+
+
 def interpret(pairs: pd.DataFrame, metric_label: str = "UA") -> str:
     """The prose that reads the pairwise table: generated from the numbers, it calls a difference
     real only where the Holm-corrected paired test rejects equality at the family's alpha."""
@@ -316,10 +353,13 @@ def interpret(pairs: pd.DataFrame, metric_label: str = "UA") -> str:
     else:
         parts = []
         for _, r in sig.iterrows():
+            # the winner first; the interval is of (winner - loser), both ends signed and never
+            # clipped: an interval that crosses zero is printed as one
             hi, lo = (r["a"], r["b"]) if r["diff"] > 0 else (r["b"], r["a"])
-            parts.append(f"{hi} over {lo} by {abs(r['diff']):.1f} points (95% interval "
-                         f"[{min(abs(r['low']), abs(r['high'])) if np.sign(r['low']) == np.sign(r['high']) else 0:.1f}, "
-                         f"{max(abs(r['low']), abs(r['high'])):.1f}], Holm p = {r['p_holm']:.3g})")
+            low, high = (r["low"], r["high"]) if r["diff"] > 0 else (-r["high"], -r["low"])
+            ci = (f"95% interval {fmt_signed_interval(low, high)}, "
+                  if low is not None and np.isfinite(low) else "")
+            parts.append(f"{hi} over {lo} by {abs(r['diff']):.1f} points ({ci}Holm p {_p_clause(r['p_holm'])})")
         lines.append(f"{len(sig)} difference(s) are significant: " + "; ".join(parts) + ".")
         rest = len(pairs) - len(sig)
         if rest:
@@ -333,61 +373,124 @@ def interpret(pairs: pd.DataFrame, metric_label: str = "UA") -> str:
 
 # ----------------------------------------------------------------------------- across corpora
 
+def nemenyi_q(k: int, alpha: float = ALPHA) -> float:
+    """Nemenyi's critical value q_alpha for ``k`` methods: the studentized range statistic (infinite
+    degrees of freedom) divided by sqrt(2) (Demšar 2006, Table 5a: 2.343 for k = 3, 2.569 for k = 4)."""
+    if k < 2:
+        raise ValueError(f"Nemenyi's test needs >= 2 methods, got {k}")
+    return float(sps.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2))
+
+
 def friedman_nemenyi(table: pd.DataFrame, alpha: float = ALPHA, higher_is_better: bool = True) -> dict:
-    """Rank methods over corpora: the Friedman test and Nemenyi's critical difference.
+    """Rank methods over corpora: the Friedman test and Nemenyi's critical difference (Demšar 2006).
 
-    table: one row per corpus (block), one column per method, the metric (e.g. UA); rows with a
-    missing value are dropped (counted in ``dropped``). Needs >= 2 corpora and >= 3 methods.
-    Returns {"ranks": Series (mean rank per method, 1 = best), "statistic", "p" (Friedman),
-    "cd" (Nemenyi critical difference of mean ranks at ``alpha``), "n", "k", "dropped"}.
+    table: one row per corpus (block), one column per method, the metric (e.g. UA); every cell must
+    hold a value (choose the methods present on every corpus first: a corpus with a gap raises).
+    Needs >= 2 corpora and >= 2 methods. Ties within a corpus share their mean rank.
+
+    Returns {"ranks": Series (mean rank per method, 1 = best, best first), "rank_table": the per-corpus
+    ranks, "statistic": Friedman's chi2_F = 12N/(k(k+1)) [sum_j R_j^2 - k(k+1)^2/4] with its chi-square
+    p-value "p" (k - 1 degrees of freedom), "iman_davenport": F_F = (N-1) chi2_F / (N(k-1) - chi2_F)
+    and its p-value "p_f" (F with k-1 and (k-1)(N-1) degrees of freedom; None when every corpus
+    ranks the methods alike, where F_F is infinite), "q" (Nemenyi's q_alpha), "cd" = q sqrt(k(k+1)/(6N)),
+    "cliques" (groups of methods, best first, whose mean ranks differ by less than CD), "n", "k",
+    "alpha"}.
     """
-    full = table.dropna()
-    n, k = full.shape
-    if n < 2 or k < 3:
-        raise ValueError(f"a Friedman test needs >= 2 corpora and >= 3 methods with a value on every corpus; "
-                         f"got {n} corpora x {k} methods (after dropping {len(table) - n} corpora with a gap)")
-    ranks = (-full if higher_is_better else full).rank(axis=1, method="average").mean(axis=0).sort_values()
-    stat, p = sps.friedmanchisquare(*[full[c].to_numpy() for c in full.columns])
-    q = sps.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2)
+    if table.isna().any().any():
+        gaps = [f"{c} on {', '.join(map(str, table.index[table[c].isna()]))}" for c in table.columns
+                if table[c].isna().any()]
+        raise ValueError("every method needs a value on every corpus; missing: " + "; ".join(gaps))
+    n, k = table.shape
+    if n < 2 or k < 2:
+        raise ValueError(f"a Friedman test needs >= 2 corpora and >= 2 methods; got {n} corpora x {k} methods")
+    values = table.astype(float)
+    rank_table = (-values if higher_is_better else values).rank(axis=1, method="average")
+    ranks = rank_table.mean(axis=0).sort_values(kind="stable")
+    R = ranks.to_numpy()
+    chi2 = float(12.0 * n / (k * (k + 1)) * (np.sum(R ** 2) - k * (k + 1) ** 2 / 4.0))
+    p = float(sps.chi2.sf(chi2, k - 1))
+    denom = n * (k - 1) - chi2
+    ff = float((n - 1) * chi2 / denom) if denom > 1e-12 else None
+    p_f = float(sps.f.sf(ff, k - 1, (k - 1) * (n - 1))) if ff is not None else None
+    q = nemenyi_q(k, alpha)
     cd = float(q * np.sqrt(k * (k + 1) / (6.0 * n)))
-    return {"ranks": ranks, "statistic": float(stat), "p": float(p), "cd": cd, "n": n, "k": k,
-            "alpha": alpha, "dropped": len(table) - n}
+    return {"ranks": ranks, "rank_table": rank_table[list(ranks.index)], "statistic": chi2, "p": p,
+            "iman_davenport": ff, "p_f": p_f, "q": q, "cd": cd, "cliques": cliques(ranks, cd),
+            "n": n, "k": k, "alpha": alpha, "corpora": [str(c) for c in table.index]}
 
 
-def plot_cd(result: dict, ax=None, title: str | None = None):
-    """Critical-difference diagram: methods on their mean rank; a bar joins methods whose mean ranks
-    differ by less than the critical difference (not significantly different)."""
-    import matplotlib.pyplot as plt
-
-    ranks = result["ranks"]
-    k, cd = result["k"], result["cd"]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 1.2 + 0.3 * k))
-    ax.set_xlim(0.5, k + 0.5)
-    ax.set_ylim(-(k + 1), 2)
-    ax.axhline(0, color="k", lw=1)
-    for r in range(1, k + 1):
-        ax.plot([r, r], [0, 0.15], color="k", lw=1)
-        ax.text(r, 0.3, str(r), ha="center", fontsize=8)
-    for i, (name, r) in enumerate(ranks.items()):
-        y = -(i + 1)
-        ax.plot([r, r], [0, y], color="C0", lw=0.8)
-        ax.text(r + 0.05, y, f"{name} ({r:.2f})", va="center", fontsize=8)
-    # groups of methods within one CD of each other (maximal cliques along the sorted ranks)
-    vals = ranks.to_numpy()
-    groups = []
+def cliques(ranks: pd.Series, cd: float) -> list[list[str]]:
+    """Maximal groups of methods (in the order of ``ranks``, sorted best first) whose mean ranks all
+    lie within less than ``cd`` of each other: the methods the Nemenyi test does not tell apart. Only
+    groups of two or more are returned; a group inside a larger one is not repeated."""
+    names, vals = list(ranks.index), ranks.to_numpy(dtype=float)
+    spans = []
     for i in range(len(vals)):
         j = i
         while j + 1 < len(vals) and vals[j + 1] - vals[i] < cd:
             j += 1
-        if j > i and not any(g[0] <= i and j <= g[1] for g in groups):
-            groups.append((i, j))
-    for g, (i, j) in enumerate(groups):
-        y = -0.3 - 0.2 * g
-        ax.plot([vals[i] - 0.03, vals[j] + 0.03], [y, y], color="k", lw=3)
-    ax.plot([1, 1 + cd], [1.3, 1.3], color="C3", lw=2)
-    ax.text(1 + cd / 2, 1.5, f"CD = {cd:.2f}", ha="center", fontsize=8, color="C3")
+        if j > i and not any(a <= i and j <= b for a, b in spans):
+            spans.append((i, j))
+    return [names[a:b + 1] for a, b in spans]
+
+
+def plot_cd(result: dict, ax=None, title: str | None = None):
+    """The critical-difference diagram (Demšar 2006, Fig. 1) of :func:`friedman_nemenyi`'s result.
+
+    An axis of mean ranks (1 = best, on the left); each method hangs from its mean rank on an elbow
+    line to its name (the better half on the left, the rest on the right); a bar of length CD above
+    the axis; thick bars under the axis join each clique of methods whose mean ranks differ by less
+    than CD. Artists carry gids: ``cd-bar``, ``clique`` (one line per clique), ``method`` (one line
+    per method), so a test can read what was drawn."""
+    import matplotlib.pyplot as plt
+
+    ranks = result["ranks"]
+    k, cd = int(result["k"]), float(result["cd"])
+    names, vals = list(ranks.index), ranks.to_numpy(dtype=float)
+    groups = result.get("cliques")
+    if groups is None:
+        groups = cliques(ranks, cd)
+    half = (k + 1) // 2
+    n_side = max(half, k - half)
+    height = 1.6 + 0.32 * (n_side + len(groups))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5 + 0.35 * k, height))
+    lo, hi = 1.0, float(max(k, 2))
+    ax.set_xlim(lo - 0.1, hi + 0.1)
+    top = 1.0
+    # the axis of ranks and its ticks
+    ax.plot([lo, hi], [top, top], color="black", lw=1, solid_capstyle="butt")
+    for r in range(1, k + 1):
+        ax.plot([r, r], [top, top + 0.12], color="black", lw=1)
+        ax.text(r, top + 0.2, str(r), ha="center", va="bottom", fontsize=9)
+    for r in np.arange(1.5, k, 1.0):
+        ax.plot([r, r], [top, top + 0.06], color="black", lw=0.7)
+    # the critical difference, above the axis
+    ax.plot([lo, lo + cd], [top + 0.75, top + 0.75], color="black", lw=1.5, gid="cd-bar", clip_on=False)
+    for x in (lo, lo + cd):
+        ax.plot([x, x], [top + 0.68, top + 0.82], color="black", lw=1.5, clip_on=False)
+    ax.text(lo + cd / 2, top + 0.85, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=9)
+    # cliques, as thick bars just under the axis
+    y_clique = top - 0.25
+    for g, members in enumerate(groups):
+        xs = [vals[names.index(m)] for m in members]
+        y = y_clique - 0.22 * g
+        ax.plot([min(xs) - 0.04, max(xs) + 0.04], [y, y], color="black", lw=3.5, solid_capstyle="round",
+                gid="clique", clip_on=False)
+    # methods: elbows out past the ends of the axis, the best half to the left, the rest to the right
+    y0 = y_clique - 0.22 * max(len(groups), 1) - 0.25
+    left_x, right_x = lo - 0.25, hi + 0.25
+    for i, (name, r) in enumerate(zip(names, vals)):
+        if i < half:
+            y = y0 - 0.32 * i
+            ax.plot([r, r, left_x], [top, y, y], color="black", lw=0.9, gid="method", clip_on=False)
+            ax.text(left_x - 0.05, y, f"{name} ({r:.2f})", ha="right", va="center", fontsize=9)
+        else:
+            y = y0 - 0.32 * (k - 1 - i)
+            ax.plot([r, r, right_x], [top, y, y], color="black", lw=0.9, gid="method", clip_on=False)
+            ax.text(right_x + 0.05, y, f"({r:.2f}) {name}", ha="left", va="center", fontsize=9)
+    ax.set_ylim(y0 - 0.32 * n_side - 0.1, top + 1.25)
     ax.axis("off")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
     return ax

@@ -116,3 +116,28 @@ def test_make_book_section_lists_notebooks_the_leaderboard_and_warm_time(tmp_pat
     text = render({"machine": {"cpu_count": 2, "torch": torch.__version__, "torch_threads": 1, "device": "cpu"},
                    "make_book": s})
     assert "| ctmam/emodb | 30.0 | yes |" in text and "leaderboard notebooks took **190 s**" in text
+
+
+def test_book_benchmark_is_small_measured_and_shows_no_machine_path(tmp_path, bench, monkeypatch):
+    """`benchmarks/run --book` (what `make book` runs first): models and the CTMAM reference point only, at
+    real batch sizes; its page says what it is and names the JSON inside the project; a full run already
+    in results/ is kept."""
+    monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "res"))
+    assert "benchmarks/run --book" in (ROOT / "Makefile").read_text()
+    out = tmp_path / "res" / "benchmarks" / "benchmarks.json"
+    page = tmp_path / "book" / "_generated" / "benchmarks.md"
+    assert bench.main(["--book", "--models", "mlp_stats", "--out", str(out), "--page", str(page)]) == 0
+    d = json.loads(out.read_text())
+    assert d["book"] is True and d["quick"] is False
+    assert set(d) & {"features", "encoders", "make_book", "fast_path"} == set()
+    (m,) = d["models"]
+    assert m["batch_used"] == 32 and m["train"]["steps"] >= 2 and m["train"]["utt_per_s"] > 0
+    (r,) = d["ctmam_reference"]
+    assert r["model"] == "ctmam_emodb" and r["max_abs_logit_diff"] < 1e-4
+    text = page.read_text()
+    assert "the small benchmark every `make book` runs" in text and "| mlp_stats |" in text
+    assert str(tmp_path) not in text and "results/benchmarks/benchmarks.json" in text
+    # a full run in results/ is not replaced by --book
+    out.write_text(json.dumps({**d, "book": False, "started": "full"}))
+    assert bench.main(["--book", "--models", "mlp_stats", "--page", "none"]) == 0
+    assert json.loads(out.read_text())["started"] == "full"

@@ -60,3 +60,47 @@ def test_clipping_states_the_audio_max_s_drops(tmp_path):
     # a row that is a part of a file counts its own seconds
     part = pd.DataFrame({"path": [paths[2]], "start": [1.0], "end": [3.5]})
     assert experiment.audio_seconds(part).tolist() == [2.5]
+
+
+def _iemocap_like():
+    from sercore.data import get_label_map, make_manifest
+
+    labels = ["neutral"] * 3 + ["happy"] * 2 + ["excited"] * 4 + ["sad"] * 2 + ["angry"] * 2 + ["frustrated"] * 5
+    rows = [{"utt_id": f"u{i}", "path": f"{i}.wav", "label": lab, "speaker": f"s{i % 2}", "session": 1 + i % 2,
+             "corpus": "iemocap", "language": "en"} for i, lab in enumerate(labels)]
+    raw = make_manifest(rows)
+    return raw, get_label_map("iemocap4").apply(raw).reset_index(drop=True)
+
+
+def test_summary_counts_the_classes_after_the_label_maps_merge():
+    """IEMOCAP's excited is merged into happy: the table's happy row holds both, and the rows sum to the total."""
+    _, mapped = _iemocap_like()
+    c = experiment.Corpus("iemocap", mapped, ["neutral", "happy", "sad", "angry"], False, None)
+    t = c.summary()
+    assert list(t.index) == ["neutral", "happy", "sad", "angry", "total"]
+    assert t.loc["happy", "total"] == 6 and t.loc["total", "total"] == 13 == t.drop("total")["total"].sum()
+
+
+def test_label_map_counts_show_what_a_merged_class_holds_and_what_is_dropped():
+    raw, _ = _iemocap_like()
+    t = experiment.label_map_counts({"iemocap": raw})
+    row = t.loc[("iemocap", "iemocap4")]
+    assert "happy 6 (excited 4 + happy 2)" in row["classes"] and row["dropped"] == "frustrated 5"
+    assert row["utterances kept"] == "13 of 18" and "leaderboard/iemocap" in row["used by"]
+
+
+def test_inventory_shows_no_path_of_this_machine_and_no_missing_marker(tmp_path):
+    inv = experiment.inventory(str(tmp_path))           # an empty data root: only the synthetic corpus
+    text = inv.to_string()
+    assert str(tmp_path) not in text and "<NA>" not in text and "nan" not in text.lower()
+    assert inv.loc["emodb", "found"] == "no" and inv.loc["emodb", "folder"] == "<data root>/emodb"
+    assert inv.loc["emodb", "utterances"] == "\u2013" and inv.loc["synthetic", "found"] == "yes"
+
+
+def test_summary_counts_speakers_when_there_are_too_many_to_show_side_by_side():
+    _, mapped = _iemocap_like()
+    many = mapped.assign(session=None, speaker=[f"s{i}" for i in range(len(mapped))])
+    c = experiment.Corpus("x", many, ["neutral", "happy", "sad", "angry"], False, None)
+    t = c.summary()
+    assert list(t.columns) == ["speakers", "utterances"] and t.loc["happy", "utterances"] == 6
+    assert t.loc["total", "speakers"] == len(many) and t.loc["happy", "speakers"] == 6

@@ -4,6 +4,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from sercore import stats
 from sercore.metrics import classification_report
@@ -134,6 +135,66 @@ def test_pairwise_matrix_and_prose_never_call_a_tie_real():
     assert "cannot be told apart" in stats.interpret(ties)
 
 
+# Demšar (2006), "Statistical comparisons of classifiers over multiple data sets", JMLR 7, Table 6: AUC of
+# C4.5 with and without curtailment (m) and pruning confidence (cf) on 14 UCI data sets. On "voting" the
+# paper ranks C4.5+cf (2) above C4.5+m+cf (3) although both print as 0.975 (their unrounded AUCs differ):
+# 0.97501 keeps that order, so the mean ranks are the paper's (3.143, 2.000, 2.893, 1.964).
+DEMSAR_TABLE6 = pd.DataFrame(
+    [[0.763, 0.768, 0.771, 0.798], [0.599, 0.591, 0.590, 0.569], [0.954, 0.971, 0.968, 0.967],
+     [0.628, 0.661, 0.654, 0.657], [0.882, 0.888, 0.886, 0.898], [0.936, 0.931, 0.916, 0.931],
+     [0.661, 0.668, 0.609, 0.685], [0.583, 0.583, 0.563, 0.625], [0.775, 0.838, 0.866, 0.875],
+     [1.000, 1.000, 1.000, 1.000], [0.940, 0.962, 0.965, 0.962], [0.619, 0.666, 0.614, 0.669],
+     [0.972, 0.981, 0.97501, 0.975], [0.957, 0.978, 0.946, 0.970]],
+    index=["adult (sample)", "breast cancer", "breast cancer wisconsin", "cmc", "ionosphere", "iris",
+           "liver disorders", "lung cancer", "lymphography", "mushroom", "primary tumor", "rheum", "voting",
+           "wine"],
+    columns=["C4.5", "C4.5+m", "C4.5+cf", "C4.5+m+cf"])
+
+
+def test_friedman_nemenyi_reproduces_demsar_2006_section_3_2_4():
+    """The worked example of Demšar (2006), Sec. 3.2.4: mean ranks, chi2_F = 9.28, F_F = 3.69,
+    Nemenyi CD = 1.25 at alpha 0.05 (q = 2.569) and 1.12 at alpha 0.10 (q = 2.291)."""
+    r = stats.friedman_nemenyi(DEMSAR_TABLE6)
+    assert r["ranks"].round(3).to_dict() == {"C4.5+m+cf": 1.964, "C4.5+m": 2.0, "C4.5+cf": 2.893, "C4.5": 3.143}
+    assert r["statistic"] == pytest.approx(9.28, abs=0.005)
+    assert r["iman_davenport"] == pytest.approx(3.69, abs=0.005)
+    assert r["p_f"] < 0.05 < sps.f.sf(2.85, 3, 39) + 0.01        # F(3, 39) critical value 2.85: rejected
+    assert r["q"] == pytest.approx(2.569, abs=1e-3) and r["cd"] == pytest.approx(1.25, abs=0.005)
+    assert (r["n"], r["k"]) == (14, 4)
+    # at 0.05 even the best and the worst differ by less than CD (1.179 < 1.25): one clique of all four
+    assert r["cliques"] == [["C4.5+m+cf", "C4.5+m", "C4.5+cf", "C4.5"]]
+    r10 = stats.friedman_nemenyi(DEMSAR_TABLE6, alpha=0.10)
+    assert r10["q"] == pytest.approx(2.291, abs=1e-3) and r10["cd"] == pytest.approx(1.12, abs=0.005)
+    # at 0.10 (the paper's Fig. 1): C4.5 differs from the two curtailed variants; two cliques
+    assert r10["cliques"] == [["C4.5+m+cf", "C4.5+m", "C4.5+cf"], ["C4.5+cf", "C4.5"]]
+
+
+def test_cd_diagram_draws_the_axis_the_cd_bar_the_cliques_and_every_method():
+    import matplotlib.pyplot as plt
+
+    r = stats.friedman_nemenyi(DEMSAR_TABLE6, alpha=0.10)
+    ax = stats.plot_cd(r, title="Demšar Fig. 1")
+    by_gid = {}
+    for line in ax.lines:
+        by_gid.setdefault(line.get_gid(), []).append(line)
+    (bar,) = by_gid["cd-bar"]
+    assert np.ptp(bar.get_xdata()) == pytest.approx(r["cd"])
+    cl = by_gid["clique"]
+    assert len(cl) == 2
+    spans = sorted((min(l.get_xdata()), max(l.get_xdata())) for l in cl)
+    assert spans[0][0] == pytest.approx(1.964 - 0.04, abs=1e-3) and spans[0][1] == pytest.approx(2.893 + 0.04, abs=1e-3)
+    assert spans[1][0] == pytest.approx(2.893 - 0.04, abs=1e-3) and spans[1][1] == pytest.approx(3.143 + 0.04, abs=1e-3)
+    methods = by_gid["method"]
+    assert len(methods) == 4
+    # each method's line starts on the axis at its mean rank
+    assert sorted(round(l.get_xdata()[0], 3) for l in methods) == [1.964, 2.0, 2.893, 3.143]
+    labels = [t.get_text() for t in ax.texts]
+    for name in DEMSAR_TABLE6.columns:
+        assert any(t.startswith(name + " (") or t.endswith(") " + name) for t in labels), name
+    assert "CD = 1.12" in labels and ax.get_title() == "Demšar Fig. 1"
+    plt.close(ax.figure)
+
+
 def test_friedman_nemenyi_ranks_and_critical_difference():
     table = pd.DataFrame({"A": [80, 70, 75, 60], "B": [70, 60, 65, 58], "C": [60, 65, 50, 55]},
                          index=["emodb", "iemocap", "emovo", "urdu"])
@@ -143,5 +204,26 @@ def test_friedman_nemenyi_ranks_and_critical_difference():
     assert r["cd"] == pytest.approx(2.343 * np.sqrt(3 * 4 / 24), abs=2e-3)
     with pytest.raises(ValueError, match=">= 2 corpora"):
         stats.friedman_nemenyi(table.iloc[:1])
+    with pytest.raises(ValueError, match="C on urdu"):
+        stats.friedman_nemenyi(table.assign(C=[60, 65, 50, None]))
+    # every corpus ranks alike: F_F is infinite, said as None; chi2_F is its maximum N (k - 1)
+    same = stats.friedman_nemenyi(table.iloc[[0, 2]])
+    assert same["iman_davenport"] is None and same["statistic"] == pytest.approx(2 * 2)
     ax = stats.plot_cd(r)
     assert len(ax.texts) >= 3
+
+
+def test_p_values_and_intervals_print_as_the_book_reads_them():
+    assert stats.fmt_p(0.0004) == "< 0.001" and stats.fmt_p(0.00536) == "0.005" and stats.fmt_p(0.5) == "0.500"
+    assert stats.fmt_p(None) == "\u2013" and stats.fmt_p(float("nan")) == "\u2013"
+    assert stats.fmt_signed_interval(-0.6, 20.4) == "[-0.6, +20.4]"
+    pairs = pd.DataFrame({"a": ["A", "B"], "b": ["B", "C"], "diff": [9.9, -12.0], "low": [-0.6, -20.4],
+                          "high": [20.4, -3.1], "p": [0.0002, 0.004], "n": [49, 49], "seeds": [3, 3],
+                          "p_holm": [0.0004, 0.008], "significant": [True, True]})
+    text = stats.interpret(pairs)
+    # never clipped at zero: the interval that crosses 0 reads as it is
+    assert "A over B by 9.9 points (95% interval [-0.6, +20.4], Holm p < 0.001)" in text
+    # the winner first, its interval turned round with it
+    assert "C over B by 12.0 points (95% interval [+3.1, +20.4], Holm p = 0.008)" in text
+    shown = stats.pairs_display(pairs)
+    assert list(shown["p"]) == ["< 0.001", "0.004"] and list(shown["95% interval"]) == ["[-0.6, +20.4]", "[-20.4, -3.1]"]

@@ -299,7 +299,7 @@ def within_corpus(domains: dict, P: dict, kinds=("baseline", "mdat")) -> WithinR
                          "not comparable": _unfit(fl) or None, "seconds": round(cv.seconds, 1),
                          "spec": spec, "kind": kind})
         if "speaker" in d.corpus.manifest.columns:       # the confound, measured on the same folds
-            so = confounds.speaker_only(d.corpus.manifest, fl)
+            so = confounds.speaker_only(d.corpus.manifest, fl, d.corpus.labels)
             rows.append({"corpus": d.label, "model": SPEAKER_ONLY, "modalities": "speaker id only (no audio, no text)",
                          "UA": so["ua"], "UA std": None, "WA": so["wa"], "macro F1": so["macro_f1"],
                          "folds": len(fl), "of folds": getattr(fl, "total", len(fl)),

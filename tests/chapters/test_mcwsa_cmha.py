@@ -124,6 +124,21 @@ def test_digits_check_reconstructs_three_channels():
     assert out["groups"] == [(0, 1, 2), (3, 4, 5), (6, 7, 8)]
 
 
+def test_digits_check_flags_reconstructions_no_better_than_the_mean_image():
+    """3 epochs of a tiny model cannot learn digits: its test MSE stays near that of predicting each
+    channel's mean training image, and the result says so with both numbers; the ratio is computed on the
+    held-out triples, and the baseline from the training images alone."""
+    out = ch.digits_check(epochs=3, n_train=128, n_show=4, sizes=TINY, n_eval=50)
+    assert out["n_eval"] == 50 and out["outputs"]["ch1"].shape == (4, 8, 8)
+    assert out["mse_ratio"] == pytest.approx(out["test_mse"] / out["baseline_mse"])
+    assert out["mse_ratio"] > ch.DIGITS_FAIL_RATIO and out["failed"] is True
+    assert out["flag"].startswith("**Failed check.**") and f"{out['test_mse']:.4f}" in out["flag"]
+    assert f"{out['baseline_mse']:.4f}" in out["flag"] and "3 epochs on 128 images" in out["flag"]
+    # the baseline is the floor: a perfect reconstruction would score 0, the mean image about the
+    # pixel variance of the held-out digits (scaled to [0, 1])
+    assert 0.03 < out["baseline_mse"] < 0.12
+
+
 def test_method_uses_the_modalities_asked_for_and_offered():
     m = ch.method(params(), have=("audio", "text"))
     assert m.modalities == ("audio", "text") and m.run_cv is not None and m.train.inputs == ("audio", "text")
