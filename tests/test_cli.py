@@ -12,7 +12,7 @@ ROOT = project_root()
 def test_unknown_dataset_names_what_exists(capsys):
     assert cli.main(["run", "ctmam", "--dataset", "no_such_dataset"]) == 2
     err = capsys.readouterr().err
-    assert "datasets with parameters for ctmam: emodb, iemocap, synthetic" in err and err.count("\n") == 1
+    assert "datasets with parameters for ctmam: emodb, emodb_unstratified, iemocap, synthetic" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("dataset", ["../mdat/emodb", "/some/where/x"])
@@ -63,12 +63,14 @@ def test_cli_module_only_parses():
         assert name not in src, name
 
 
-def test_params_prints_the_resolved_parameters_for_papermill(capsys):
+def test_params_prints_the_resolved_parameters_for_papermill(capsys, tmp_path):
     from sercore import runs
+    somewhere = tmp_path / "somewhere"
+    somewhere.mkdir()
     assert cli.main(["params", "ctmam", "--dataset", "emodb", "--profile", "paper", "--seed", "2",
-                     "--data-root", "somewhere"]) == 0
+                     "--data-root", str(somewhere)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("# data root of this run: ") and "somewhere (from --data-root)" in out
     printed = yaml.safe_load(out)
-    P = runs.resolve("ctmam", "emodb", "paper", {"seed": 2, "data_root": "somewhere"})
+    P = runs.resolve("ctmam", "emodb", "paper", {"seed": 2, "data_root": str(somewhere)})
     assert printed == P and list(printed) == list(P) and printed["seed"] == 2

@@ -125,6 +125,7 @@ def test_a_corpus_and_a_paper_added_by_their_declarations_alone(plugged, capsys)
 
     # the fixtures: written by the corpus's own writer, read back by its loader as it declares
     root = plugged / "root"
+    root.mkdir(exist_ok=True)
     assert "toycorp" in fixtures.FIXTURE_CORPORA and fixtures.EXPECTED["toycorp"]["utterances"] == 18
     cli.main(["data", "list", "--data-root", str(root)])
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("toycorp"))

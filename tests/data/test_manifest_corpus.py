@@ -288,6 +288,7 @@ def test_emobox_one_fold_is_its_splits_and_bad_folds_are_refused(tmp_path):
 
 def test_data_list_does_not_generate_the_synthetic_corpus(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SERCORE_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "data").mkdir()
     assert cli.main(["data", "list", "--data-root", str(tmp_path / "data")]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("synthetic"))
     assert "generated on first use" in line
