@@ -788,3 +788,76 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# ----------------------------------------------------------------------------- superseded records
+
+#: where a cell keeps what its records measured before they were replaced (git history keeps the records)
+SUPERSEDED = "superseded"
+
+
+def supersede(cell_folder: str | os.PathLike, label: str, why: str, root: Path | None = None) -> Path:
+    """Keep what the records of one cell measured before they are removed (e.g. runs on an older copy of a
+    corpus): ``<cell>/superseded/<label>.json`` with, per seed, the headline metrics and their 95% intervals
+    (re-derived from the records' predictions when the record predates them), the commit, the data version
+    and the record's path, and ``why``; the repository commit that still holds the records is added, so
+    ``git show <commit>:<path>`` gives each whole record back. Returns the file written. The records
+    themselves are removed by the caller (``git rm``)."""
+    cell = Path(cell_folder).resolve()
+    items = []
+    for folder in sorted(cell.glob("seed-*")):
+        prov = check_record(folder)
+        m = read_record_metrics(folder / "metrics.json")
+        ivs = m.get("intervals") or derived_intervals(folder, m) or {}
+        items.append({"seed": prov["seed"], "commit": prov["commit"], "corpus_fingerprint": prov["corpus_fingerprint"],
+                      "record": folder.relative_to((root or project_root()).resolve()).as_posix(),
+                      "metrics": {k: m["metrics"].get(k) for k in ("wa", "ua", "macro_f1", "weighted_f1")},
+                      "intervals": {k: {"low": v["low"], "high": v["high"]} for k, v in ivs.items()},
+                      "test_selection": (m.get("extra") or {}).get("test_selection"),
+                      "wall_time_s": prov["wall_time_s"]})
+    if not items:
+        raise RecordError(f"{cell}: no record to supersede")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or project_root(), capture_output=True,
+                          text=True).stdout.strip()
+    out = cell / SUPERSEDED / f"{label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"label": label, "why": why, "paper": prov["paper"],
+                               "dataset": prov["dataset"], "profile": prov["profile"],
+                               "records_at_commit": head, "seeds": items}, indent=2) + "\n")
+    return out
+
+
+def superseded(paper: str, dataset: str, profile: str = "reference", records_root: Path | None = None) -> list[dict]:
+    """Every superseded summary (:func:`supersede`) of a cell, as written."""
+    base = (Path(records_root) if records_root else records_dir()) / paper / dataset / profile / SUPERSEDED
+    return [json.loads(p.read_text()) for p in sorted(base.glob("*.json"))]
+
+
+def data_effect(label: str, dataset: str, papers: list[str] | None = None, profile: str = "reference",
+                records_root: Path | None = None):
+    """What replacing a corpus copy did to the published numbers: per paper whose records of ``dataset``
+    were superseded under ``label`` (:func:`supersede`), WA and UA mean ± std over the superseded seeds and
+    over today's records of the same cell, and the difference of the means (today − superseded). A
+    measured data effect: same recipes, another copy of the data (the commits may differ; the table says
+    which). A paper with no record today shows its superseded numbers only."""
+    import pandas as pd
+
+    rows = []
+    cells = published_cells(records_root)
+    for paper in papers or sorted({p.parents[3].name
+                                   for p in (Path(records_root) if records_root else records_dir()).glob(
+                                       f"*/{dataset}/{profile}/{SUPERSEDED}/{label}.json")}):
+        old = [s for s in superseded(paper, dataset, profile, records_root) if s["label"] == label]
+        if not old:
+            continue
+        new = cells.get((paper, dataset, profile), [])
+        for m in ("wa", "ua"):
+            a = [s["metrics"][m] for s in old[0]["seeds"]]
+            b = [i["metrics"]["metrics"][m] for i in new]
+            rows.append({"paper": paper, "metric": m.upper(),
+                         "superseded copy": _mean_std(a), "seeds (copy)": len(a),
+                         "today's records": _mean_std(b) if b else "–", "seeds (today)": len(b),
+                         "difference (today − copy)": (f"{statistics.mean(b) - statistics.mean(a):+.2f}" if b else "–"),
+                         "copy's commits": ", ".join(sorted({s["commit"][:8] for s in old[0]["seeds"]})),
+                         "today's commits": ", ".join(sorted({i["provenance"]["commit"][:8] for i in new})) or "–"})
+    return pd.DataFrame(rows)

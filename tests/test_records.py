@@ -311,3 +311,24 @@ def test_a_record_keeps_no_path_of_the_machine_that_made_it(tmp_path):
     assert meta["input_path"] == "book/ctmam.ipynb" and meta["parameters"]["data_root"] == "$SERCORE_DATA"
     assert "writing $SERCORE_RESULTS/ctmam/emodb/reference" in texts["run.log"]
     records.check_record(rec)                      # the checksums are of what the record holds
+
+
+def test_a_superseded_copy_is_kept_as_numbers_beside_todays_records():
+    """The Emo-DB records measured on the 2.0 s copy left records/ when the official files replaced it; their
+    numbers stay, per seed, with the commit that still holds them, and the data effect sets them beside today's."""
+    import statistics
+
+    from sercore import records
+
+    sup = records.superseded("ctmam", "emodb")
+    assert [s["label"] for s in sup] == ["emodb-2s-copy"]
+    s = sup[0]
+    assert records.commit_exists(s["records_at_commit"]) and len(s["seeds"]) == 3
+    assert all(x["record"].startswith("records/ctmam/emodb/reference/seed-") and "/work/" not in x["record"]
+               for x in s["seeds"])
+    for x in s["seeds"]:
+        assert x["intervals"]["ua"]["low"] <= x["metrics"]["ua"] <= x["intervals"]["ua"]["high"]
+    t = records.data_effect("emodb-2s-copy", "emodb").set_index(["paper", "metric"])
+    ua = [x["metrics"]["ua"] for x in s["seeds"]]
+    assert t.loc[("ctmam", "UA"), "superseded copy"].startswith(f"{statistics.mean(ua):.2f} ± ")
+    assert {"ctmam", "mdat", "ca_ser"} <= set(t.index.get_level_values(0))
