@@ -39,9 +39,9 @@ def gap_table(metric: str, paper: tuple[float, str], published: Sequence[float],
     gap = float(paper[0]) - mean
     rows = [{"part": f"paper: {metric.upper()} ({paper[1]})", "points": float(paper[0]), "spread": None,
              "measured by": "copied from the paper"},
-            {"part": f"published runs: {metric.upper()}, mean of {len(published)} seed(s)", "points": mean,
+            {"part": f"measured: {metric.upper()}, mean of {len(published)} seed(s)", "points": mean,
              "spread": sd, "measured by": source},
-            {"part": "gap (paper − published)", "points": gap, "spread": None, "measured by": "the two rows above"}]
+            {"part": "gap (paper − measured)", "points": gap, "spread": None, "measured by": "the two rows above"}]
     total = 0.0
     for p in parts:
         if p["values"]:
@@ -53,13 +53,19 @@ def gap_table(metric: str, paper: tuple[float, str], published: Sequence[float],
                          "measured by": f"not measured: {p['from']}"})
     rows.append({"part": "sum of the measured parts", "points": total, "spread": None,
                  "measured by": "the parts above, each measured alone"})
-    rows.append({"part": "unexplained rest (gap − parts)", "points": gap - total, "spread": None,
-                 "measured by": "what no run here explains"})
+    rest = gap - total
+    rows.append({"part": "unexplained rest (gap − parts)", "points": rest, "spread": None,
+                 "measured by": "what no run here explains" if rest >= 0 else
+                 "negative: the measured parts overlap (each was measured alone, and together they explain more "
+                 "than the whole gap)"})
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def seeds_text(items: Sequence[dict]) -> str:
-    """``records/<paper>/<dataset>/<profile>, seeds 0, 1, 2`` for a cell's published items."""
-    p = items[0]["provenance"]
-    seeds = ", ".join(str(i["provenance"]["seed"]) for i in items)
-    return f"records/{p['paper']}/{p['dataset']}/{p['profile']}, seed(s) {seeds}"
+    """Where a cell's runs are: ``records/<paper>/<dataset>/<profile>, seed(s) 0, 1, 2`` for published
+    records, ``this build's <profile> run, seed(s) 0`` for runs of a build (no provenance)."""
+    m = items[0]["metrics"]
+    seeds = ", ".join(str(i["metrics"].get("seed", 0)) for i in items)
+    if items[0].get("provenance"):
+        return f"records/{m['paper']}/{m['dataset']}/{m['profile']}, seed(s) {seeds}"
+    return f"this build's {m['profile']} run of {m['paper']} on {m['dataset']}, seed(s) {seeds}"

@@ -332,3 +332,18 @@ def test_a_superseded_copy_is_kept_as_numbers_beside_todays_records():
     ua = [x["metrics"]["ua"] for x in s["seeds"]]
     assert t.loc[("ctmam", "UA"), "superseded copy"].startswith(f"{statistics.mean(ua):.2f} ± ")
     assert {"ctmam", "mdat", "ca_ser"} <= set(t.index.get_level_values(0))
+
+
+def test_gap_table_sets_out_the_gap_as_measured_parts_and_a_rest():
+    import pandas as pd
+
+    from sercore.gaps import gap_table
+
+    t = gap_table("ua", (90.0, "Table II, Proposed"), [80.0, 82.0], "records/x/y/reference, seed(s) 0, 1",
+                  [{"part": "a", "values": [3.0, 5.0], "from": "runs"}, {"part": "b", "values": [], "from": "offline"}])
+    pts = dict(zip(t["part"], t["points"]))
+    assert pts["gap (paper − measured)"] == 9.0 and pts["part: a"] == 4.0 and pts["sum of the measured parts"] == 4.0
+    assert pts["unexplained rest (gap − parts)"] == 5.0 and pd.isna(pts["part: b"])
+    assert t.set_index("part").loc["part: b", "measured by"] == "not measured: offline"
+    over = gap_table("ua", (90.0, "T"), [80.0], "r", [{"part": "a", "values": [15.0], "from": "runs"}])
+    assert over.iloc[-1]["points"] == -5.0 and over.iloc[-1]["measured by"].startswith("negative: the measured parts")

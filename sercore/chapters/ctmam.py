@@ -393,7 +393,7 @@ def gap_parts(items: list[dict], records_root=None) -> pd.DataFrame | None:
     """
     from .. import gaps, records
 
-    if not items or items[0]["provenance"]["dataset"] != "emodb":
+    if not items or items[0]["metrics"].get("dataset") != "emodb":
         return None
     src = gaps.seeds_text(items)
     mets = [i["metrics"] for i in items]
