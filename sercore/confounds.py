@@ -181,28 +181,23 @@ def _paper_best(corpus: str, metric: str = "ua") -> tuple[float, str] | None:
     return best
 
 
-def report(manifests: dict, data_root: str | None = None, records_root=None, margin: float = MARGIN,
-           results_root=None, use_results: bool = False) -> pd.DataFrame:
+def report(manifests: dict, data_root: str | None = None, boards=(), margin: float = MARGIN) -> pd.DataFrame:
     """For every real corpus of ``manifests`` (``{corpus: manifest}`` as loaded, before any label map):
     the speaker-only predictor on the corpus's default folds (its leaderboard's label map and protocol,
     every fold: ``params/leaderboard/<corpus>.yaml``, paper profile), beside the best UA a method reaches
-    on that corpus (the published leaderboard boards in ``records/``, the boards in ``results/`` too with
-    ``use_results``, and the papers' within-corpus numbers), and a flag where the speaker-only UA comes
-    within ``margin`` points of it. The data chapter runs beside the leaderboards of a build, so by default
-    it reads published boards only: its page does not depend on which run finished first.
+    on that corpus (``boards``: leaderboard boards as :func:`sercore.leaderboard.find_boards` gives them, and
+    the papers' within-corpus numbers), and a flag where the speaker-only UA comes within ``margin`` points
+    of it. The data chapter runs beside the leaderboards of a build, so it passes the published boards only
+    (``find_boards(results=False)``): its page does not depend on which run finished first.
 
     One row per corpus; ``attrs["sentences"]`` holds, per flagged corpus, the sentence the book prints
     ("speaker and emotion confounded: a speaker-only predictor scores X") and whether a speaker-disjoint
     split exists (:func:`speaker_disjoint_folds`)."""
     from . import data as sdata
     from .experiment import folds as make_folds
-    from .leaderboard import find_boards
     from .runs import resolve
 
-    try:
-        boards = {b["dataset"]: b for b in find_boards(results_root, records_root, results=use_results)}
-    except Exception:          # noqa: BLE001 - a broken record must not hide the confound table
-        boards = {}
+    boards = {b["dataset"]: b for b in boards}
     rows, sentences = [], []
     for name, raw in manifests.items():
         if name == "synthetic":

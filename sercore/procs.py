@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from pathlib import Path
 
 _OWNER = re.compile(r"^\s*(?P<pid>\d+)(?:[\s-]+(?P<start>\d+))?\s*$")
 
@@ -84,3 +86,40 @@ def alive(pid: int, start: int | None = None) -> bool | None:
     if now is None:                   # this system cannot tell: trust the id
         return True
     return now == start
+
+
+#: a lock younger than this is held even when its owner cannot be told (it was just taken)
+LOCK_GRACE_S = 60.0
+
+
+def read_lock(lock: Path) -> tuple[int, int | None] | None:
+    """The owner ``(pid, start)`` a lock file names, or None when it names none (empty, damaged)."""
+    try:
+        return parse(lock.read_text(errors="replace")[:200])
+    except OSError:
+        return None
+
+
+def lock_owner_alive(lock: Path) -> bool:
+    """Whether the run that took ``lock`` (``.NAME.lock`` beside the results folder NAME) still runs.
+
+    The lock holds the owner's pid and start time (:mod:`sercore.procs`): a pid reused by another
+    process is not the owner. A lock of an older sercore holds the pid alone; then the owner is taken to
+    run only while a process with that pid runs *and* its staging folder ``.NAME.running-PID`` exists (a
+    run creates it right after taking the lock), or the lock is younger than a minute."""
+    owner = read_lock(lock)
+    if owner is None:
+        return _young(lock)
+    pid, start = owner
+    state = alive(pid, start)
+    if state is not None:
+        return state
+    name = lock.name[1:-len(".lock")]
+    return (lock.parent / f".{name}.running-{pid}").is_dir() or _young(lock)
+
+
+def _young(path: Path) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < LOCK_GRACE_S
+    except OSError:
+        return False

@@ -129,13 +129,13 @@ def last_line(path: Path) -> str:
 
 def live_runs(results_root: str | os.PathLike) -> list[dict]:
     """Runs in progress under ``results_root``: every lock file ``.NAME.lock`` whose owner still runs
-    (:func:`sercore.runs.lock_owner_alive`: the pid and its start time, so a pid reused by another
+    (:func:`sercore.procs.lock_owner_alive`: the pid and its start time, so a pid reused by another
     process is not a run).
 
     Each: ``{"folder"`` (the results folder it will write), ``"pid"``, ``"log"`` (its run.log, or
     None before the first line), ``"last"`` (the log's last line), ``"age_s"`` (seconds since that line
     was written)``}``. Locks of dead processes are not runs (the next run takes them over)."""
-    from .runs import lock_owner_alive, read_lock
+    from .procs import lock_owner_alive, read_lock
 
     out = []
     root = Path(results_root)

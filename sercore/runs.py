@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import runlog
+from . import procs, runlog
 from .paths import cache_dir, environ, project_root, results_dir, thread_env
 from .registry import paper_keys, study_keys
 from .schemas import ParamsError, schema, validate
@@ -416,8 +416,6 @@ class StorageError(RuntimeError):
     """The results folder cannot take a run's results (read-only, full, immutable); found before training."""
 
 
-#: a lock younger than this is held even when its owner cannot be told (it was just taken)
-_LOCK_GRACE_S = 60.0
 #: staging (``.NAME.running-OWNER``) and swap (``.NAME.old-OWNER``) folders; OWNER is PID or PID-START
 _DEBRIS = re.compile(r"^\.(?P<name>.+)\.(?P<kind>running|old)-(?P<owner>\d+(?:-\d+)?)$")
 
@@ -428,41 +426,10 @@ def _pid_alive(pid: int) -> bool:
     return procs.pid_alive(pid)
 
 
-def read_lock(lock: Path) -> tuple[int, int | None] | None:
-    """The owner ``(pid, start)`` a lock file names, or None when it names none (empty, damaged)."""
-    from . import procs
-
-    try:
-        return procs.parse(lock.read_text(errors="replace")[:200])
-    except OSError:
-        return None
-
-
-def lock_owner_alive(lock: Path) -> bool:
-    """Whether the run that took ``lock`` (``.NAME.lock`` beside the results folder NAME) still runs.
-
-    The lock holds the owner's pid and start time (:mod:`sercore.procs`): a pid reused by another
-    process is not the owner. A lock of an older sercore holds the pid alone; then the owner is taken to
-    run only while a process with that pid runs *and* its staging folder ``.NAME.running-PID`` exists (a
-    run creates it right after taking the lock), or the lock is younger than a minute."""
-    from . import procs
-
-    owner = read_lock(lock)
-    if owner is None:
-        return _young(lock)
-    pid, start = owner
-    state = procs.alive(pid, start)
-    if state is not None:
-        return state
-    name = lock.name[1:-len(".lock")]
-    return (lock.parent / f".{name}.running-{pid}").is_dir() or _young(lock)
-
-
-def _young(path: Path) -> bool:
-    try:
-        return time.time() - path.stat().st_mtime < _LOCK_GRACE_S
-    except OSError:
-        return False
+# the lock's owner: sercore.procs (runlog reads it too, without importing this module)
+read_lock = procs.read_lock
+lock_owner_alive = procs.lock_owner_alive
+_young = procs._young
 
 
 def _owner_alive(owner: str) -> bool:

@@ -1,7 +1,7 @@
 """The built book, checked as a reader sees it: headless Chromium on the HTML.
 
 One module-scoped build, cheap but honest: a copy of the project (book/, params/,
-_toc.yml, _config.yml) in a temp folder (``SERCORE_HOME``), one chapter run on
+records/, _static/, _toc.yml, _config.yml, references.bib) in a temp folder (``SERCORE_HOME``), one chapter run on
 the smoke profile of the synthetic corpus into a temp ``SERCORE_RESULTS`` (the
 data root is an empty folder, so nothing else is found), then ``sercore book``
 (the data chapter and the scoreboard are executed, notebooks staged,
@@ -79,9 +79,9 @@ def book(request):
     empty.mkdir()
     ignore = shutil.ignore_patterns("_generated", ".ipynb_checkpoints", "__pycache__")
     # records/ too: the book stages its published runs, and the scoreboard reads them, as a user's build does
-    for name in ("book", "params", "records"):
+    for name in ("book", "params", "records", "_static"):
         shutil.copytree(ROOT / name, proj / name, ignore=ignore)
-    for name in ("_toc.yml", "_config.yml"):
+    for name in ("_toc.yml", "_config.yml", "references.bib"):
         shutil.copy2(ROOT / name, proj / name)
     env = dict(os.environ, SERCORE_HOME=str(proj), SERCORE_RESULTS=str(results), SERCORE_DATA=str(empty),
                SERCORE_PROGRESS="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")

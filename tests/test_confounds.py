@@ -72,7 +72,7 @@ def test_report_flags_a_corpus_whose_speaker_only_score_reaches_the_papers(tmp_p
              "corpus": "urdu", "language": "ur"}
             for c, lab in enumerate(labels) for i in range(30)]
     m = make_manifest(rows)
-    df = confounds.report({"urdu": m, "synthetic": m}, records_root=tmp_path / "records")
+    df = confounds.report({"urdu": m, "synthetic": m})
     assert list(df.index) == ["urdu"]
     r = df.loc["urdu"]
     assert r["speaker-only UA"] == 100.0 and r["best method UA"] == pytest.approx(94.33)

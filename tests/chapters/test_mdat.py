@@ -321,11 +321,20 @@ def test_cropping_states_what_max_len_drops_from_long_utterances():
 
 
 def test_the_book_plans_a_pair_run_only_when_every_corpus_of_it_is_found(two_real_corpora, tmp_path):
+    """``make book`` runs the three-language file (emodb_emovo_urdu) when Emo-DB, EMOVO and URDU are all found;
+    the pair files are ``in_book: false`` (their corpora are inside the three-language run) and never planned."""
+    from sercore.data.fixtures import write_fixtures
     from sercore.runs import plan_runs
 
-    assert ("mdat", "emodb_urdu") in plan_runs(str(two_real_corpora))
+    plan = plan_runs(str(two_real_corpora))                      # Emo-DB and URDU, no EMOVO
+    assert ("mdat", "emodb") in plan
+    assert ("mdat", "emodb_emovo_urdu") not in plan              # EMOVO missing
+    assert ("mdat", "emodb_urdu") not in plan and ("mdat", "urdu") not in plan   # in_book: false
+    write_fixtures(two_real_corpora, ["emovo"])
+    plan = plan_runs(str(two_real_corpora))
+    assert ("mdat", "emodb_emovo_urdu") in plan and ("mdat", "emodb_emovo") not in plan
     only_emodb = tmp_path / "only_emodb"
     only_emodb.mkdir()
     (only_emodb / "emodb").symlink_to(two_real_corpora / "emodb")
     plan = plan_runs(str(only_emodb))
-    assert ("mdat", "emodb") in plan and ("mdat", "emodb_urdu") not in plan and ("mdat", "urdu") not in plan
+    assert ("mdat", "emodb") in plan and ("mdat", "emodb_emovo_urdu") not in plan
