@@ -69,3 +69,41 @@ def seeds_text(items: Sequence[dict]) -> str:
     if items[0].get("provenance"):
         return f"records/{m['paper']}/{m['dataset']}/{m['profile']}, seed(s) {seeds}"
     return f"this build's {m['profile']} run of {m['paper']} on {m['dataset']}, seed(s) {seeds}"
+
+
+def for_run(out: dict, profile: str = "reference", records_root=None) -> tuple[pd.DataFrame | None, str]:
+    """The gap table a chapter page shows for its run ``out`` (the chapter's metrics.json dict), and one
+    sentence saying what it stands on: the published ``profile`` runs of the same paper and dataset in
+    ``records/`` when there are any, else this build's run alone. The parts come from the chapter's own
+    ``gap_parts(items)`` (``sercore/chapters/<paper>.py``); ``(None, why)`` where the chapter has none or
+    the run is not one it can break down (another corpus, no gap checks kept)."""
+    import importlib
+
+    from .records import published_cells
+
+    items = published_cells(records_root, out["paper"], out["dataset"]).get((out["paper"], out["dataset"], profile), [])
+    published = bool(items)
+    if not items:
+        items = [{"folder": None, "provenance": None, "metrics": out}]
+    fn = getattr(importlib.import_module(f"sercore.chapters.{out['paper']}"), "gap_parts", None)
+    table = fn(items, records_root=records_root) if fn else None
+    if table is None:
+        return None, (f"{out['paper']} does not break its gap to the paper into measured parts on "
+                      f"{out['dataset']}: the chapter has no such breakdown for this corpus, or the runs keep no "
+                      "gap checks (the reference profile keeps them).")
+    where = seeds_text(items)
+    return table, (f"**The gap to the paper, as measured parts** ({where}"
+                   + ("" if published else "; no published run of this cell is in records/, so the parts come from "
+                      "this build's run, whose profile may keep fewer checks") + "). Each part is the difference a "
+                   "run measured when it changed one thing toward the paper's procedure; the rest is what no run "
+                   "explains.")
+
+
+def show(out: dict, profile: str = "reference", records_root=None) -> None:
+    """Display :func:`for_run`'s sentence and table in a notebook (numbers to 2 decimals)."""
+    from IPython.display import Markdown, display
+
+    table, text = for_run(out, profile, records_root)
+    display(Markdown(text))
+    if table is not None:
+        display(table.round(2))

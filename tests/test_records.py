@@ -347,3 +347,25 @@ def test_gap_table_sets_out_the_gap_as_measured_parts_and_a_rest():
     assert t.set_index("part").loc["part: b", "measured by"] == "not measured: offline"
     over = gap_table("ua", (90.0, "T"), [80.0], "r", [{"part": "a", "values": [15.0], "from": "runs"}])
     assert over.iloc[-1]["points"] == -5.0 and over.iloc[-1]["measured by"].startswith("negative: the measured parts")
+
+
+def test_a_chapter_page_shows_its_gap_parts_from_its_own_run_when_nothing_is_published(tmp_path):
+    """gaps.for_run: with no record of the cell, CTMAM's parts come from the build's run (its Eq. 25 metric and
+    its test-set-selected epoch), the gap is Table II's number minus the run's, and the rest is what is left;
+    a corpus the chapter cannot break down gives no table and a sentence saying why."""
+    from sercore import reference
+    from sercore.gaps import for_run
+
+    out = {"paper": "ctmam", "dataset": "emodb", "profile": "quick", "seed": 0,
+           "metrics": {"ua": 80.0, "wa": 81.0},
+           "extra": {"paper_eq25": {"ua": 82.5, "wa": 83.0}, "test_selection": {"ua": 84.0, "wa": 84.5}}}
+    table, text = for_run(out, records_root=tmp_path / "records")
+    assert "this build's quick run of ctmam on emodb, seed(s) 0" in text and "no published run" in text
+    ua = table.iloc[: len(table) // 2].set_index("part")["points"]
+    paper = reference.get("ctmam", "Table II", "Proposed", "ua")
+    assert ua["gap (paper − measured)"] == pytest.approx(paper - 80.0)
+    assert ua["part: the paper's metric (Eq. 25: mean per-class precision, not recall)"] == pytest.approx(2.5)
+    assert ua["part: epoch chosen on the test set (the authors' release), not the last"] == pytest.approx(4.0)
+    assert ua["unexplained rest (gap − parts)"] == pytest.approx(paper - 80.0 - 6.5)
+    none, why = for_run({**out, "dataset": "synthetic"}, records_root=tmp_path / "records")
+    assert none is None and "does not break its gap" in why
