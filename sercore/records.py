@@ -732,11 +732,6 @@ def gap_text(out: dict, profile: str = "reference", records_root: Path | None = 
     return "\n".join(lines)
 
 
-def three_columns_note(out: dict, profile: str = "reference", records_root: Path | None = None) -> str:
-    """One line under the three-column table: where the published column comes from."""
-    return three_columns(out, profile, records_root).attrs["note"]
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m sercore.records RESULTS_FOLDER...``: record finished runs; ``--check``: check every record.
 
