@@ -239,7 +239,7 @@ def test_corpus_fingerprint_sees_changed_files_not_a_moved_folder(tmp_path):
     assert first["files"] == 1 and first["bytes"] == 10
     (tmp_path / "a").rename(tmp_path / "b")
     assert runs.corpus_fingerprint("emodb", tmp_path / "b")["sha256"] == first["sha256"]
-    runs._CORPUS_MEMO.clear()
+    runs.runkey._CORPUS_MEMO.clear()
     (tmp_path / "b" / "emodb" / "wav" / "03a01Fa.wav").write_bytes(b"y" * 11)
     assert runs.corpus_fingerprint("emodb", tmp_path / "b")["sha256"] != first["sha256"]
     assert runs.corpus_fingerprint("synthetic")["name"] == "synthetic"
