@@ -23,7 +23,7 @@ from .params import (BASE, MANIFEST, MAX_PARAMS_BYTES, MAX_SEED, RUN_KEY_SOURCES
                      parse_overrides, plan_runs, profiles, read_params_file, resolve, run_params, runnable,
                      study_chapter_params, sync_parameters_cells, validate_params)
 from .runkey import (KEY_PACKAGES, KEY_PARTS, code_fingerprint, compute_key, corpus_fingerprint, key_changes,
-                     reusable, run_key, write_run_key)
+                     records_fingerprint, records_read, reusable, run_key, write_run_key)
 from .staging import (MIN_FREE_MB, RunLockedError, StorageError, check_storage, min_free_bytes, publish,
                       remove_dead_staging)
 

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from ..paths import project_root, results_dir, thread_env
+from ..paths import project_root, records_dir, results_dir, thread_env
 from .params import SPECIAL, STUDIES, params_file
 
 # Why run-level keys rather than Jupyter Book's jupyter-cache: jupyter-cache keys a notebook on the source
@@ -15,11 +15,11 @@ from .params import SPECIAL, STUDIES, params_file
 # corpus files -- so an edited model, a fixed loader or a replaced wav file would leave the cached outputs
 # in place, and papermill's injected-parameters cell only partly stands for the resolved parameters. A run
 # key hashes exactly what a run depends on (resolved parameters and seed, corpus files, package code,
-# notebook, params files, numeric package versions), and a run is the unit the book stages, the scoreboard
+# notebook, params files, numeric package versions, the published records its page shows), and a run is the unit the book stages, the scoreboard
 # reads and ``metrics.json`` records. Cell-level reuse inside a run is the feature cache's job.
 
 #: what a run's key hashes; anything else in run_key.json is a record, not compared
-KEY_PARTS = ("params", "corpus", "code", "inputs", "compute")
+KEY_PARTS = ("params", "corpus", "code", "inputs", "records", "compute")
 #: packages whose version changes numbers (their installed versions are part of the code hash)
 KEY_PACKAGES = ("torch", "torchaudio", "numpy", "scipy", "scikit-learn", "transformers", "pandas")
 _CORPUS_MEMO: dict[tuple[str, str], dict] = {}
@@ -106,21 +106,52 @@ def _corpora_of(params: dict) -> list[str]:
 
 
 def _results_fingerprint(results_root: Path) -> str:
-    """sha256 over every finished run's metrics.json under ``results_root`` and ``records/`` (what the
-    scoreboard reads)."""
-    roots = [Path(results_root), project_root() / "records"]
-    files = []
-    for r in roots:
-        if r.is_dir():
-            files += [(r, f) for f in sorted(r.rglob("metrics.json"))
-                      if not any(part.startswith(".") or part.endswith(".failed") or part == "_fanout"
-                                 for part in f.relative_to(r).parts)]
+    """sha256 over every finished run's metrics.json under ``results_root`` (what the scoreboard reads of
+    this build; the records it reads are :func:`records_fingerprint`'s)."""
     import hashlib
 
+    r = Path(results_root)
+    files = [f for f in sorted(r.rglob("metrics.json"))
+             if not any(part.startswith(".") or part.endswith(".failed") or part == "_fanout"
+                        for part in f.relative_to(r).parts)] if r.is_dir() else []
     h = hashlib.sha256()
-    for r, f in files:
+    for f in files:
         h.update(f"{r.name}/{f.relative_to(r).as_posix()}\0".encode() + hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()
+
+
+def records_read(paper: str) -> tuple[str, ...] | None:
+    """The folders of ``records/`` the page of ``paper`` renders: a chapter's or a study's own
+    ``records/<paper>/`` (its published runs beside this build's: :func:`sercore.records.three_columns`,
+    :func:`sercore.records.gap_text`, a chapter's gap parts), the data chapter's the studies' (the published
+    boards its confound report reads: ``leaderboard.find_boards(results=False)``), and the scoreboard's
+    all of them (None)."""
+    if paper == "scoreboard":
+        return None
+    if paper == "data":
+        return tuple(STUDIES)
+    return (paper,)
+
+
+def records_fingerprint(folders: tuple[str, ...] | None, root: Path | None = None) -> dict:
+    """What a page read of the published runs: the relative path and sha256 of the contents of every file
+    under ``records/<folder>/`` for each of ``folders`` (None: all of ``records/``; the folder is
+    :func:`sercore.paths.records_dir` of the project ``root``), hashed. A changed, added or removed record
+    file changes it; names starting with ``.`` are not records. Contents are remembered by file state
+    (:mod:`sercore.digests`)."""
+    import hashlib
+
+    from ..digests import file_digests
+
+    base = records_dir(root)
+    tops = [base] if folders is None else [base / f for f in folders]
+    files = sorted(f for top in tops if top.is_dir() for f in top.rglob("*")
+                   if f.is_file() and not any(p.startswith(".") for p in f.relative_to(base).parts))
+    digests = file_digests(files)
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.relative_to(base).as_posix()}\0{digests[os.path.abspath(f)]}\n".encode())
+    return {"folders": "all" if folders is None else list(folders), "files": len(files), "sha256": h.hexdigest()}
 
 
 def _git_record(root: Path) -> dict:
@@ -144,7 +175,9 @@ def run_key(paper: str, params: dict, root: Path | None = None, data_root: str |
     ``parts`` (compared): the resolved parameters with the seed (paths left out: where the data and
     results live does not change a number), the fingerprint of every corpus they name, the code hash
     (:func:`code_fingerprint`), for the data chapter / scoreboard their inputs (every corpus found
-    / every finished run's metrics.json), and for a training run the compute it gets (:func:`compute_key`:
+    / every finished run's metrics.json), the published runs the page renders (:func:`records_fingerprint`
+    of :func:`records_read`: a chapter's ``records/<paper>/``, the scoreboard's all of ``records/``, so a
+    changed record makes those pages stale), and for a training run the compute it gets (:func:`compute_key`:
     the kernel's thread count and whether CUDA is there; floating-point sums are ordered differently
     with 1 and 2 threads, and a short training run on a small test set can end several points apart,
     so a run made with 2 threads is not reused for one asked with 1). ``record`` (not compared): the git commit and the files that
@@ -161,6 +194,7 @@ def run_key(paper: str, params: dict, root: Path | None = None, data_root: str |
     shown = {k: v for k, v in params.items() if k not in ("results_dir", "data_root", "results_root")}
     parts = {"params": shown, "corpus": [corpus_fingerprint(c, data_root) for c in _corpora_of(params)],
              "code": code_fingerprint(paper, params, root), "inputs": None,
+             "records": records_fingerprint(records_read(paper), root),
              "compute": None if paper in SPECIAL else compute_key(workers)}
     if paper == "data":
         parts["inputs"] = [corpus_fingerprint(c, data_root) for c in available(data_root)]
