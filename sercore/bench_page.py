@@ -180,10 +180,9 @@ def render(data: dict, figs: dict | None = None, fig_dir: str = "benchmarks_file
         if not fp.get("measured"):
             L += [f"Not measured: {fp['reason']}.", "",
                   "What the training engine does on a GPU (`sercore.train.TrainConfig`): bf16 autocast "
-                  "(`amp=\"auto\"`), pinned-memory batches copied with `non_blocking=True`, DataLoader workers "
-                  "with `prefetch_factor` and `persistent_workers` when `num_workers > 0`, optional "
-                  "`channels_last` and `compile` flags, and no host-device synchronisation inside the training "
-                  "step (the running loss stays on the device until the epoch ends).", ""]
+                  "(`amp=\"auto\"`), pinned-memory batches copied with `non_blocking=True`, and no host-device "
+                  "synchronisation inside the training step (the running loss stays on the device until the "
+                  "epoch ends).", ""]
         else:
             rows = [[s["setting"], s.get("train", {}).get("utt_per_s"), s.get("cuda_max_allocated_mb"),
                      s.get("first_call_and_timing_s"), s.get("error", "")] for s in fp["settings"]]

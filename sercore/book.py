@@ -276,7 +276,7 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
     """Optionally run every planned notebook, execute the data chapter and the
     scoreboard, then ``jupyter-book build`` with warnings as errors.
 
-    reuse: a run whose key (parameters, seed, corpus files, code; :func:`sercore.runs.run_key`) equals
+    reuse: a run whose key (parameters, seed, corpus files, code, records shown; :func:`sercore.runs.run_key`) equals
     the one in ``results/`` is not executed again (``sercore book --force`` sets it False).
     jobs: notebooks run at once (default :func:`default_jobs`), each kernel with its share of the cores.
     synthetic: also run chapters on the synthetic corpus where a real corpus of theirs is found

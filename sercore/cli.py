@@ -231,8 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--profile", default="quick", choices=PROFILES)
     b.add_argument("--force", action="store_true",
                    help="execute every notebook again (default: reuse a run whose run key -- parameters, seed, "
-                        "corpus files, code -- is unchanged)")
-    b.add_argument("--reuse", action="store_true", help="(the default now; kept for old scripts)")
+                        "corpus files, code, the records its page shows -- is unchanged)")
     b.add_argument("--data-root", default=None, type=_folder)
     b.add_argument("--jobs", type=_positive, default=None,
                    help="notebooks run at once (default: 2 on two cores or more, else 1); each kernel gets "

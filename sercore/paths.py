@@ -37,6 +37,14 @@ def results_dir() -> Path:
     return p if p.is_absolute() else project_root() / p
 
 
+def records_dir(root: Path | None = None) -> Path:
+    """``records/`` under the project root ``root`` (default :func:`project_root`): the published runs
+    (:mod:`sercore.records`); ``SERCORE_RECORDS`` overrides it."""
+    if os.environ.get("SERCORE_RECORDS"):
+        return Path(os.environ["SERCORE_RECORDS"]).expanduser().resolve()
+    return (root or project_root()) / "records"
+
+
 #: the thread-pool sizes a process's numeric libraries read at start: OpenMP (torch's intra-op pool),
 #: MKL, OpenBLAS (numpy, scipy), numexpr, and rayon (Hugging Face tokenizers' batch encoding)
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",

@@ -36,7 +36,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .paths import file_sha256, project_root, results_dir
+from .paths import file_sha256, project_root, records_dir, results_dir
 
 SCHEMA_VERSION = 1
 #: parameters that say where a run read and wrote on its machine, not what it computed
@@ -230,15 +230,6 @@ def derived_intervals(folder: str | os.PathLike, metrics: dict) -> dict | None:
     for iv in ivs.values():
         iv["method"] = iv.get("method", "") + "; derived from the record's predictions.csv when read"
     return ivs
-
-
-def records_dir(root: Path | None = None) -> Path:
-    """``records/`` under the project root (``SERCORE_RECORDS`` overrides it)."""
-    if os.environ.get("SERCORE_RECORDS"):
-        return Path(os.environ["SERCORE_RECORDS"]).expanduser().resolve()
-    return (root or project_root()) / "records"
-
-
 
 
 def commit_exists(sha: str, root: Path | None = None) -> bool:
@@ -730,11 +721,6 @@ def gap_text(out: dict, profile: str = "reference", records_root: Path | None = 
     if known:
         lines += ["", "Known differences, as the records state them:", ""] + [f"- {k}" for k in known[:8]]
     return "\n".join(lines)
-
-
-def three_columns_note(out: dict, profile: str = "reference", records_root: Path | None = None) -> str:
-    """One line under the three-column table: where the published column comes from."""
-    return three_columns(out, profile, records_root).attrs["note"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -796,17 +796,6 @@ def runs_frame(runs: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def interval_table(out: dict) -> pd.DataFrame:
-    """A run's headline metrics with their 95% intervals (``metrics.json["intervals"]``), for a chapter."""
-    iv = out.get("intervals", {})
-    rows = {k: {"measured (%)": _round(out["metrics"].get(k)),
-                "95% interval": f"[{iv[k]['low']:.2f}, {iv[k]['high']:.2f}]" if k in iv else "–",
-                "test utterances": iv[k]["n"] if k in iv else None,
-                "how": iv[k]["method"] if k in iv else "no test predictions kept: no interval"}
-            for k in METRIC_KEYS if out["metrics"].get(k) is not None}
-    return pd.DataFrame(rows).T
-
-
 # ----------------------------------------------------------------------------- export
 
 EXPORT_COLUMNS = ("kind", "paper", "dataset", "profile", "synthetic", "method", "seed", "fold", "metric",

@@ -69,14 +69,9 @@ class CheckpointWarning(UserWarning):
 
 # ----------------------------------------------------------------------------- progress lines
 
-#: where :func:`fit` appends its progress lines: set by :func:`progress_log`, else ``$SERCORE_RUN_LOG``
-#: (``sercore run`` sets it to ``<results folder>/run.log``); ``stage`` prefixes every line
-_PROGRESS: dict = {"log": None, "stage": ""}
-
-
-def progress_log(path: str | os.PathLike | None) -> None:
-    """Append :func:`fit`'s progress lines to ``path`` (None: back to ``$SERCORE_RUN_LOG``, or nowhere)."""
-    _PROGRESS["log"] = None if path is None else str(path)
+#: the text that prefixes every progress line (:func:`progress_stage`); the lines go to ``$SERCORE_RUN_LOG``
+#: (``sercore run`` sets it to ``<results folder>/run.log``)
+_PROGRESS: dict = {"stage": ""}
 
 
 @contextlib.contextmanager
@@ -100,7 +95,7 @@ def report_progress(line: str) -> None:
 
     Never printed into a notebook: the lines go to a file that ``sercore run`` echoes to the terminal
     and ``sercore status`` reads."""
-    path = _PROGRESS["log"] or os.environ.get("SERCORE_RUN_LOG")
+    path = os.environ.get("SERCORE_RUN_LOG")
     if not path or not distributed.is_main():
         return
     from .runlog import write_line
@@ -149,16 +144,10 @@ class TrainConfig:
     amp: str = "auto"                    # auto (bf16 on CUDA if supported, else fp16) | bf16 | fp16 | off
     device: str = "auto"                 # auto | cpu | cuda | cuda:N
     inputs: tuple = ("x", "x_lengths")   # batch keys passed positionally to the model
-    num_workers: int = 0                 # DataLoader workers (0 keeps CPU runs deterministic)
     seed: int = 0                        # seeds initialisation and every epoch's shuffling
     checkpoint_dir: str | None = None    # where last.pt / best.pt go; None = no checkpoints
     resume: bool = True                  # continue from checkpoint_dir/last.pt when present
     progress: bool | None = None         # tqdm bars; None: on unless SERCORE_PROGRESS=0
-    compile: bool = False                # torch.compile the training forward (compiles once per input shape)
-    channels_last: bool = False          # channels-last memory format for the model and 4-d inputs (CNNs on CUDA)
-    pin_memory: bool | None = None       # page-locked batches for fast host-to-GPU copies; None: on with CUDA
-    persistent_workers: bool = True      # num_workers > 0: one DataLoader whose workers live across epochs
-    prefetch_factor: int = 2             # num_workers > 0: batches each worker loads ahead
     length_buckets: int = 0              # >0: each epoch's shuffled items, in runs of length_buckets x batch_size,
                                          # are sorted by length into batches (less padding, same items per epoch)
 
@@ -253,15 +242,9 @@ def pad_collate(items: list[dict]) -> dict:
 def _loader(ds: Dataset, cfg: TrainConfig, shuffle: bool, epoch: int = 0,
             sampler=None) -> DataLoader:
     g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-    pin = cfg.pin_memory
-    workers = {}
-    if cfg.num_workers > 0:
-        workers = {"persistent_workers": cfg.persistent_workers,
-                   "prefetch_factor": cfg.prefetch_factor}
     return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None,
-                      sampler=sampler, collate_fn=pad_collate,
-                      num_workers=cfg.num_workers, generator=g,
-                      pin_memory=torch.cuda.is_available() if pin is None else bool(pin), **workers)
+                      sampler=sampler, collate_fn=pad_collate, generator=g,
+                      pin_memory=torch.cuda.is_available())   # page-locked batches: fast host-to-GPU copies
 
 
 class LengthBuckets(torch.utils.data.Sampler):
@@ -292,22 +275,18 @@ class LengthBuckets(torch.utils.data.Sampler):
 class _TrainLoader:
     """The training batches of each epoch, shuffled by ``(seed, epoch)``.
 
-    Default: a fresh DataLoader per epoch. With ``num_workers > 0`` and
-    ``persistent_workers``: one DataLoader whose worker processes live across
-    epochs; its generator is re-seeded each epoch, and the one draw a fresh
-    loader makes for its workers' base seed is repeated, so the order of items
-    is the same as with fresh loaders. In a DDP group
+    A fresh DataLoader per epoch (``length_buckets``: batches of similar length,
+    :class:`LengthBuckets`). In a DDP group
     (:func:`sercore.distributed.is_active`) a :class:`DistributedSampler` seeded
     by ``(seed, epoch)`` gives each process its share of the epoch.
     """
 
     def __init__(self, ds: Dataset, cfg: TrainConfig):
-        self.ds, self.cfg, self.loader, self._lengths = ds, cfg, None, None
+        self.ds, self.cfg, self._lengths = ds, cfg, None
         self.sampler = (DistributedSampler(ds, num_replicas=distributed.world_size(),
                                            rank=distributed.rank(), shuffle=True, seed=cfg.seed,
                                            drop_last=False)
                         if distributed.is_active() else None)
-        self.persistent = cfg.num_workers > 0 and cfg.persistent_workers
 
     def epoch(self, epoch: int) -> DataLoader:
         if self.cfg.length_buckets and self.sampler is None and hasattr(self.ds, "lengths"):
@@ -316,16 +295,10 @@ class _TrainLoader:
                 self._lengths = self.ds.lengths()
             return DataLoader(self.ds, batch_sampler=LengthBuckets(self._lengths, self.cfg.batch_size,
                                                                    self.cfg.length_buckets, g),
-                              collate_fn=pad_collate, num_workers=0)
+                              collate_fn=pad_collate)
         if self.sampler is not None:
             self.sampler.set_epoch(epoch)
-        if not self.persistent or self.loader is None:
-            self.loader = _loader(self.ds, self.cfg, shuffle=True, epoch=epoch, sampler=self.sampler)
-            return self.loader
-        g = self.loader.generator
-        g.manual_seed(self.cfg.seed * 100_003 + epoch)
-        torch.empty((), dtype=torch.int64).random_(generator=g)   # as a fresh loader's base-seed draw
-        return self.loader
+        return _loader(self.ds, self.cfg, shuffle=True, epoch=epoch, sampler=self.sampler)
 
 
 # ----------------------------------------------------------------------------- optimisation
@@ -391,8 +364,6 @@ def _forward(model: nn.Module, batch: dict, cfg: TrainConfig, device: torch.devi
     if missing:
         raise KeyError(f"batch has no key(s) {missing} named in TrainConfig.inputs; it has {sorted(batch)}")
     xs = [batch[k].to(device, non_blocking=True) for k in cfg.inputs]
-    if cfg.channels_last:
-        xs = [x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in xs]
     return model(*xs)
 
 
@@ -482,8 +453,7 @@ class FitResult:
 
 # TrainConfig fields that do not change what training computes (where and how fast it runs,
 # where checkpoints go): a checkpoint made with other values of these is still resumed.
-NOT_FINGERPRINTED = ("device", "num_workers", "checkpoint_dir", "resume", "progress", "compile",
-                     "channels_last", "pin_memory", "persistent_workers", "prefetch_factor")
+NOT_FINGERPRINTED = ("device", "checkpoint_dir", "resume", "progress")
 
 
 def data_fingerprint(dataset: FeatureDataset | None) -> str | None:
@@ -668,9 +638,7 @@ def fit(model: nn.Module, train_set: FeatureDataset, val_set: FeatureDataset | N
     distributed.init()                        # under torchrun: join the process group (no-op otherwise)
     device = distributed.device_for_rank(resolve_device(cfg.device))
     model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    net = _train_module(model, cfg, device)   # DDP and/or torch.compile wrappers, else the model itself
+    net = distributed.wrap(model, device)    # in DDP when a process group is active, else the model itself
     main = distributed.is_main()              # only rank 0 writes checkpoints and shows progress
     opt = build_optimizer(model, cfg)
     sched = build_scheduler(opt, cfg)
@@ -805,16 +773,6 @@ def _check_epoch(model: nn.Module, train_set: FeatureDataset, cfg: TrainConfig, 
                             f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''}) although its loss "
                             f"was finite: the learning rate (lr={cfg.lr:g}) is likely too high; lower it "
                             "or set clip_norm")
-
-
-def _train_module(model: nn.Module, cfg: TrainConfig, device: torch.device) -> nn.Module:
-    """What the training step calls: ``model`` in DDP when a process group is active
-    (:mod:`sercore.distributed`), compiled when ``cfg.compile``; both share ``model``'s
-    parameters, so checkpoints and the returned model stay plain."""
-    net = distributed.wrap(model, device)
-    if cfg.compile:
-        net = torch.compile(net)
-    return net
 
 
 def patience_exhausted(bad_epochs: int, patience: int | None) -> bool:

@@ -153,6 +153,19 @@ def fast_runs(monkeypatch):
     key: everything from the staging folder to the published results is the real code, in milliseconds."""
     from sercore import runs
 
-    monkeypatch.setattr(runs, "_papermill", fake_papermill)
-    monkeypatch.setattr(runs, "compute_key", lambda workers=1: {"threads": 1, "cuda": False})
+    monkeypatch.setattr(runs.execute, "_papermill", fake_papermill)
+    monkeypatch.setattr(runs.runkey, "compute_key", lambda workers=1: {"threads": 1, "cuda": False})
     return fake_papermill
+
+
+@pytest.fixture
+def at_project(monkeypatch):
+    """``at_project(proj)``: ``sercore.runs`` reads ``params/`` and ``book/`` of the project ``proj``
+    where it is given no root (as the command line does), as if it were the repository."""
+    from sercore.runs import execute, params, runkey
+
+    def use(proj: Path) -> Path:
+        for module in (params, runkey, execute):
+            monkeypatch.setattr(module, "project_root", lambda: proj)
+        return proj
+    return use

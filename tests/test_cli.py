@@ -30,7 +30,7 @@ def test_a_dataset_is_a_name_not_a_path(dataset, capsys, tmp_path, monkeypatch):
     ("lr: [0.1", ["not valid YAML"]),
     ("[1, 2]", ["expected a mapping"]),
 ])
-def test_bad_params_exit_2_with_one_line_and_write_nothing(text, words, tmp_path, monkeypatch, capsys):
+def test_bad_params_exit_2_with_one_line_and_write_nothing(text, words, tmp_path, monkeypatch, at_project, capsys):
     """The real params file of a paper is replaced by a broken one (in a copy of the project)."""
     import shutil
 
@@ -40,7 +40,7 @@ def test_bad_params_exit_2_with_one_line_and_write_nothing(text, words, tmp_path
     good = yaml.safe_load((proj / "params/ctmam/synthetic.yaml").read_text())
     bad = text if text.startswith(("[", "lr: [")) else yaml.safe_dump({**good, **yaml.safe_load(text)})
     (proj / "params/ctmam/synthetic.yaml").write_text(bad)
-    monkeypatch.setattr("sercore.runs.project_root", lambda: proj)
+    at_project(proj)
     monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "results"))
     assert cli.main(["run", "ctmam", "--dataset", "synthetic", "--profile", "quick"]) == 2
     err = capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Runs: parameters resolved and validated in one place, papermill execution, failure handling, determinism."""
 import json
+import shutil
 import subprocess
 import sys
 
@@ -231,6 +232,51 @@ def test_what_invalidates_a_run(tmp_path, project):
     assert json.loads((out / "metrics.json").read_text())["metrics"] == json.loads(metrics)["metrics"]
 
 
+def test_a_changed_record_makes_its_papers_pages_and_the_scoreboard_stale(tmp_path, project, fast_runs, monkeypatch):
+    """A page renders published runs from records/ (a chapter its own paper's beside this build's, the data
+    chapter the studies' boards, the scoreboard all of them): a record changed, added or removed there makes
+    exactly those pages' runs stale."""
+    monkeypatch.delenv("SERCORE_RECORDS", raising=False)
+    proj = project(tmp_path / "proj", project.metrics_cell())
+    (proj / "book" / "scoreboard.ipynb").write_text("{}")
+    res = tmp_path / "res"
+    out = runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=res)
+
+    def stale() -> list[str]:
+        return runs.reusable_run("ctmam", "toy", "smoke", results_root=res, root=proj)[1]
+
+    def board() -> str:
+        return runs.run_key("scoreboard", {"paper": "scoreboard", "dataset": "all", "profile": "smoke", "seed": 0},
+                            proj, results_root=res)["key"]
+
+    def read(page) -> str:
+        return runs.records_fingerprint(runs.records_read(page), proj)["sha256"]
+
+    assert stale() == [] and json.loads((out / "run_key.json").read_text())["parts"]["records"]["files"] == 0
+    before = {"board": board(), **{p: read(p) for p in ("ca_ser", "data", "leaderboard")}}
+    seed0 = proj / "records" / "ctmam" / "emodb" / "reference" / "seed-0"
+    seed0.mkdir(parents=True)
+    (seed0 / "metrics.json").write_text('{"metrics": {"wa": 50.0}}')
+    assert stale() == ["records"] and board() != before["board"]
+    assert {p: read(p) for p in ("ca_ser", "data", "leaderboard")} == {p: before[p] for p in ("ca_ser", "data",
+                                                                                               "leaderboard")}
+    runs.run_notebook("ctmam", "toy", "smoke", root=proj, results_root=res)
+    assert stale() == []
+    (seed0 / "metrics.json").write_text('{"metrics": {"wa": 51.0}}')              # same size, other contents
+    assert stale() == ["records"]
+    (seed0 / "metrics.json").write_text('{"metrics": {"wa": 50.0}}')
+    assert stale() == []                                                          # keyed by content
+    (seed0 / ".metrics.json.swp").write_text("an editor's file")
+    assert stale() == []
+    board_now = board()
+    (proj / "records" / "leaderboard" / "emodb").mkdir(parents=True)
+    (proj / "records" / "leaderboard" / "emodb" / "board.json").write_text("{}")
+    assert stale() == [] and read("data") != before["data"] and read("leaderboard") != before["leaderboard"]
+    assert board() != board_now
+    shutil.rmtree(seed0)
+    assert stale() == ["records"]
+
+
 def test_corpus_fingerprint_sees_changed_files_not_a_moved_folder(tmp_path):
     d = tmp_path / "a" / "emodb" / "wav"
     d.mkdir(parents=True)
@@ -239,7 +285,7 @@ def test_corpus_fingerprint_sees_changed_files_not_a_moved_folder(tmp_path):
     assert first["files"] == 1 and first["bytes"] == 10
     (tmp_path / "a").rename(tmp_path / "b")
     assert runs.corpus_fingerprint("emodb", tmp_path / "b")["sha256"] == first["sha256"]
-    runs._CORPUS_MEMO.clear()
+    runs.runkey._CORPUS_MEMO.clear()
     (tmp_path / "b" / "emodb" / "wav" / "03a01Fa.wav").write_bytes(b"y" * 11)
     assert runs.corpus_fingerprint("emodb", tmp_path / "b")["sha256"] != first["sha256"]
     assert runs.corpus_fingerprint("synthetic")["name"] == "synthetic"

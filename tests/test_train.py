@@ -208,6 +208,13 @@ def test_gradient_accumulation_equals_a_larger_batch():
         assert torch.allclose(p, q, atol=1e-6)
 
 
+def test_fit_counts_optimizer_steps():
+    feats, y = toy_data(n=18)
+    res = fit(MeanLinear(), FeatureDataset(feats, y, np.arange(18)), None, small_cfg(epochs=2, batch_size=5,
+                                                                                     grad_accum=2), LABELS)
+    assert res.optimizer_steps == 2 * 2              # 18 items: 4 batches per epoch, a step every 2
+
+
 def test_gradient_clipping_bounds_the_update():
     feats, y = toy_data(n=8)
     feats = [f * 1e3 for f in feats]                 # huge gradients

@@ -316,18 +316,16 @@ def run_setting(features, y, folds, labels, modalities, fusion: str, pretrained:
     return out
 
 
-def run_grid(features, y, folds, labels, cells, P: dict, capture_column: str | None = None,
-             done: dict | None = None, progress=None) -> dict:
-    """Run every (fusion, column) cell, reusing those in ``done``: {(fusion, column): result}.
+def run_grid(features, y, folds, labels, cells, P: dict, capture_column: str | None = None) -> dict:
+    """Run every (fusion, column) cell: {(fusion, column): result}.
     The cells of ``capture_column`` keep the first fold's representations (Figs. 5, 7-9)."""
     from tqdm.auto import tqdm
 
-    out = dict(done or {})
-    for fusion, column in tqdm(cells, desc="cells", disable=not show_progress(progress)):
-        if (fusion, column) not in out:
-            mods, pre = parse_column(column)
-            out[(fusion, column)] = run_setting(features, y, folds, labels, mods, fusion, pre, P,
-                                                capture=(column == capture_column))
+    out = {}
+    for fusion, column in tqdm(cells, desc="cells", disable=not show_progress()):
+        mods, pre = parse_column(column)
+        out[(fusion, column)] = run_setting(features, y, folds, labels, mods, fusion, pre, P,
+                                            capture=(column == capture_column))
     return out
 
 

@@ -115,7 +115,7 @@ def test_swapped_file_contents_change_the_corpus_fingerprint(tmp_path, monkeypat
     wav = tmp_path / "data/emodb/wav"
     a, b = _wav(wav / "03a01Fa.wav", f0=200.0), _wav(wav / "03a01Wa.wav", f0=300.0)
     assert a.stat().st_size == b.stat().st_size
-    runs._CORPUS_MEMO.clear()
+    runs.runkey._CORPUS_MEMO.clear()
     first = runs.corpus_fingerprint("emodb", tmp_path / "data")
     corpus = experiment.prepare("emodb", label_map="emodb7", data_root=str(tmp_path / "data"))
     v1 = corpus.version()
@@ -123,7 +123,7 @@ def test_swapped_file_contents_change_the_corpus_fingerprint(tmp_path, monkeypat
     reads = []
     real = digests.sha256_file
     monkeypatch.setattr(digests, "sha256_file", lambda p: reads.append(p) or real(p))
-    runs._CORPUS_MEMO.clear()
+    runs.runkey._CORPUS_MEMO.clear()
     assert runs.corpus_fingerprint("emodb", tmp_path / "data") == first and reads == []   # remembered
 
     times = [(p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in (a, b)]
@@ -133,7 +133,7 @@ def test_swapped_file_contents_change_the_corpus_fingerprint(tmp_path, monkeypat
     for p, (at, mt) in zip((a, b), times):
         os.utime(p, ns=(at, mt))
     assert [p.stat().st_mtime_ns for p in (a, b)] == [t[1] for t in times]
-    runs._CORPUS_MEMO.clear()
+    runs.runkey._CORPUS_MEMO.clear()
     second = runs.corpus_fingerprint("emodb", tmp_path / "data")
     assert second["sha256"] != first["sha256"] and (second["files"], second["bytes"]) == (first["files"], first["bytes"])
     assert len(reads) == 2                                       # only the two changed files were read

@@ -61,7 +61,7 @@ YAML_CASES = {
 
 
 @pytest.mark.parametrize("case", list(YAML_CASES))
-def test_params_yaml_that_is_not_plain_is_one_line(proj, case, capsys, monkeypatch, tmp_path):
+def test_params_yaml_that_is_not_plain_is_one_line(proj, case, capsys, monkeypatch, at_project, tmp_path):
     text, why = YAML_CASES[case]
     f = proj / "params/ctmam/toy.yaml"
     if case == "not UTF-8":
@@ -76,7 +76,7 @@ def test_params_yaml_that_is_not_plain_is_one_line(proj, case, capsys, monkeypat
     assert re.search(why, msg), msg
     assert msg.startswith("params/ctmam/toy.yaml: ") and "\n" not in msg and len(msg) < 400
     assert time.time() - t0 < 5                                 # nothing was expanded
-    monkeypatch.setattr("sercore.runs.project_root", lambda: proj)
+    at_project(proj)
     monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "res"))
     assert cli.main(["run", "ctmam", "--dataset", "toy"]) == 2
     err = capsys.readouterr().err
@@ -134,7 +134,7 @@ def test_a_params_file_that_is_not_a_small_regular_file_is_refused(proj, kind):
         "no key", "no ="])
 def test_set_values_a_run_cannot_represent_exit_2_before_any_notebook(pair, why, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "res"))
-    monkeypatch.setattr(runs, "_papermill", lambda *a, **k: pytest.fail("a notebook started"))
+    monkeypatch.setattr(runs.execute, "_papermill", lambda *a, **k: pytest.fail("a notebook started"))
     assert cli.main(["run", "ctmam", "--dataset", "synthetic", "--set", pair]) == 2
     err = capsys.readouterr().err
     assert re.search(why, err), err

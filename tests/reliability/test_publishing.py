@@ -2,10 +2,10 @@
 previous (or the new) complete result, the clean-up after it never removes the last complete result,
 the disk is checked before training, and a failure to publish keeps the earlier results.
 
-Runs here execute no kernel: ``runs._papermill`` is replaced by conftest's ``fake_papermill``, which writes what
+Runs here execute no kernel: ``runs.execute._papermill`` is replaced by conftest's ``fake_papermill``, which writes what
 the toy notebook would (its executed copy and ``metrics.json`` through ``results.Run``), so every step
 after the notebook is the real code. A kill is ``os._exit`` in a forked child at the named step
-(``runs._STEP_HOOK``): no ``finally`` runs, as with ``kill -9``.
+(``runs.staging._STEP_HOOK``): no ``finally`` runs, as with ``kill -9``.
 """
 import errno
 import json
@@ -24,7 +24,7 @@ CELL = ("ctmam", "synthetic", "smoke")
 @pytest.fixture
 def setup(tmp_path, project, fast_runs, monkeypatch):
     proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
-    monkeypatch.setattr(runs, "_STEP_HOOK", None)
+    monkeypatch.setattr(runs.staging, "_STEP_HOOK", None)
     res = tmp_path / "res"
     return proj, res
 
@@ -46,8 +46,8 @@ def killed_at(step: str, proj, res, epochs: int, exchange: bool = True) -> int:
     pid = os.fork()
     if pid == 0:                                              # the child: never returns to pytest
         try:
-            runs._EXCHANGE = exchange
-            runs._STEP_HOOK = lambda name: os._exit(0) if name == step else None
+            runs.staging._EXCHANGE = exchange
+            runs.staging._STEP_HOOK = lambda name: os._exit(0) if name == step else None
             sys.stderr = open(os.devnull, "w")
             run(proj, res, epochs)
             os._exit(3)                                       # the step was never reached
@@ -72,11 +72,11 @@ def test_a_run_killed_at_any_step_of_publishing_leaves_a_complete_result(setup, 
     before = {n: (final / n).read_bytes() for n in ("metrics.json", "run_key.json", "ctmam.ipynb")}
     assert killed_at(step, proj, res, epochs=1, exchange=exchange) == 0       # died at that step
     if step != "after-moving-old-aside":
-        assert runs._complete(final), f"{final} is not a complete result after a kill at {step}"
+        assert runs.staging._complete(final), f"{final} is not a complete result after a kill at {step}"
     else:
         assert not final.exists() and debris(res)            # the swap window: the previous result is aside
     runs.remove_dead_staging(res)                             # what `sercore book` and the next run do first
-    assert runs._complete(final) and not debris(res)
+    assert runs.staging._complete(final) and not debris(res)
     if expect == "old":
         assert {n: (final / n).read_bytes() for n in before} == before      # byte for byte the previous one
     else:
@@ -107,7 +107,7 @@ def test_a_complete_staging_of_a_first_run_killed_before_its_rename_is_published
     final = res / "ctmam/synthetic/smoke"
     assert not final.exists()
     runs.remove_dead_staging(res)
-    assert runs._complete(final) and wa(final) == 100.0
+    assert runs.staging._complete(final) and wa(final) == 100.0
 
 
 def test_an_unfinished_staging_is_removed_and_a_live_runs_is_left(setup):
@@ -151,14 +151,14 @@ def test_a_kill_inside_the_notebook_while_it_writes_its_results_keeps_the_previo
         shutil.copyfile(nb, out_nb)
         (out_nb.parent / "test_predictions.csv").write_text("method,seed,fold,row,y_true,y_pred\n")
         os._exit(0)
-    monkeypatch.setattr(runs, "_papermill", dies_mid_write)
+    monkeypatch.setattr(runs.execute, "_papermill", dies_mid_write)
     assert killed_at("never", proj, res, epochs=1) == 0
     runs.remove_dead_staging(res)
     assert wa(final) == 50.0 and not debris(res)
 
 
 @pytest.mark.parametrize("where", ["run_key", "notebook rewrite", "publish"])
-def test_a_full_disk_while_publishing_keeps_the_previous_result_and_is_one_line(setup, monkeypatch, capsys, where):
+def test_a_full_disk_while_publishing_keeps_the_previous_result_and_is_one_line(setup, monkeypatch, at_project, capsys, where):
     proj, res = setup
     final = run(proj, res, epochs=2)
     before = {n: (final / n).read_bytes() for n in ("metrics.json", "run_key.json")}
@@ -167,20 +167,20 @@ def test_a_full_disk_while_publishing_keeps_the_previous_result_and_is_one_line(
     def raise_full(*a, **k):
         raise full
     if where == "run_key":
-        monkeypatch.setattr(runs, "write_run_key", raise_full)
+        monkeypatch.setattr(runs.execute, "write_run_key", raise_full)
     elif where == "notebook rewrite":
         monkeypatch.setattr("sercore.paths.atomic_write", raise_full)
     else:
-        monkeypatch.setattr(runs, "publish", raise_full)
+        monkeypatch.setattr(runs.execute, "publish", raise_full)
     monkeypatch.setenv("SERCORE_RESULTS", str(res))
-    monkeypatch.setattr("sercore.runs.project_root", lambda: proj)
+    at_project(proj)
     capsys.readouterr()
     assert cli.main(["run", *CELL[:1], "--dataset", CELL[1], "--set", "epochs=1"]) == 1
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "No space left on device" in errors[0] and "untouched" in errors[0]
     assert "Traceback" not in err
-    assert {n: (final / n).read_bytes() for n in before} == before and runs._complete(final)
+    assert {n: (final / n).read_bytes() for n in before} == before and runs.staging._complete(final)
     assert (final.with_name("smoke.failed") / "ctmam.ipynb").exists()        # this run's, for inspection
     assert not debris(res) and not final.with_name(".smoke.lock").exists()
 
@@ -188,18 +188,18 @@ def test_a_full_disk_while_publishing_keeps_the_previous_result_and_is_one_line(
 def test_the_fallback_puts_the_previous_result_back_when_the_new_one_cannot_move_in(setup, monkeypatch):
     proj, res = setup
     final = run(proj, res, epochs=2)
-    monkeypatch.setattr(runs, "_EXCHANGE", False)
+    monkeypatch.setattr(runs.staging, "_EXCHANGE", False)
     real = os.rename
 
     def refuse_second(src, dst):
         if ".running-" in str(src) and str(dst) == str(final):
             raise OSError(errno.EIO, os.strerror(errno.EIO), str(src))
         return real(src, dst)
-    monkeypatch.setattr(runs.os, "rename", refuse_second)
+    monkeypatch.setattr(os, "rename", refuse_second)
     with pytest.raises(RuntimeError, match="could not be put in place.*untouched"):
         run(proj, res, epochs=1)
-    monkeypatch.setattr(runs.os, "rename", real)
-    assert wa(final) == 50.0 and runs._complete(final) and not debris(res)
+    monkeypatch.setattr(os, "rename", real)
+    assert wa(final) == 50.0 and runs.staging._complete(final) and not debris(res)
 
 
 # ----------------------------------------------------------------------------- storage, before training
@@ -211,29 +211,29 @@ def _never(*a, **k):
 def test_too_little_free_space_is_found_before_training(setup, fast_runs, monkeypatch):
     proj, res = setup
     final = run(proj, res, epochs=2)
-    monkeypatch.setattr(runs, "_papermill", _never)
-    monkeypatch.setattr(runs.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 2**16, 2**16))
+    monkeypatch.setattr(runs.execute, "_papermill", _never)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 2**16, 2**16))
     with pytest.raises(runs.StorageError, match=r"only 0.1 MiB free on the disk of .*SERCORE_MIN_FREE_MB"):
         run(proj, res, epochs=1)
     assert wa(final) == 50.0 and not debris(res)
-    monkeypatch.setattr(runs, "_papermill", fast_runs)
+    monkeypatch.setattr(runs.execute, "_papermill", fast_runs)
     monkeypatch.setenv("SERCORE_MIN_FREE_MB", "0")                   # the threshold is the user's to set
     assert wa(run(proj, res, epochs=1)) == 100.0
 
 
-def test_a_results_folder_that_cannot_be_replaced_is_found_before_training(setup, monkeypatch, capsys):
+def test_a_results_folder_that_cannot_be_replaced_is_found_before_training(setup, monkeypatch, at_project, capsys):
     proj, res = setup
     final = run(proj, res, epochs=2)
-    monkeypatch.setattr(runs, "_papermill", _never)
+    monkeypatch.setattr(runs.execute, "_papermill", _never)
     real = os.rename
 
     def refuse(src, dst):
         if str(src) == str(final):
             raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(src))
         return real(src, dst)
-    monkeypatch.setattr(runs.os, "rename", refuse)
+    monkeypatch.setattr(os, "rename", refuse)
     monkeypatch.setenv("SERCORE_RESULTS", str(res))
-    monkeypatch.setattr("sercore.runs.project_root", lambda: proj)
+    at_project(proj)
     capsys.readouterr()
     assert cli.main(["run", "ctmam", "--dataset", "synthetic", "--set", "epochs=1"]) == 1
     err = capsys.readouterr().err
@@ -255,7 +255,7 @@ def test_an_immutable_results_folder_is_named_before_training(setup, monkeypatch
     if not _chattr("+i", final):
         pytest.skip("chattr +i is not permitted here")
     try:
-        monkeypatch.setattr(runs, "_papermill", _never)
+        monkeypatch.setattr(runs.execute, "_papermill", _never)
         with pytest.raises(runs.StorageError, match=f"{final} is immutable .chattr.*nothing was run"):
             run(proj, res, epochs=1)
     finally:
@@ -272,7 +272,7 @@ def test_a_tiny_disk_is_found_before_training(setup, monkeypatch, tmp_path):
                                            capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here")
     try:
-        monkeypatch.setattr(runs, "_papermill", _never)
+        monkeypatch.setattr(runs.execute, "_papermill", _never)
         with pytest.raises(runs.StorageError, match="No space left on device|MiB free"):
             run(proj, disk / "res", epochs=1)
     finally:

@@ -402,7 +402,7 @@ def test_a_checkpoint_without_fingerprint_is_not_resumed(tmp_path):
 def test_a_matching_checkpoint_resumes_whatever_the_execution_settings(tmp_path, recwarn):
     ck, tr, va = _finished(tmp_path)
     m = MeanLinear(seed=5)
-    res = fit(m, tr, va, cfg(checkpoint_dir=str(ck), progress=True, device="cpu", pin_memory=False), LABELS)
+    res = fit(m, tr, va, cfg(checkpoint_dir=str(ck), progress=True, device="cpu"), LABELS)
     assert res.resumed_from == 3 and res.optimizer_steps == 0 and len(res.history) == 3
     assert not [w for w in recwarn if issubclass(w.category, CheckpointWarning)]
     ref = MeanLinear()

@@ -53,7 +53,7 @@ def test_the_next_run_of_a_cell_removes_its_dead_staging(tmp_path, project, fast
     assert not (res / "ctmam/synthetic/.smoke.lock").exists()               # the lock is released
 
 
-def test_a_second_run_of_the_same_cell_is_refused_while_the_first_lives(tmp_path, project, capsys, monkeypatch):
+def test_a_second_run_of_the_same_cell_is_refused_while_the_first_lives(tmp_path, project, capsys, monkeypatch, at_project):
     proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
     res = tmp_path / "res"
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -64,7 +64,7 @@ def test_a_second_run_of_the_same_cell_is_refused_while_the_first_lives(tmp_path
             runs.run_notebook("ctmam", "synthetic", "smoke", root=proj, results_root=res)
         assert not (res / "ctmam/synthetic/smoke").exists()
         monkeypatch.setenv("SERCORE_RESULTS", str(res))
-        monkeypatch.setattr("sercore.runs.project_root", lambda: proj)
+        at_project(proj)
         assert cli.main(["run", "ctmam", "--dataset", "synthetic"]) == 1
         assert f"process {holder.pid}" in capsys.readouterr().err
     finally:
@@ -136,7 +136,7 @@ def test_a_runs_kernel_gets_its_share_of_the_cores(tmp_path, project, monkeypatc
     assert thread_share(1) >= share and thread_share(10_000) == 1
 
 
-def test_a_bad_file_met_inside_the_notebook_is_named_in_one_error(tmp_path, project, capsys, monkeypatch):
+def test_a_bad_file_met_inside_the_notebook_is_named_in_one_error(tmp_path, project, capsys, monkeypatch, at_project):
     """`sercore run` on a corpus with a damaged file: exit 1, the loader's message (file and cause), the
     kept notebook, no traceback, nothing in the results tree."""
     proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
@@ -146,7 +146,7 @@ def test_a_bad_file_met_inside_the_notebook_is_named_in_one_error(tmp_path, proj
         "raise CorruptFileError('/data/emodb/wav/03a01Fa.wav', 'holds non-finite samples (NaN or Inf)')"))
     nbformat.write(nb, proj / "book/ctmam.ipynb")
     monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "res"))
-    monkeypatch.setattr("sercore.runs.project_root", lambda: proj)
+    at_project(proj)
     assert cli.main(["run", "ctmam", "--dataset", "synthetic"]) == 1
     err = capsys.readouterr().err
     assert "CorruptFileError: /data/emodb/wav/03a01Fa.wav: holds non-finite samples" in err
@@ -157,7 +157,7 @@ def test_a_bad_file_met_inside_the_notebook_is_named_in_one_error(tmp_path, proj
 
 # ----------------------------------------------------------------------------- seeds: one folder each
 
-def test_a_seed_other_than_0_gets_its_own_folder_and_lock(tmp_path, project, fast_runs, monkeypatch, capsys):
+def test_a_seed_other_than_0_gets_its_own_folder_and_lock(tmp_path, project, fast_runs, monkeypatch, at_project, capsys):
     """`sercore run ... --seed 1` never replaces seed 0's result, nor waits for seed 0's run."""
     from sercore import procs, results
     proj = project(tmp_path / "proj", project.metrics_cell(), dataset="synthetic")
@@ -168,7 +168,7 @@ def test_a_seed_other_than_0_gets_its_own_folder_and_lock(tmp_path, project, fas
     try:       # seed 0 is running again (its lock held by a live process): seed 1 is not refused
         (res / "ctmam/synthetic/.smoke.lock").write_text(f"{holder.pid} {procs.start_time(holder.pid)}\n")
         monkeypatch.setenv("SERCORE_RESULTS", str(res))
-        monkeypatch.setattr("sercore.runs.project_root", lambda: proj)
+        at_project(proj)
         assert cli.main(["run", "ctmam", "--dataset", "synthetic", "--seed", "1"]) == 0
         one = res / "ctmam/synthetic/seeds/smoke/seed-1"
         assert f"wrote {one / 'metrics.json'}" in capsys.readouterr().out
@@ -178,7 +178,7 @@ def test_a_seed_other_than_0_gets_its_own_folder_and_lock(tmp_path, project, fas
         holder.kill()
         holder.wait()
     assert (zero / "metrics.json").read_bytes() == before
-    assert json.loads((one / "metrics.json").read_text())["seed"] == 1 and runs._complete(one)
+    assert json.loads((one / "metrics.json").read_text())["seed"] == 1 and runs.staging._complete(one)
     assert runs.run_folder(res, "ctmam", "synthetic", "smoke", 1) == one
     assert runs.reusable_run("ctmam", "synthetic", "smoke", seed=1, results_root=res, root=proj)[0] == one
     # what reads results finds each run where it is
@@ -216,7 +216,7 @@ def test_a_stale_lock_whose_pid_now_names_another_process_is_taken_over(tmp_path
         assert cli.main(["status", "--results", str(res)]) == 0
         assert "no run in progress" in capsys.readouterr().out      # status does not list it
         out = runs.run_notebook("ctmam", "synthetic", "smoke", root=proj, results_root=res)
-        assert runs._complete(out) and not lock.exists()
+        assert runs.staging._complete(out) and not lock.exists()
     finally:
         other.kill()
         other.wait()
@@ -239,7 +239,7 @@ def test_an_old_style_lock_of_a_live_pid_without_its_staging_folder_is_stale(tmp
     assert cli.main(["status", "--results", str(res)]) == 0
     assert str(cell / "smoke") in capsys.readouterr().out
     (cell / f".smoke.running-{os.getppid()}").rmdir()
-    assert runs._complete(runs.run_notebook("ctmam", "synthetic", "smoke", root=proj, results_root=res))
+    assert runs.staging._complete(runs.run_notebook("ctmam", "synthetic", "smoke", root=proj, results_root=res))
 
 
 def test_status_lists_a_live_run_with_its_progress_line(tmp_path):
