@@ -32,7 +32,8 @@ def stage_book(root: Path | None = None, results_root: Path | None = None) -> li
     where ``results/`` holds no fresher run of the same (paper, dataset, profile). Only finished runs are
     staged: a folder named after a profile (``book`` for the data chapter and the scoreboard) that
     holds its notebook and, for a paper, its ``metrics.json``. Staging and swap folders of killed
-    runs are removed first and never staged.
+    runs are removed first and never staged. Each paper's summary rows (:func:`stage_summary_fragments`)
+    and the page of published runs (:func:`stage_published_runs`) are written too.
     """
     root = root or project_root()
     results_root = results_root or results_dir()
@@ -63,8 +64,9 @@ def stage_book(root: Path | None = None, results_root: Path | None = None) -> li
         print(f"staged the published run {page.relative_to(gen)} (from records/)", flush=True)
     out += published
     out.append(stage_benchmarks(gen, root, results_root))
-    out += stage_summary_fragments(gen, root, results_root)
-    out.append(stage_published_runs(gen, root))
+    # always written (not counted as staged pages): each chapter page includes its fragment
+    stage_summary_fragments(gen, root, results_root)
+    stage_published_runs(gen, root)
     return out
 
 

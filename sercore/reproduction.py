@@ -37,7 +37,7 @@ CHECK_VERDICTS = ("equal", "not equal")
 CHECK_METRICS = ("params", "count")
 #: the columns of :func:`verdict_counts` (the first four are :func:`sercore.results.paper_summary`'s)
 COUNT_COLUMNS = ("reproduced (inside)", "ours below", "ours above", "not comparable", "rows",
-                 "parameter counts equal", "parameter counts not equal")
+                 "parameter counts equal", "parameter counts not equal", "parameter counts not comparable")
 #: the columns of :func:`summary`
 SUMMARY_COLUMNS = ("paper", "claim", "paper's number", "ours (mean ± std)", "ours 95% interval", "test data",
                    "verdict", "gap parts")
@@ -355,22 +355,20 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
 
 
-def verdict_counts(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
-    """Per paper, how many headline claims reproduced (inside), came out below or above, or are not
-    comparable (``rows``: their sum), and how many parameter counts are equal / not equal (not counted in
-    ``rows``). Takes :func:`summary_rows` or :func:`summary`; the columns :data:`COUNT_COLUMNS` (the first
-    five read by :func:`sercore.results.summary_text`)."""
-    if isinstance(rows, pd.DataFrame):
-        pairs = list(zip(rows["paper"], rows["verdict"]))
-    else:
-        pairs = [(r["paper"], r["verdict"]) for r in rows]
-    names = dict(zip(("inside", "below", "above", "not comparable", "equal", "not equal"),
-                     ("reproduced (inside)", "ours below", "ours above", "not comparable",
-                      "parameter counts equal", "parameter counts not equal")))
-    papers = list(dict.fromkeys(p for p, _ in pairs))
+def verdict_counts(rows: list[dict]) -> pd.DataFrame:
+    """Per paper (in the order of ``rows``, :func:`summary_rows`), how many headline claims reproduced
+    (inside), came out below or above, or are not comparable (``rows``: their sum), and how many
+    parameter counts are equal / not equal / not comparable (not counted in ``rows``: a check is not a
+    claim). The columns :data:`COUNT_COLUMNS` (the first five read by :func:`sercore.results.summary_text`)."""
+    names = {("score", "inside"): "reproduced (inside)", ("score", "below"): "ours below",
+             ("score", "above"): "ours above", ("score", "not comparable"): "not comparable",
+             ("check", "equal"): "parameter counts equal", ("check", "not equal"): "parameter counts not equal",
+             ("check", "not comparable"): "parameter counts not comparable"}
+    papers = list(dict.fromkeys(r["paper"] for r in rows))
     t = pd.DataFrame(0, index=pd.Index(papers, name="paper"), columns=list(COUNT_COLUMNS))
-    for p, v in pairs:
-        t.loc[p, names[v if v in CHECK_VERDICTS else _kind(v)]] += 1
+    for r in rows:
+        kind = r.get("kind") or ("check" if r["verdict"] in CHECK_VERDICTS else "score")
+        t.loc[r["paper"], names[(kind, r["verdict"] if r["verdict"] in CHECK_VERDICTS else _kind(r["verdict"]))]] += 1
     t["rows"] = t[list(COUNT_COLUMNS[:4])].sum(axis=1)
     return t
 
@@ -388,14 +386,15 @@ def fragment(rows: list[dict], paper: str) -> str:
              f"{int(c['reproduced (inside)'])} inside our 95% interval, {int(c['ours below'])} below, "
              f"{int(c['ours above'])} above, {int(c['not comparable'])} not comparable"
              + (f"; parameter counts: {int(c['parameter counts equal'])} equal, "
-                f"{int(c['parameter counts not equal'])} not equal" if c["parameter counts equal"]
-                + c["parameter counts not equal"] else "") + "):", "", _markdown_table(df), "",
+                f"{int(c['parameter counts not equal'])} not equal, {int(c['parameter counts not comparable'])} "
+                "not comparable" if c[list(COUNT_COLUMNS[5:])].sum() else "") + "):", "", markdown_table(df), "",
              "The rows and their verdicts are computed by `sercore.reproduction.summary` from the runs of this "
              "build and the published runs; the summary page lists every paper's.", ""]
     return "\n".join(lines)
 
 
-def _markdown_table(df: pd.DataFrame) -> str:
+def markdown_table(df: pd.DataFrame) -> str:
+    """A table of text cells as a Markdown (MyST) table, without the index: it wraps and scrolls on the page."""
     def cell(v) -> str:
         return str(v).replace("|", "\\|").replace("\n", " ")
     head = "| " + " | ".join(map(cell, df.columns)) + " |"

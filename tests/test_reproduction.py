@@ -116,10 +116,13 @@ def test_parameter_counts_are_checked_never_counted_as_reproductions():
     claims = reproduction.claim_rows(_run("mlcct", "iemocap_text", 0, 61.0, rows))
     assert [(c["metric"], c["verdict"]) for c in claims] == [("accuracy", "inside"), ("params", "equal"),
                                                               ("params", "not equal")]
-    counts = reproduction.verdict_counts([{"paper": "mlcct", "verdict": c["verdict"]} for c in claims])
+    kinds = [{"paper": "mlcct", "verdict": c["verdict"], "kind": "check" if c["metric"] == "params" else "score"}
+             for c in claims]
+    kinds.append({"paper": "mlcct", "verdict": "not comparable: the paper's number is on msp_improv", "kind": "check"})
+    counts = reproduction.verdict_counts(kinds)
     assert counts.loc["mlcct"].to_dict() == {"reproduced (inside)": 1, "ours below": 0, "ours above": 0,
                                              "not comparable": 0, "rows": 1, "parameter counts equal": 1,
-                                             "parameter counts not equal": 1}
+                                             "parameter counts not equal": 1, "parameter counts not comparable": 1}
     assert "1 of 1 comparable row(s) reproduce" in results.summary_text(counts)
 
 
