@@ -37,7 +37,7 @@ CHECK_VERDICTS = ("equal", "not equal")
 CHECK_METRICS = ("params", "count")
 #: the columns of :func:`verdict_counts` (the first four are :func:`sercore.results.paper_summary`'s)
 COUNT_COLUMNS = ("reproduced (inside)", "ours below", "ours above", "not comparable", "rows",
-                 "parameter counts equal", "parameter counts not equal", "parameter counts not comparable")
+                 "params equal", "params not equal", "params not comparable")
 #: the columns of :func:`summary`
 SUMMARY_COLUMNS = ("paper", "claim", "paper's number", "ours (mean ± std)", "ours 95% interval", "test data",
                    "verdict", "gap parts")
@@ -350,7 +350,8 @@ def frame(rows: list[dict]) -> pd.DataFrame:
                     "paper's number": _fmt(r["reported"], r["metric"]),
                     "ours (mean ± std)": f"{ours} ({r['profile']})",
                     "ours 95% interval": fmt_interval(r["interval"]) or "–",
-                    "test data": test_data_text(r["test_data"]), "verdict": r["verdict"],
+                    "test data": "– (a count, not a test result)" if r["kind"] == "check" else test_data_text(r["test_data"]),
+                    "verdict": r["verdict"],
                     "gap parts": r["gap"] or "–"})
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
 
@@ -362,8 +363,8 @@ def verdict_counts(rows: list[dict]) -> pd.DataFrame:
     claim). The columns :data:`COUNT_COLUMNS` (the first five read by :func:`sercore.results.summary_text`)."""
     names = {("score", "inside"): "reproduced (inside)", ("score", "below"): "ours below",
              ("score", "above"): "ours above", ("score", "not comparable"): "not comparable",
-             ("check", "equal"): "parameter counts equal", ("check", "not equal"): "parameter counts not equal",
-             ("check", "not comparable"): "parameter counts not comparable"}
+             ("check", "equal"): "params equal", ("check", "not equal"): "params not equal",
+             ("check", "not comparable"): "params not comparable"}
     papers = list(dict.fromkeys(r["paper"] for r in rows))
     t = pd.DataFrame(0, index=pd.Index(papers, name="paper"), columns=list(COUNT_COLUMNS))
     for r in rows:
@@ -385,8 +386,8 @@ def fragment(rows: list[dict], paper: str) -> str:
     lines = [f"**What the paper claims, what we measured** ({int(c['rows'])} headline claim(s): "
              f"{int(c['reproduced (inside)'])} inside our 95% interval, {int(c['ours below'])} below, "
              f"{int(c['ours above'])} above, {int(c['not comparable'])} not comparable"
-             + (f"; parameter counts: {int(c['parameter counts equal'])} equal, "
-                f"{int(c['parameter counts not equal'])} not equal, {int(c['parameter counts not comparable'])} "
+             + (f"; parameter counts: {int(c['params equal'])} equal, "
+                f"{int(c['params not equal'])} not equal, {int(c['params not comparable'])} "
                 "not comparable" if c[list(COUNT_COLUMNS[5:])].sum() else "") + "):", "", markdown_table(df), "",
              "The rows and their verdicts are computed by `sercore.reproduction.summary` from the runs of this "
              "build and the published runs; the summary page lists every paper's.", ""]

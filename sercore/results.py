@@ -577,14 +577,19 @@ def _scoped(comparisons, protocol: dict, corpus) -> list[dict]:
 
     A row that carries its own ``test_set`` (a multi-corpus run's cross-language or second-corpus row, whose
     test data is not the main corpus's folds) is scoped by it instead: its text, and ``complete`` for
-    whether it tested all the data it names."""
+    whether it tested all the data it names. A count (parameters, utterances) stands on no test set: no
+    scope, and the folds tested do not make it incomparable."""
+    from .reproduction import CHECK_METRICS
+
     sc = scope(protocol)
     fit = bool(protocol.get("comparable", True))       # False when a fold was flagged unfit
     out = []
     for c in comparisons:
         c = dict(c)
         ts = c.get("test_set")
-        if ts:
+        if c["metric"] in CHECK_METRICS:            # a count of the model or corpus: no test set behind it
+            complete, text, own_fit = True, "", True
+        elif ts:
             complete, text, own_fit = bool(ts.get("complete", True)), test_set_text(ts), True
         else:
             complete, text, own_fit = sc["complete"], sc["text"], fit

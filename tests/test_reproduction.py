@@ -120,9 +120,12 @@ def test_parameter_counts_are_checked_never_counted_as_reproductions():
              for c in claims]
     kinds.append({"paper": "mlcct", "verdict": "not comparable: the paper's number is on msp_improv", "kind": "check"})
     counts = reproduction.verdict_counts(kinds)
+    # a count stands on no test set: a run of fewer folds than its protocol still checks it
+    part = results._scoped([rows[1]], {"n_folds": 1, "n_folds_total": 5, "folds": [{"sizes": {"test": 107}}]}, _Corpus())[0]
+    assert part["comparable"] is True and part["scope"] == ""
     assert counts.loc["mlcct"].to_dict() == {"reproduced (inside)": 1, "ours below": 0, "ours above": 0,
-                                             "not comparable": 0, "rows": 1, "parameter counts equal": 1,
-                                             "parameter counts not equal": 1, "parameter counts not comparable": 1}
+                                             "not comparable": 0, "rows": 1, "params equal": 1,
+                                             "params not equal": 1, "params not comparable": 1}
     assert "1 of 1 comparable row(s) reproduce" in results.summary_text(counts)
 
 
