@@ -733,17 +733,18 @@ def paper_summary(board: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
-def summary_text(summary: pd.DataFrame) -> str:
-    """The scoreboard's reading, generated from :func:`paper_summary`."""
+def summary_text(summary: pd.DataFrame, what: str = "row") -> str:
+    """The reading of per-paper verdict counts (:func:`paper_summary`, or
+    :func:`sercore.reproduction.verdict_counts` with ``what="headline claim"``)."""
     if summary.empty:
-        return "No comparison rows: no chapter has been run."
+        return f"No comparison {what}s: no chapter has been run."
     parts = []
     for paper, r in summary.iterrows():
         comparable = int(r["rows"] - r["not comparable"])
         if comparable == 0:
-            parts.append(f"{paper}: none of its {int(r['rows'])} row(s) is comparable with the paper")
+            parts.append(f"{paper}: none of its {int(r['rows'])} {what}(s) is comparable with the paper")
         else:
-            parts.append(f"{paper}: {int(r['reproduced (inside)'])} of {comparable} comparable row(s) reproduce "
+            parts.append(f"{paper}: {int(r['reproduced (inside)'])} of {comparable} comparable {what}(s) reproduce "
                          f"the paper's number within our 95% interval ({int(r['ours below'])} below, "
                          f"{int(r['ours above'])} above; {int(r['not comparable'])} not comparable)")
     return "; ".join(parts) + "."

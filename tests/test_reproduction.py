@@ -126,7 +126,7 @@ def test_parameter_counts_are_checked_never_counted_as_reproductions():
     assert counts.loc["mlcct"].to_dict() == {"reproduced (inside)": 1, "ours below": 0, "ours above": 0,
                                              "not comparable": 0, "rows": 1, "params equal": 1,
                                              "params not equal": 1, "params not comparable": 1}
-    assert "1 of 1 comparable row(s) reproduce" in results.summary_text(counts)
+    assert "mlcct: 1 of 1 comparable headline claim(s) reproduce" in results.summary_text(counts, what="headline claim")
 
 
 def test_a_row_on_another_corpus_is_not_comparable_with_its_reason(tmp_path):
