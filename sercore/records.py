@@ -548,9 +548,9 @@ def published_banner(items: list[dict], root: Path | None = None) -> str:
 
 
 def published_runs_page(records_root: Path | None = None) -> str:
-    """Markdown of the book's page of published runs: one row per record under ``records/`` (paper,
-    dataset, profile, seed, the ``sercore run`` command that makes it, its commit, device, wall time
-    (:func:`wall_seconds`) and start), a sentence when there is none. A record's own page
+    """Markdown of the book's page of published runs: per cell (paper, dataset, profile) its device and
+    wall time, and one row per record (seed, the ``sercore run`` command that makes it, its commit, wall
+    time (:func:`wall_seconds`) and start); a sentence when there is none. A record's own page
     reproduces it from a checkout of its commit (``provenance.json``'s ``reproduce``)."""
     cells = published_cells(records_root)
     lines = ["# Published runs", "",
@@ -564,16 +564,19 @@ def published_runs_page(records_root: Path | None = None) -> str:
         return "\n".join(lines + ["There is no published run in `records/` in this checkout.", ""])
     total = sum(wall_seconds(r) for items in cells.values() for r in items)
     n = sum(len(items) for items in cells.values())
-    lines += [f"{n} run(s) in {len(cells)} cell(s), {span(total)} of wall time in all.", "",
-              "| paper | dataset | profile | seed | command | commit | device | wall time | started |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"{n} run(s) in {len(cells)} cell(s), {span(total)} of wall time in all.", ""]
     for (paper, dataset, profile), items in sorted(cells.items()):
+        devices = ", ".join(dict.fromkeys(r["provenance"]["device"] for r in items))
+        lines += [f"## {paper} on {dataset}, {profile} profile", "",
+                  f"`records/{paper}/{dataset}/{profile}/`: {len(items)} seed(s) on {devices}, "
+                  f"{span(sum(wall_seconds(r) for r in items))} of wall time.", "",
+                  "| seed | command | commit | wall time | started |", "|---|---|---|---|---|"]
         for r in items:
             p = r["provenance"]
-            lines.append(f"| {paper} | {dataset} | {profile} | {p['seed']} | "
-                         f"`{run_command(paper, dataset, profile, p['seed'])}` | `{p['commit'][:12]}` | "
-                         f"{p['device']} | {span(wall_seconds(r))} | {p['started'][:10]} |")
-    return "\n".join(lines + [""])
+            lines.append(f"| {p['seed']} | `{run_command(paper, dataset, profile, p['seed'])}` | "
+                         f"`{p['commit'][:12]}` | {span(wall_seconds(r))} | {p['started'][:10]} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def with_published(runs: list[dict], results_root: Path | None = None,
