@@ -2,7 +2,10 @@
 table of contents to the pages that exist, render the benchmarks page, and build with Jupyter Book.
 
 ``build_book(run=True)`` first runs every (paper, dataset) whose corpus is found
-(:func:`sercore.runs.plan_runs`), then the data chapter and the scoreboard.
+(:func:`sercore.runs.plan_runs`), then the data chapter and the scoreboard; after staging it executes
+the reproduction summary (``book/summary.ipynb``, :func:`execute_summary`). Staging also writes each
+paper's summary rows (``_generated/summary/<paper>.md``, included by its chapter page) and the page of
+published runs (``_generated/published_runs.md``).
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ def stage_book(root: Path | None = None, results_root: Path | None = None) -> li
     where ``results/`` holds no fresher run of the same (paper, dataset, profile). Only finished runs are
     staged: a folder named after a profile (``book`` for the data chapter and the scoreboard) that
     holds its notebook and, for a paper, its ``metrics.json``. Staging and swap folders of killed
-    runs are removed first and never staged.
+    runs are removed first and never staged. Each paper's summary rows (:func:`stage_summary_fragments`)
+    and the page of published runs (:func:`stage_published_runs`) are written too.
     """
     root = root or project_root()
     results_root = results_root or results_dir()
@@ -60,7 +64,44 @@ def stage_book(root: Path | None = None, results_root: Path | None = None) -> li
         print(f"staged the published run {page.relative_to(gen)} (from records/)", flush=True)
     out += published
     out.append(stage_benchmarks(gen, root, results_root))
+    # always written (not counted as staged pages): each chapter page includes its fragment
+    stage_summary_fragments(gen, root, results_root)
+    stage_published_runs(gen, root)
     return out
+
+
+def stage_summary_fragments(gen: Path, root: Path, results_root: Path) -> list[Path]:
+    """``gen/summary/<paper>.md`` for every paper: its headline claims and what we measured
+    (:func:`sercore.reproduction.fragment`), which each chapter's landing page includes at its top. A
+    paper with no run gets a sentence saying so, never an empty file."""
+    from . import reproduction
+    from .records import records_dir
+
+    rows = reproduction.summary_rows(results_root, records_dir(root))
+    return reproduction.write_fragments(gen / "summary", rows, PAPERS)
+
+
+def stage_published_runs(gen: Path, root: Path) -> Path:
+    """``gen/published_runs.md``: every record under ``records/`` with the command that makes it again,
+    its commit, device and wall time (:func:`sercore.records.published_runs_page`)."""
+    from .records import published_runs_page, records_dir
+
+    page = gen / "published_runs.md"
+    page.write_text(published_runs_page(records_dir(root)))
+    return page
+
+
+def execute_summary(root: Path, results_root: Path) -> Path:
+    """Execute ``book/summary.ipynb`` (the reproduction summary, read from ``results/`` and ``records/``)
+    into ``book/_generated/summary.ipynb``, after :func:`stage_book`. A failure stops the build: the
+    book's first page must not be missing or stale."""
+    from .runs import _papermill
+
+    src = root / "book" / "summary.ipynb"
+    dest = root / "book" / "_generated" / "summary.ipynb"
+    _papermill(src, dest, {"results_root": str(results_root)}, root / "book", False)
+    _stage_notebook(dest, dest, None)
+    return dest
 
 
 def stage_published(gen: Path, results_root: Path | None = None, records_root: Path | None = None,
@@ -308,6 +349,8 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
           f"({time.time() - t_start:.0f} s)", flush=True)
     staged = stage_book(root)
     print(f"staged {len(staged)} executed notebook(s) into book/_generated", flush=True)
+    execute_summary(root, results_dir())
+    print("executed the reproduction summary into book/_generated/summary.ipynb", flush=True)
     jb = Path(sys.executable).parent / "jupyter-book"
     toc = filtered_toc(root)
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--toc", str(toc),

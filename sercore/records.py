@@ -538,6 +538,38 @@ def published_banner(items: list[dict], root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def published_runs_page(records_root: Path | None = None) -> str:
+    """Markdown of the book's page of published runs: per cell (paper, dataset, profile) its device and
+    wall time, and one row per record (seed, the ``sercore run`` command that makes it, its commit, wall
+    time (:func:`wall_seconds`) and start); a sentence when there is none. A record's own page
+    reproduces it from a checkout of its commit (``provenance.json``'s ``reproduce``)."""
+    cells = published_cells(records_root)
+    lines = ["# Published runs", "",
+             "Runs too long for `make book` (the `reference` profile: every fold, the paper's epochs, several "
+             "seeds) are kept in `records/<paper>/<dataset>/<profile>/seed-<s>/` with their `metrics.json`, "
+             "predictions, executed notebook and `provenance.json`. The reproduction summary and the "
+             "scoreboard pool their seeds. Each command below makes one seed again; run it from a checkout of "
+             "the commit shown (`git worktree add ../sercore-<commit> <commit>`), with `SERCORE_DATA` "
+             "pointing at your corpora.", ""]
+    if not cells:
+        return "\n".join(lines + ["There is no published run in `records/` in this checkout.", ""])
+    total = sum(wall_seconds(r) for items in cells.values() for r in items)
+    n = sum(len(items) for items in cells.values())
+    lines += [f"{n} run(s) in {len(cells)} cell(s), {span(total)} of wall time in all.", ""]
+    for (paper, dataset, profile), items in sorted(cells.items()):
+        devices = ", ".join(dict.fromkeys(r["provenance"]["device"] for r in items))
+        lines += [f"## {paper} on {dataset}, {profile} profile", "",
+                  f"`records/{paper}/{dataset}/{profile}/`: {len(items)} seed(s) on {devices}, "
+                  f"{span(sum(wall_seconds(r) for r in items))} of wall time.", "",
+                  "| seed | command | commit | wall time | started |", "|---|---|---|---|---|"]
+        for r in items:
+            p = r["provenance"]
+            lines.append(f"| {p['seed']} | `{run_command(paper, dataset, profile, p['seed'])}` | "
+                         f"`{p['commit'][:12]}` | {span(wall_seconds(r))} | {p['started'][:10]} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def with_published(runs: list[dict], results_root: Path | None = None,
                    records_root: Path | None = None) -> list[dict]:
     """The scoreboard's runs (:func:`sercore.results.collect`) plus every published record whose cell

@@ -437,53 +437,22 @@ def paper_corpus(paper: str, c: dict) -> str | None:
 def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict, synthetic: bool,
                      paper: str | None = None, dataset: str | None = None) -> list[dict]:
     """Each comparison row with ``interval`` (ours, [low, high]), ``inside`` (the paper's number within
-    it) and ``verdict``: inside | below (ours below the paper's) | above | not comparable: <why>.
+    it), ``verdict`` (inside | below | above | equal | not equal | not comparable: <why>) and
+    ``comparable`` (True exactly when the verdict is not "not comparable"), as
+    :func:`sercore.reproduction.decide` decides them: the one place that says what is comparable.
 
-    A row gets the headline's interval when its metric has one and its measured value is the headline
-    value (an ablation or baseline row measured by another model has no interval kept). A row marked
-    ``comparable: False`` (:func:`_scoped`: fewer folds than the protocol, or the chapter said so) is
-    not comparable, whatever its interval; so is a row whose paper number is on another corpus than
-    the run (``paper`` and ``dataset`` given: :func:`paper_corpus` vs :func:`run_corpora`), and every row
-    of a run on a corpus the paper reports no number on (the corpora of its declaration, e.g. a
-    manifest corpus): "not comparable: the paper reports no number on this corpus".
+    The row's own mark (``comparable`` from :func:`_scoped`: fewer folds than the protocol, or the
+    chapter said so) is kept as ``scope_comparable``, so a row decided here is decided the same way when
+    read again (the scoreboard does, so a run written before a fix gets it).
     """
-    ours = run_corpora(dataset) if dataset else set()
-    theirs_all = paper_corpora(paper) if paper and dataset else None
-    elsewhere = theirs_all is not None and not (ours & set(theirs_all))
+    from .reproduction import decide
+
     out = []
     for c in comparisons:
         c = dict(c)
-        # a paper's overall "accuracy" is our WA (accuracy over all test utterances); a per-class
-        # accuracy row measures something else and fails the headline-value check below
-        key = c["metric"] if c["metric"] in intervals else METRIC_ALIASES.get(c["metric"], c["metric"])
-        iv = intervals.get(key)
-        head = metrics.get(key)
-        # chapters may round a row to 2 decimals: within half of that unit it is the headline value
-        is_head = (iv is not None and c["measured"] is not None and head is not None
-                   and abs(c["measured"] - head) <= HEADLINE_TOLERANCE)
-        c["interval"] = [iv["low"], iv["high"]] if is_head else None
-        c["inside"] = None
-        if elsewhere and not ours and not synthetic:      # a corpus no paper reports on (a manifest corpus)
-            c["verdict"] = "not comparable: the paper reports no number on this corpus"
-        elif c["reported"] is None:
-            c["verdict"] = "not comparable: the paper reports no number here"
-        elif c["measured"] is None:
-            c["verdict"] = "not comparable: not measured by this run"
-        elif synthetic:
-            c["verdict"] = "not comparable: synthetic corpus"
-        elif c.get("comparable") is False:
-            c["verdict"] = "not comparable: " + (c.get("why") or c.get("scope") or "the chapter marks this row so")
-        elif paper and ours and (theirs := paper_corpus(paper, c)) and theirs not in ours:
-            c["verdict"] = f"not comparable: the paper's number is on {theirs}, this run on {dataset}"
-        elif elsewhere:
-            c["verdict"] = "not comparable: the paper reports no number on this corpus"
-        elif not is_head:
-            c["verdict"] = ("not comparable: no interval (the run keeps test predictions of its headline "
-                            "model only)" if intervals else "not comparable: no interval (the run kept no "
-                            "test predictions)")
-        else:
-            c["inside"] = bool(iv["low"] <= c["reported"] <= iv["high"])
-            c["verdict"] = "inside" if c["inside"] else ("below" if iv["high"] < c["reported"] else "above")
+        mark = c.get("scope_comparable", c.get("comparable", True))
+        c.update(decide(c, metrics, intervals, synthetic, paper, dataset))
+        c["scope_comparable"] = bool(mark) if mark is not None else True
         out.append(c)
     return out
 
@@ -608,14 +577,19 @@ def _scoped(comparisons, protocol: dict, corpus) -> list[dict]:
 
     A row that carries its own ``test_set`` (a multi-corpus run's cross-language or second-corpus row, whose
     test data is not the main corpus's folds) is scoped by it instead: its text, and ``complete`` for
-    whether it tested all the data it names."""
+    whether it tested all the data it names. A count (parameters, utterances) stands on no test set: no
+    scope, and the folds tested do not make it incomparable."""
+    from .reproduction import CHECK_METRICS
+
     sc = scope(protocol)
     fit = bool(protocol.get("comparable", True))       # False when a fold was flagged unfit
     out = []
     for c in comparisons:
         c = dict(c)
         ts = c.get("test_set")
-        if ts:
+        if c["metric"] in CHECK_METRICS:            # a count of the model or corpus: no test set behind it
+            complete, text, own_fit = True, "", True
+        elif ts:
             complete, text, own_fit = bool(ts.get("complete", True)), test_set_text(ts), True
         else:
             complete, text, own_fit = sc["complete"], sc["text"], fit
@@ -725,21 +699,20 @@ VERDICTS = ("inside", "below", "above", "not comparable")
 def scoreboard(runs: Sequence[dict]) -> pd.DataFrame:
     """Every comparison row of every run: paper, dataset, profile, data used, table, row, metric,
     reported (the paper's), measured (ours), low/high (our 95% interval), inside (the paper's number
-    within it), verdict (inside | below | above | not comparable: why), deviation, note."""
+    within it), verdict (inside | below | above | equal | not equal | not comparable: why; one run's own
+    interval: :func:`sercore.reproduction.summary` pools the seeds), deviation, note."""
     rows = []
     for d in runs:
         if "error" in d:
             continue
         data = "synthetic" if d["synthetic"] else d["dataset"]
-        comps = d["comparisons"]
-        if d.get("intervals"):        # verdicts are read again, so a run written before a fix gets it
-            comps = attach_intervals(comps, d["metrics"], d["intervals"], d["synthetic"], d["paper"], d["dataset"])
+        # verdicts are decided again (sercore.reproduction.decide), so a run written before a fix gets it
+        comps = attach_intervals(d["comparisons"], d["metrics"], d.get("intervals") or {}, d["synthetic"],
+                                 d["paper"], d["dataset"])
         for c in comps:
             iv = c.get("interval") or [None, None]
-            verdict = c.get("verdict") or ("not comparable: no interval (this metrics.json predates intervals)")
             rows.append({"paper": d["paper"], "dataset": d["dataset"], "profile": d["profile"],
-                         "data used": data, "synthetic": d["synthetic"], **c, "low": iv[0], "high": iv[1],
-                         "verdict": verdict})
+                         "data used": data, "synthetic": d["synthetic"], **c, "low": iv[0], "high": iv[1]})
     cols = ["paper", "dataset", "profile", "data used", "synthetic", "table", "row", "metric",
             "reported", "measured", "low", "high", "inside", "verdict", "note"]
     df = pd.DataFrame(rows, columns=cols)
@@ -760,17 +733,18 @@ def paper_summary(board: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
-def summary_text(summary: pd.DataFrame) -> str:
-    """The scoreboard's reading, generated from :func:`paper_summary`."""
+def summary_text(summary: pd.DataFrame, what: str = "row") -> str:
+    """The reading of per-paper verdict counts (:func:`paper_summary`, or
+    :func:`sercore.reproduction.verdict_counts` with ``what="headline claim"``)."""
     if summary.empty:
-        return "No comparison rows: no chapter has been run."
+        return f"No comparison {what}s: no chapter has been run."
     parts = []
     for paper, r in summary.iterrows():
         comparable = int(r["rows"] - r["not comparable"])
         if comparable == 0:
-            parts.append(f"{paper}: none of its {int(r['rows'])} row(s) is comparable with the paper")
+            parts.append(f"{paper}: none of its {int(r['rows'])} {what}(s) is comparable with the paper")
         else:
-            parts.append(f"{paper}: {int(r['reproduced (inside)'])} of {comparable} comparable row(s) reproduce "
+            parts.append(f"{paper}: {int(r['reproduced (inside)'])} of {comparable} comparable {what}(s) reproduce "
                          f"the paper's number within our 95% interval ({int(r['ours below'])} below, "
                          f"{int(r['ours above'])} above; {int(r['not comparable'])} not comparable)")
     return "; ".join(parts) + "."

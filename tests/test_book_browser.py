@@ -258,6 +258,7 @@ PAGES = {
     "index": ("book/index.html", "sercore: a study book of speech emotion recognition", False, True),
     "chapter": (f"book/_generated/{CHAPTER}/synthetic.html", None, True, True),
     "scoreboard": ("book/_generated/scoreboard.html", "Scoreboard", False, True),
+    "summary": ("book/_generated/summary.html", "Reproduction summary", False, True),
 }
 
 
@@ -413,3 +414,56 @@ def test_scoreboard_filters_by_paper_in_chromium(book):
     assert len(sub["rows"]) == min(k, 25), (first_table, k, sub["rows"])
     print(f"scoreboard filter: paper={CHAPTER} -> {len(got['rows'])} of {n} rows; table={first_table!r} -> "
           f"{len(sub['rows'])} of {n}")
+
+
+# ----------------------------------------------------------------------------- the reproduction summary
+
+def _tables(html: str) -> list[list[list[str]]]:
+    """Every <table> of a page as rows of cell texts (header cells included), tags stripped."""
+    import html as _html
+    import re
+
+    out = []
+    for t in re.findall(r"<table[^>]*>(.*?)</table>", html, flags=re.S):
+        rows = []
+        for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", t, flags=re.S):
+            cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)
+            rows.append([" ".join(_html.unescape(re.sub(r"<[^>]+>", "", c)).split()) for c in cells])
+        out.append(rows)
+    return out
+
+
+def _verdict_counts(page: Path) -> dict[str, list[str]]:
+    """The per-paper verdict counts table of a page (the one headed "reproduced (inside)"): paper -> counts."""
+    tables = [t for t in _tables(page.read_text(encoding="utf-8")) if t and "reproduced (inside)" in t[0]]
+    assert len(tables) == 1, f"{page.name}: {len(tables)} verdict-count tables (expected one)"
+    header = tables[0][0]
+    body = [r for r in tables[0][1:] if r and r[0] not in ("", "paper")]
+    assert body, f"{page.name}: the verdict-count table has no row"
+    return {r[0]: r[1:] for r in body}, header
+
+
+def test_the_summary_page_counts_what_the_scoreboard_counts(book):
+    """The reproduction summary opens the book: its per-paper verdict counts are the scoreboard's, it has one
+    row per headline claim with a verdict, each chapter's landing page opens with its paper's rows, and the
+    page of published runs lists every record with its command."""
+    html = book["html"]
+    summary, scoreboard = html / PAGES["summary"][0], html / PAGES["scoreboard"][0]
+    ours, header = _verdict_counts(summary)
+    theirs, header_sb = _verdict_counts(scoreboard)
+    assert header == header_sb and ours == theirs, (header, ours, header_sb, theirs)
+    claims = [t for t in _tables(summary.read_text(encoding="utf-8")) if t and "verdict" in t[0] and "claim" in t[0]]
+    assert len(claims) == 1, f"summary: {len(claims)} claim tables"
+    col = claims[0][0].index("verdict")
+    verdicts = [r[col] for r in claims[0][1:] if len(r) > col]
+    assert verdicts and all(v.split(":")[0] in ("inside", "below", "above", "not comparable", "equal", "not equal")
+                            for v in verdicts), verdicts
+    rows_col, claim_col = header.index("rows"), claims[0][0].index("claim")
+    scores = [r for r in claims[0][1:] if len(r) > col and ": params on " not in r[claim_col]]
+    assert sum(int(v[rows_col - 1]) for v in ours.values()) == len(scores)   # parameter counts are checks
+    chapter = (html / "book" / "chapters" / f"{CHAPTER}.html").read_text(encoding="utf-8")
+    assert "What the paper claims, what we measured" in chapter or "No run of this book measured" in chapter
+    runs = _tables((html / "book" / "_generated" / "published_runs.html").read_text(encoding="utf-8"))
+    commands = [c for t in runs for r in t for c in r if c.startswith("sercore run ")]
+    n = len(list((book["tmp"] / "proj" / "records").glob("*/*/*/seed-*/provenance.json")))
+    assert len(commands) == n and all(" --seed " in c for c in commands), (commands, n)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from sercore import experiment, runs
+from sercore.reproduction import CHECK_METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,9 +149,12 @@ def test_cell(cell, request, tiny_encoder, tmp_path, monkeypatch, capsys, record
     if m["synthetic"]:                                  # never presented as comparable with the paper
         assert not any(c["comparable"] for c in m["comparisons"]), m["scope"]
     if not m["scope"]["complete"]:   # fewer folds than the protocol: only a row tested on its own whole test
-        # set (a cross-language row: every utterance of the target corpus) may be comparable
+        # set (a cross-language row: every utterance of the target corpus) may be comparable, and a count
+        # (parameters), which stands on no test set and is checked equal / not equal
         assert not any(c["comparable"] for c in m["comparisons"]
-                       if not (c.get("test_set") or {}).get("complete")), m["scope"]
+                       if not (c.get("test_set") or {}).get("complete") and c["metric"] not in CHECK_METRICS), m["scope"]
+        assert all(c["verdict"] in ("equal", "not equal") or c["verdict"].startswith("not comparable")
+                   for c in m["comparisons"] if c["metric"] in CHECK_METRICS)
 
     # test sets are whole: the run's test folds are the protocol's, on the whole corpus
     full_P = {**P, **sets, "data_root": str(corpora)}
