@@ -95,7 +95,7 @@ def execute_summary(root: Path, results_root: Path) -> Path:
     """Execute ``book/summary.ipynb`` (the reproduction summary, read from ``results/`` and ``records/``)
     into ``book/_generated/summary.ipynb``, after :func:`stage_book`. A failure stops the build: the
     book's first page must not be missing or stale."""
-    from .runs import _papermill
+    from .runs.execute import _papermill
 
     src = root / "book" / "summary.ipynb"
     dest = root / "book" / "_generated" / "summary.ipynb"

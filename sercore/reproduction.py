@@ -29,93 +29,17 @@ from typing import Sequence
 
 import pandas as pd
 
-#: verdicts of a comparable score: the paper's number inside our 95% interval, or the interval below / above it
-SCORE_VERDICTS = ("inside", "below", "above")
-#: verdicts of a count (parameters, utterances): checked equal / not equal, never a reproduction
-CHECK_VERDICTS = ("equal", "not equal")
-#: metrics that are counts, not scores
-CHECK_METRICS = ("params", "count")
+# the one decision of comparability lives in sercore.results (which writes the `comparable` flag); the summary
+# reads it from there
+from .results import (CHECK_METRICS, CHECK_VERDICTS, SCORE_VERDICTS, comparable_verdict,  # noqa: F401
+                      decide, metric_key)
+
 #: the columns of :func:`verdict_counts` (the first four are :func:`sercore.results.paper_summary`'s)
 COUNT_COLUMNS = ("reproduced (inside)", "ours below", "ours above", "not comparable", "rows",
                  "params equal", "params not equal", "params not comparable")
 #: the columns of :func:`summary`
 SUMMARY_COLUMNS = ("paper", "claim", "paper's number", "ours (mean ± std)", "ours 95% interval", "test data",
                    "verdict", "gap parts")
-
-
-def metric_key(metric: str) -> str:
-    """The headline metric a row's metric is (``accuracy`` -> ``wa``), else the metric itself."""
-    from .results import METRIC_ALIASES
-
-    return METRIC_ALIASES.get(metric, metric)
-
-
-def comparable_verdict(verdict: str | None) -> bool:
-    """Whether a verdict belongs to a comparable pair (inside / below / above / equal / not equal)."""
-    return verdict in SCORE_VERDICTS + CHECK_VERDICTS
-
-
-def _same_count(a: float, b: float) -> bool:
-    return abs(float(a) - float(b)) < 0.5
-
-
-def decide(c: dict, metrics: dict, intervals: dict | None, synthetic: bool, paper: str | None = None,
-           dataset: str | None = None) -> dict:
-    """The decision for one comparison row ``c`` (``table, row, metric, reported, measured`` and the
-    marks ``comparable``/``why``/``scope`` of :func:`sercore.results._scoped`) of a run with headline
-    ``metrics`` and ``intervals`` (``{metric: {"low", "high", ...}}``).
-
-    Returns ``{"interval": [low, high] | None, "inside": bool | None, "comparable": bool, "verdict": str}``:
-    ``verdict`` is inside | below | above (a score) | equal | not equal (a count) | ``not comparable: <why>``
-    and ``comparable`` is True exactly for the first five. The row's input mark is read from
-    ``scope_comparable`` when present (a row this function already decided), else ``comparable``.
-    """
-    from .results import HEADLINE_TOLERANCE, paper_corpora, paper_corpus, run_corpora
-
-    intervals = intervals or {}
-    ours = run_corpora(dataset) if dataset else set()
-    theirs_all = paper_corpora(paper) if paper and dataset else None
-    elsewhere = theirs_all is not None and not (ours & set(theirs_all))
-    key = c["metric"] if c["metric"] in intervals else metric_key(c["metric"])
-    iv = intervals.get(key)
-    head = metrics.get(key)
-    # chapters may round a row to 2 decimals: within half of that unit it is the headline value
-    is_head = (iv is not None and c["measured"] is not None and head is not None
-               and abs(c["measured"] - head) <= HEADLINE_TOLERANCE)
-    interval = [iv["low"], iv["high"]] if is_head else None
-    marked = c.get("scope_comparable", c.get("comparable"))
-
-    def no(why: str) -> dict:
-        return {"interval": interval, "inside": None, "comparable": False, "verdict": f"not comparable: {why}"}
-
-    if elsewhere and not ours and not synthetic:      # a corpus no paper reports on (a manifest corpus)
-        return no("the paper reports no number on this corpus")
-    if c["reported"] is None:
-        return no("the paper reports no number here")
-    if c["measured"] is None:
-        return no("not measured by this run")
-    if synthetic:
-        return no("synthetic corpus")
-    if marked is False:
-        return no(c.get("why") or c.get("scope") or "the chapter marks this row so")
-    if paper and ours and (theirs := paper_corpus(paper, c)) and theirs not in ours:
-        return no(f"the paper's number is on {theirs}, this run on {dataset}")
-    if elsewhere:
-        return no("the paper reports no number on this corpus")
-    if c["metric"] in CHECK_METRICS:
-        same = _same_count(c["measured"], c["reported"])
-        return {"interval": None, "inside": None, "comparable": True, "verdict": "equal" if same else "not equal"}
-    if not is_head:
-        if key not in ("wa", "ua", "macro_f1"):
-            why = f"no interval: 95% intervals are computed for WA, UA and macro F1 only, this row is {c['metric']}"
-        elif not intervals:
-            why = "no interval: the run kept no test predictions"
-        else:
-            why = "no interval: the number is not the run's headline model (intervals are kept for it only)"
-        return no(why)
-    inside = bool(iv["low"] <= c["reported"] <= iv["high"])
-    return {"interval": interval, "inside": inside, "comparable": True,
-            "verdict": "inside" if inside else ("below" if iv["high"] < c["reported"] else "above")}
 
 
 # ----------------------------------------------------------------------------- the summary

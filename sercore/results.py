@@ -434,18 +434,98 @@ def paper_corpus(paper: str, c: dict) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
+
+# ----------------------------------------------------------------------------- comparability
+
+#: verdicts of a comparable score: the paper's number inside our 95% interval, or the interval below / above it
+SCORE_VERDICTS = ("inside", "below", "above")
+#: verdicts of a count (parameters, utterances): checked equal / not equal, never a reproduction
+CHECK_VERDICTS = ("equal", "not equal")
+#: metrics that are counts, not scores
+CHECK_METRICS = ("params", "count")
+
+def metric_key(metric: str) -> str:
+    """The headline metric a row's metric is (``accuracy`` -> ``wa``), else the metric itself."""
+    return METRIC_ALIASES.get(metric, metric)
+
+
+def comparable_verdict(verdict: str | None) -> bool:
+    """Whether a verdict belongs to a comparable pair (inside / below / above / equal / not equal)."""
+    return verdict in SCORE_VERDICTS + CHECK_VERDICTS
+
+
+def _same_count(a: float, b: float) -> bool:
+    return abs(float(a) - float(b)) < 0.5
+
+
+def decide(c: dict, metrics: dict, intervals: dict | None, synthetic: bool, paper: str | None = None,
+           dataset: str | None = None) -> dict:
+    """The decision for one comparison row ``c`` (``table, row, metric, reported, measured`` and the
+    marks ``comparable``/``why``/``scope`` of :func:`sercore.results._scoped`) of a run with headline
+    ``metrics`` and ``intervals`` (``{metric: {"low", "high", ...}}``).
+
+    Returns ``{"interval": [low, high] | None, "inside": bool | None, "comparable": bool, "verdict": str}``:
+    ``verdict`` is inside | below | above (a score) | equal | not equal (a count) | ``not comparable: <why>``
+    and ``comparable`` is True exactly for the first five. The row's input mark is read from
+    ``scope_comparable`` when present (a row this function already decided), else ``comparable``.
+    """
+    intervals = intervals or {}
+    ours = run_corpora(dataset) if dataset else set()
+    theirs_all = paper_corpora(paper) if paper and dataset else None
+    elsewhere = theirs_all is not None and not (ours & set(theirs_all))
+    key = c["metric"] if c["metric"] in intervals else metric_key(c["metric"])
+    iv = intervals.get(key)
+    head = metrics.get(key)
+    # chapters may round a row to 2 decimals: within half of that unit it is the headline value
+    is_head = (iv is not None and c["measured"] is not None and head is not None
+               and abs(c["measured"] - head) <= HEADLINE_TOLERANCE)
+    interval = [iv["low"], iv["high"]] if is_head else None
+    marked = c.get("scope_comparable", c.get("comparable"))
+
+    def no(why: str) -> dict:
+        return {"interval": interval, "inside": None, "comparable": False, "verdict": f"not comparable: {why}"}
+
+    if elsewhere and not ours and not synthetic:      # a corpus no paper reports on (a manifest corpus)
+        return no("the paper reports no number on this corpus")
+    if c["reported"] is None:
+        return no("the paper reports no number here")
+    if c["measured"] is None:
+        return no("not measured by this run")
+    if synthetic:
+        return no("synthetic corpus")
+    if marked is False:
+        return no(c.get("why") or c.get("scope") or "the chapter marks this row so")
+    if paper and ours and (theirs := paper_corpus(paper, c)) and theirs not in ours:
+        return no(f"the paper's number is on {theirs}, this run on {dataset}")
+    if elsewhere:
+        return no("the paper reports no number on this corpus")
+    if c["metric"] in CHECK_METRICS:
+        same = _same_count(c["measured"], c["reported"])
+        return {"interval": None, "inside": None, "comparable": True, "verdict": "equal" if same else "not equal"}
+    if not is_head:
+        if key not in ("wa", "ua", "macro_f1"):
+            why = f"no interval: 95% intervals are computed for WA, UA and macro F1 only, this row is {c['metric']}"
+        elif not intervals:
+            why = "no interval: the run kept no test predictions"
+        else:
+            why = "no interval: the number is not the run's headline model (intervals are kept for it only)"
+        return no(why)
+    inside = bool(iv["low"] <= c["reported"] <= iv["high"])
+    return {"interval": interval, "inside": inside, "comparable": True,
+            "verdict": "inside" if inside else ("below" if iv["high"] < c["reported"] else "above")}
+
+
 def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict, synthetic: bool,
                      paper: str | None = None, dataset: str | None = None) -> list[dict]:
     """Each comparison row with ``interval`` (ours, [low, high]), ``inside`` (the paper's number within
     it), ``verdict`` (inside | below | above | equal | not equal | not comparable: <why>) and
     ``comparable`` (True exactly when the verdict is not "not comparable"), as
-    :func:`sercore.reproduction.decide` decides them: the one place that says what is comparable.
+    :func:`sercore.results.decide` decides them: the one place that says what is comparable.
 
     The row's own mark (``comparable`` from :func:`_scoped`: fewer folds than the protocol, or the
     chapter said so) is kept as ``scope_comparable``, so a row decided here is decided the same way when
     read again (the scoreboard does, so a run written before a fix gets it).
     """
-    from .reproduction import decide
 
     out = []
     for c in comparisons:
@@ -579,7 +659,6 @@ def _scoped(comparisons, protocol: dict, corpus) -> list[dict]:
     test data is not the main corpus's folds) is scoped by it instead: its text, and ``complete`` for
     whether it tested all the data it names. A count (parameters, utterances) stands on no test set: no
     scope, and the folds tested do not make it incomparable."""
-    from .reproduction import CHECK_METRICS
 
     sc = scope(protocol)
     fit = bool(protocol.get("comparable", True))       # False when a fold was flagged unfit
@@ -706,7 +785,7 @@ def scoreboard(runs: Sequence[dict]) -> pd.DataFrame:
         if "error" in d:
             continue
         data = "synthetic" if d["synthetic"] else d["dataset"]
-        # verdicts are decided again (sercore.reproduction.decide), so a run written before a fix gets it
+        # verdicts are decided again (sercore.results.decide), so a run written before a fix gets it
         comps = attach_intervals(d["comparisons"], d["metrics"], d.get("intervals") or {}, d["synthetic"],
                                  d["paper"], d["dataset"])
         for c in comps:
