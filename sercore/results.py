@@ -760,9 +760,15 @@ def collect(root: str | os.PathLike | None = None) -> list[dict]:
     An invalid file is reported in the returned list as ``{"path", "error"}``,
     never dropped silently.
     """
+    return _read_all(root, "*/*/*/metrics.json")
+
+
+def _read_all(root: str | os.PathLike | None, pattern: str) -> list[dict]:
+    """Every ``metrics.json`` matching ``pattern`` under ``root`` (default ``results/``), sorted by path,
+    each with ``_path``; an invalid one as ``{"_path", "error"}``."""
     root = Path(root) if root else results_dir()
     out = []
-    for p in sorted(root.glob("*/*/*/metrics.json")):
+    for p in sorted(root.glob(pattern)):
         try:
             d = read_metrics(p)
             d["_path"] = str(p)
@@ -872,16 +878,7 @@ def collect_seeds(root: str | os.PathLike | None = None) -> list[dict]:
     """Every ``metrics.json`` of a run of another seed than the book's (``results/PAPER/DATASET/seeds/
     PROFILE/seed-S/``, where ``sercore run --seed S`` and a fan-out's further seeds write), as
     :func:`collect` gives them."""
-    root = Path(root) if root else results_dir()
-    out = []
-    for p in sorted(root.glob("*/*/seeds/*/seed-*/metrics.json")):
-        try:
-            d = read_metrics(p)
-            d["_path"] = str(p)
-            out.append(d)
-        except ValueError as e:
-            out.append({"_path": str(p), "error": str(e)})
-    return out
+    return _read_all(root, "*/*/seeds/*/seed-*/metrics.json")
 
 
 def _predictions_problem(run: dict) -> dict | None:
