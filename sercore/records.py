@@ -14,6 +14,7 @@ and ``provenance.json``:
                       its training epochs took longer, their seconds summed over its folds' histories: a run
                       resumed from checkpoints reports only its last process as ``runtime_s``)
 ``corpus_fingerprint`` :meth:`sercore.experiment.Corpus.version` of the data it read
+``corpus_copy``        which copy of the corpus that was, in words (:func:`corpus_copy`)
 ``params``            the run's resolved parameters (without the paths of the machine it ran on)
 ``files``             ``{name: sha256}`` of every other file of the record
 
@@ -49,6 +50,8 @@ OPTIONAL_FILES = ("run.log", "config.json", "predictions.csv", "test_predictions
 PROVENANCE = {"schema": int, "paper": str, "dataset": str, "profile": str, "seed": int, "commit": str,
               "command": str, "reproduce": str, "device": str, "wall_time_s": (int, float), "started": str,
               "recorded": str, "corpus_fingerprint": str, "params": dict, "files": dict}
+#: provenance.json keys added since schema 1 (a record made before lacks them): key -> type
+PROVENANCE_OPTIONAL = {"corpus_copy": str}
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -256,6 +259,18 @@ def reproduce_command(prov: dict) -> str:
             f" && SERCORE_DATA=<your data root> {run_command(prov['paper'], prov['dataset'], prov['profile'], prov['seed'])}")
 
 
+def corpus_copy(metrics: dict) -> str:
+    """Which copy of the corpus a run read, in words: the loader's caveat when it found the files differ
+    from the corpus's official release (e.g. Emo-DB's 22,050 Hz, 2.0 s copy), else that it found none.
+    Beside ``corpus_fingerprint`` (the content digest), so a reader need not know the digests."""
+    if metrics.get("synthetic"):
+        return "the synthetic corpus (generated; not a recording)"
+    note = metrics.get("corpus_note")
+    return (f"differs from the official release: {note}" if note else
+            f"{metrics['dataset']} as found under the data root: the loader checked its files against the "
+            "official release's layout (and, where it knows them, its sample rate and lengths) and found no difference")
+
+
 def _corpus_fingerprint(metrics: dict, params: dict) -> str:
     """The data version the run recorded, else computed now from its parameters (the manifest only)."""
     version = (metrics.get("corpus") or {}).get("version")
@@ -370,7 +385,8 @@ def record_run(results: str | os.PathLike, records_root: Path | None = None, *, 
             "device": str(metrics["device"]), "wall_time_s": round(max(float(metrics["runtime_s"]), trained_seconds(metrics)), 1),
             "started": str(metrics["started"]),
             "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "corpus_fingerprint": _corpus_fingerprint(metrics, params), "params": machine_free(params),
+            "corpus_fingerprint": _corpus_fingerprint(metrics, params), "corpus_copy": corpus_copy(metrics),
+            "params": machine_free(params),
             "files": {n: file_sha256(dest / n) for n in names}}
     prov["reproduce"] = reproduce_command(prov)
     (dest / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
@@ -399,7 +415,10 @@ def check_record(folder: str | os.PathLike) -> dict:
             raise RecordError(f"{folder}/provenance.json: key {key!r} is missing")
         if not isinstance(prov[key], tp) or isinstance(prov[key], bool):
             raise RecordError(f"{folder}/provenance.json: key {key!r}: expected {tp}, got {prov[key]!r}")
-    extra = sorted(set(prov) - set(PROVENANCE))
+    for key, tp in PROVENANCE_OPTIONAL.items():
+        if key in prov and not isinstance(prov[key], tp):
+            raise RecordError(f"{folder}/provenance.json: key {key!r}: expected {tp}, got {prov[key]!r}")
+    extra = sorted(set(prov) - set(PROVENANCE) - set(PROVENANCE_OPTIONAL))
     if extra:
         raise RecordError(f"{folder}/provenance.json: unknown key(s) {extra}")
     if prov["schema"] != SCHEMA_VERSION:

@@ -88,6 +88,7 @@ def test_record_run_writes_a_record_whose_schema_and_files_are_checked(tmp_path)
     assert rec == tmp_path / "records" / "ctmam" / "emodb" / "reference" / "seed-0"
     prov = records.check_record(rec)
     assert prov["commit"] == HEAD and prov["corpus_fingerprint"] == "abc123def456"
+    assert prov["corpus_copy"].startswith("emodb as found under the data root") and "found no difference" in prov["corpus_copy"]
     assert prov["command"] == "sercore run ctmam --dataset emodb --profile reference --seed 0"
     assert HEAD in prov["reproduce"] and prov["command"] in prov["reproduce"]
     assert "data_root" not in prov["params"] and "results_dir" not in prov["params"]
@@ -369,3 +370,14 @@ def test_a_chapter_page_shows_its_gap_parts_from_its_own_run_when_nothing_is_pub
     assert ua["unexplained rest (gap − parts)"] == pytest.approx(paper - 80.0 - 6.5)
     none, why = for_run({**out, "dataset": "synthetic"}, records_root=tmp_path / "records")
     assert none is None and "does not break its gap" in why
+
+
+def test_a_record_says_which_copy_of_its_corpus_it_read():
+    """corpus_copy: the loader's caveat for a copy that differs from the official release (Emo-DB's 2.0 s copy),
+    else that none was found; the synthetic corpus says so."""
+    from sercore.data.emodb import COPY_CAVEAT
+
+    base = {"dataset": "emodb", "synthetic": False}
+    assert records.corpus_copy({**base, "corpus_note": COPY_CAVEAT}) == f"differs from the official release: {COPY_CAVEAT}"
+    assert "found no difference" in records.corpus_copy({**base, "corpus_note": None})
+    assert records.corpus_copy({**base, "synthetic": True}).startswith("the synthetic corpus")
