@@ -213,7 +213,7 @@ def test_scoreboard_verdicts_summary_and_export(tmp_path):
 
 def test_interactive_table_works_offline():
     import pandas as pd
-    from sercore import results as r
+    from sercore.results import display as r      # the module that owns _ITABLES_EMITTED
     r._ITABLES_EMITTED = False
     first = r.table(pd.DataFrame({"paper": ["a", "b"], "x": [1.5, 2.0], "s": [None, "y"]})).data
     second = r.table(pd.DataFrame({"a": [1]})).data

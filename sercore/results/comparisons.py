@@ -1,0 +1,268 @@
+"""Reported vs measured: comparison rows beside the paper's reference cells, what test data they stand
+on, and :func:`decide`, the one decision of what is comparable (and the verdict)."""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .display import fmt_interval, fmt_num
+
+
+HEADLINE_TOLERANCE = 0.005 + 1e-9  # a row rounded to 2 decimals still names the headline value
+METRIC_ALIASES = {"accuracy": "wa"}   # a comparison row's metric -> the headline metric it is
+
+
+def run_corpora(dataset: str) -> set[str]:
+    """The corpora a run on ``dataset`` (a params file name) measures, in the reference tables' names:
+    ``iemocap_text`` -> {iemocap}, ``emodb_urdu`` -> {emodb, urdu}; empty for the synthetic corpus and a
+    corpus no paper reports on (derived from the corpora's declarations: :func:`sercore.registry.compared_corpora`)."""
+    from ..registry import compared_corpora
+
+    return compared_corpora(dataset)
+
+
+def paper_corpora(paper: str) -> tuple[str, ...] | None:
+    """The corpora of a paper's reported numbers (its declaration), or None for a study or an unknown key."""
+    from ..registry import papers
+
+    p = papers().get(paper)
+    return None if p is None or p.study else p.corpora
+
+
+def paper_corpus(paper: str, c: dict) -> str | None:
+    """The corpus of the paper's number in comparison row ``c``: its ``paper_dataset`` when set, else the
+    one reference cell of ``paper`` with the row's table, metric, value and row name; None when that
+    is not unique (nothing is then assumed)."""
+    if c.get("paper_dataset"):
+        return c["paper_dataset"]
+    if c.get("reported") is None:
+        return None
+    from .. import reference
+
+    if paper not in reference.PAPERS:
+        return None
+    df = reference.load(paper)                  # values as floats; the CSV is read once per process
+    row = str(c["row"])
+    hit = df[(df["table"] == c["table"]) & (df["metric"] == c["metric"])
+             & ((df["value"] - float(c["reported"])).abs() < 1e-9)
+             & df["row"].map(lambda r: row == r or row.startswith(f"{r} ["))]
+    names = set(hit["dataset"].astype(str))
+    return names.pop() if len(names) == 1 else None
+
+
+
+# ----------------------------------------------------------------------------- comparability
+
+#: verdicts of a comparable score: the paper's number inside our 95% interval, or the interval below / above it
+SCORE_VERDICTS = ("inside", "below", "above")
+#: verdicts of a count (parameters, utterances): checked equal / not equal, never a reproduction
+CHECK_VERDICTS = ("equal", "not equal")
+#: metrics that are counts, not scores
+CHECK_METRICS = ("params", "count")
+
+def metric_key(metric: str) -> str:
+    """The headline metric a row's metric is (``accuracy`` -> ``wa``), else the metric itself."""
+    return METRIC_ALIASES.get(metric, metric)
+
+
+def comparable_verdict(verdict: str | None) -> bool:
+    """Whether a verdict belongs to a comparable pair (inside / below / above / equal / not equal)."""
+    return verdict in SCORE_VERDICTS + CHECK_VERDICTS
+
+
+def _same_count(a: float, b: float) -> bool:
+    return abs(float(a) - float(b)) < 0.5
+
+
+def decide(c: dict, metrics: dict, intervals: dict | None, synthetic: bool, paper: str | None = None,
+           dataset: str | None = None) -> dict:
+    """The decision for one comparison row ``c`` (``table, row, metric, reported, measured`` and the
+    marks ``comparable``/``why``/``scope`` of :func:`sercore.results._scoped`) of a run with headline
+    ``metrics`` and ``intervals`` (``{metric: {"low", "high", ...}}``).
+
+    Returns ``{"interval": [low, high] | None, "inside": bool | None, "comparable": bool, "verdict": str}``:
+    ``verdict`` is inside | below | above (a score) | equal | not equal (a count) | ``not comparable: <why>``
+    and ``comparable`` is True exactly for the first five. The row's input mark is read from
+    ``scope_comparable`` when present (a row this function already decided), else ``comparable``.
+    """
+    intervals = intervals or {}
+    ours = run_corpora(dataset) if dataset else set()
+    theirs_all = paper_corpora(paper) if paper and dataset else None
+    elsewhere = theirs_all is not None and not (ours & set(theirs_all))
+    key = c["metric"] if c["metric"] in intervals else metric_key(c["metric"])
+    iv = intervals.get(key)
+    head = metrics.get(key)
+    # chapters may round a row to 2 decimals: within half of that unit it is the headline value
+    is_head = (iv is not None and c["measured"] is not None and head is not None
+               and abs(c["measured"] - head) <= HEADLINE_TOLERANCE)
+    interval = [iv["low"], iv["high"]] if is_head else None
+    marked = c.get("scope_comparable", c.get("comparable"))
+
+    def no(why: str) -> dict:
+        return {"interval": interval, "inside": None, "comparable": False, "verdict": f"not comparable: {why}"}
+
+    if elsewhere and not ours and not synthetic:      # a corpus no paper reports on (a manifest corpus)
+        return no("the paper reports no number on this corpus")
+    if c["reported"] is None:
+        return no("the paper reports no number here")
+    if c["measured"] is None:
+        return no("not measured by this run")
+    if synthetic:
+        return no("synthetic corpus")
+    if marked is False:
+        return no(c.get("why") or c.get("scope") or "the chapter marks this row so")
+    if paper and ours and (theirs := paper_corpus(paper, c)) and theirs not in ours:
+        return no(f"the paper's number is on {theirs}, this run on {dataset}")
+    if elsewhere:
+        return no("the paper reports no number on this corpus")
+    if c["metric"] in CHECK_METRICS:
+        same = _same_count(c["measured"], c["reported"])
+        return {"interval": None, "inside": None, "comparable": True, "verdict": "equal" if same else "not equal"}
+    if not is_head:
+        if key not in ("wa", "ua", "macro_f1"):
+            why = f"no interval: 95% intervals are computed for WA, UA and macro F1 only, this row is {c['metric']}"
+        elif not intervals:
+            why = "no interval: the run kept no test predictions"
+        else:
+            why = "no interval: the number is not the run's headline model (intervals are kept for it only)"
+        return no(why)
+    inside = bool(iv["low"] <= c["reported"] <= iv["high"])
+    return {"interval": interval, "inside": inside, "comparable": True,
+            "verdict": "inside" if inside else ("below" if iv["high"] < c["reported"] else "above")}
+
+
+def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict, synthetic: bool,
+                     paper: str | None = None, dataset: str | None = None) -> list[dict]:
+    """Each comparison row with ``interval`` (ours, [low, high]), ``inside`` (the paper's number within
+    it), ``verdict`` (inside | below | above | equal | not equal | not comparable: <why>) and
+    ``comparable`` (True exactly when the verdict is not "not comparable"), as
+    :func:`sercore.results.decide` decides them: the one place that says what is comparable.
+
+    The row's own mark (``comparable`` from :func:`_scoped`: fewer folds than the protocol, or the
+    chapter said so) is kept as ``scope_comparable``, so a row decided here is decided the same way when
+    read again (the scoreboard does, so a run written before a fix gets it).
+    """
+
+    out = []
+    for c in comparisons:
+        c = dict(c)
+        mark = c.get("scope_comparable", c.get("comparable", True))
+        c.update(decide(c, metrics, intervals, synthetic, paper, dataset))
+        c["scope_comparable"] = bool(mark) if mark is not None else True
+        out.append(c)
+    return out
+
+
+def scope(protocol: dict) -> dict:
+    """What a run's test sets cover, from its protocol record (:func:`sercore.experiment.describe_folds`):
+    ``{"complete": bool, "text": "2 of 10 folds; training trimmed to 6 per class"}``. A run that
+    tests on fewer folds than the protocol has measures a different thing than the paper's number."""
+    n, total = protocol.get("n_folds"), protocol.get("n_folds_total")
+    parts = []
+    complete = not (total and n is not None and n < total)
+    if not complete:
+        parts.append(f"{n} of {total} folds")
+    tests = sum(f["sizes"]["test"] for f in protocol.get("folds", []))
+    if tests:
+        parts.append(f"{tests} test utterances")
+    unfit = protocol.get("not_comparable") or []
+    if unfit:
+        parts.append(f"{len(unfit)} fold(s) flagged: {unfit[0]['reason']}")
+    t = protocol.get("training_trimmed")
+    if t:
+        parts.append(f"training trimmed to {t['n_per_class']} per class")
+    return {"complete": complete, "text": "; ".join(parts)}
+
+
+
+def test_set_text(ts: dict) -> str:
+    """A row's own test set (``test_set``: corpus, utterances, classes, folds) as one phrase:
+    "URDU: 400 test utterances, 4 classes; every target utterance (0-shot)"."""
+    return (f"{ts['corpus']}: {int(ts['utterances']):,} test utterances, {int(ts['classes'])} classes"
+            + (f"; {ts['folds']}" if ts.get("folds") else ""))
+
+
+def _scoped(comparisons, protocol: dict, corpus) -> list[dict]:
+    """Comparison rows with ``comparable`` (False on synthetic data, or when the run tested on fewer
+    folds than the protocol has, or when the chapter said so) and ``scope`` (what the test sets
+    covered, e.g. "2 of 10 folds; 98 test utterances").
+
+    A row that carries its own ``test_set`` (a multi-corpus run's cross-language or second-corpus row, whose
+    test data is not the main corpus's folds) is scoped by it instead: its text, and ``complete`` for
+    whether it tested all the data it names. A count (parameters, utterances) stands on no test set: no
+    scope, and the folds tested do not make it incomparable."""
+
+    sc = scope(protocol)
+    fit = bool(protocol.get("comparable", True))       # False when a fold was flagged unfit
+    out = []
+    for c in comparisons:
+        c = dict(c)
+        ts = c.get("test_set")
+        if c["metric"] in CHECK_METRICS:            # a count of the model or corpus: no test set behind it
+            complete, text, own_fit = True, "", True
+        elif ts:
+            complete, text, own_fit = bool(ts.get("complete", True)), test_set_text(ts), True
+        else:
+            complete, text, own_fit = sc["complete"], sc["text"], fit
+        c["comparable"] = bool(c.get("comparable", True)) and own_fit and complete and not corpus.synthetic
+        c["scope"] = text
+        out.append(c)
+    return out
+
+
+def comparison(table: str, row: str, metric: str, reported: float | None, measured: float | None,
+               note: str = "") -> dict:
+    """One row of the reported-vs-measured table (``reported`` copied from the paper)."""
+    return {"table": table, "row": row, "metric": metric,
+            "reported": None if reported is None else float(reported),
+            "measured": None if measured is None else float(measured), "note": note}
+
+
+def compare_with_paper(paper: str, table: str, row: str, measured: dict, *, column: str | None = None,
+                       dataset: str | None = None, note: str = "") -> list[dict]:
+    """Comparison rows for each metric in ``measured`` against the paper's reference cell.
+
+    A metric the paper does not report gets ``reported=None`` (it is still shown); a question that
+    matches several cells is an error (:func:`sercore.reference.get`).
+    """
+    from .. import reference
+
+    out = []
+    for metric, value in measured.items():
+        rep = reference.get(paper, table, row, metric, column=column, dataset=dataset, default=None)
+        out.append(comparison(table, row if column is None else f"{row} [{column}]", metric, rep, value,
+                              note))
+    return out
+
+
+def comparison_frame(comparisons: Iterable[dict]) -> pd.DataFrame:
+    """Comparison rows (``metrics.json``'s) as a table for people: the paper's number (``reported``),
+    ours (``measured``) with its 95% interval and the test data it stands on (``scope``), the deviation
+    ``measured - reported`` and the note. Cells are text (:func:`fmt_num`): a parameter count in the
+    same column as percentages must not turn the column into scientific notation."""
+    rows = []
+    for c in comparisons:
+        rep, mea = c.get("reported"), c.get("measured")
+        dev = mea - rep if rep is not None and mea is not None else None
+        rows.append({"table": c["table"], "row": c["row"], "metric": c["metric"], "reported": fmt_num(rep),
+                     "measured": fmt_num(mea), "95% interval": fmt_interval(c.get("interval")),
+                     "deviation": fmt_num(dev, signed=True), "test data": c.get("scope") or "",
+                     "note": c.get("note") or ""})
+    return pd.DataFrame(rows, columns=["table", "row", "metric", "reported", "measured", "95% interval",
+                                       "deviation", "test data", "note"])
+
+
+def reference_table(paper: str, table: str) -> pd.DataFrame:
+    """A paper's table as printed (reported numbers only), pivoted row × metric/column."""
+    from .. import reference
+
+    ref = reference.load(paper)
+    t = ref[ref.table == table].copy()
+    if t.empty:
+        raise KeyError(f"{paper}: no reference table {table!r}; known: {reference.tables(paper)}")
+    t["col"] = np.where(t.column.fillna("") != "", t.column.fillna("") + " " + t.metric, t.metric)
+    order = list(dict.fromkeys(t.row))
+    cols = list(dict.fromkeys(t.col))
+    return t.pivot_table(index="row", columns="col", values="value", aggfunc="first").loc[order, cols]
