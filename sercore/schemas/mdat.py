@@ -65,7 +65,7 @@ class Params(TrainingParams):
     max_len: int = param("common length T of audio and text after cropping/padding (pooled audio frames of "
                          "audio_stride x 10 ms, or text tokens); a longer utterance loses its end, and the page "
                          "says how much audio and text were dropped", ge=1)
-    audio_stride: int = param("mean-pool this many GE2E frames (10 ms each) into one before cropping (1 = off)", ge=1)
+    audio_stride: int = param("mean-pool this many GE2E frames (10 ms each) into one before cropping; 1: off", ge=1)
     length_buckets: int = param("each epoch, sort the shuffled training utterances in runs of this many batches by "
                                 "length into batches, so a batch pads little (0: plain shuffling)", 8, ge=0)
     checkpoint: bool = param("checkpoint every epoch of every training (within-corpus folds, source models, "

@@ -272,7 +272,10 @@ def test_sercore_run_mdat_on_a_pair_of_real_corpora_writes_cross_corpus_rows(two
         row = cross[f"MDAT [{pair}]"]
         assert row["test_set"]["corpus"] == target and row["test_set"]["utterances"] == n[target]
         assert row["scope"].startswith(f"{target}: {n[target]:,} test utterances, 4 classes; every target utterance")
-        assert row["comparable"] is True and "of 10 folds" not in row["scope"]
+        # its test set is whole (the target corpus); what keeps it from a verdict is only that no 95% interval is
+        # kept for rows other than the headline model's (sercore.results.decide), and the row says so
+        assert "of 10 folds" not in row["scope"] and row["scope_comparable"] is True
+        assert row["comparable"] is False and row["verdict"].startswith("not comparable: no interval"), row["verdict"]
     within = {c["test_set"]["corpus"]: c for c in out["comparisons"] if c["table"] == "Table II" and c["row"] == "MDAT"}
     assert within["URDU"]["scope"].startswith("URDU: ") and "1 of 5 kfold_val folds" in within["URDU"]["scope"]
     assert "1 of 10 loso_speaker folds" in within["EMODB"]["scope"]
