@@ -328,28 +328,68 @@ def _flip_predictions(folder: Path) -> None:
     _rehash(folder)
 
 
+def _published(with_intervals: bool = True) -> str:
+    """A record of this repository to tamper with (whichever records/ holds now): one that keeps its 95% intervals
+    and its test predictions (test_predictions.csv)."""
+    for d in sorted((ROOT / "records").glob("*/*/*/seed-*")):
+        m = json.loads((d / "metrics.json").read_text())
+        if m.get("intervals") and (d / "test_predictions.csv").is_file():
+            return str(d.relative_to(ROOT / "records"))
+    pytest.fail("records/ holds no record with intervals and test predictions to tamper with")
+
+
+def _older_than_intervals(folder: Path) -> None:
+    """Turn a copied record into one made before intervals were kept: no ``intervals``, and its headline model's
+    test predictions as the old predictions.csv (variant, fold, row, y_true, y_pred by label name)."""
+    import pandas as pd
+
+    m = json.loads((folder / "metrics.json").read_text())
+    labels = m["confusion"]["labels"]
+    df = pd.read_csv(folder / "test_predictions.csv", dtype={"fold": str})
+    df = df[df["method"] == (m["extra"]["predictions"].get("headline_method") or m["paper"])]
+    pd.DataFrame({"variant": "proposed", "fold": df["fold"], "row": df["row"],
+                  "y_true": [labels[i] for i in df["y_true"]], "y_pred": [labels[i] for i in df["y_pred"]]}
+                 ).to_csv(folder / "predictions.csv", index=False)
+    (folder / "test_predictions.csv").unlink()
+    m.pop("intervals"), m["extra"].pop("predictions")
+    (folder / "metrics.json").write_text(json.dumps(m))
+    prov = json.loads((folder / "provenance.json").read_text())
+    prov["files"] = {("predictions.csv" if n == "test_predictions.csv" else n): "" for n in prov["files"]}
+    (folder / "provenance.json").write_text(json.dumps(prov))
+    _rehash(folder)
+
+
+def _headline(folder: Path, key: str) -> str:
+    return f"{json.loads((folder / 'metrics.json').read_text())['metrics'][key]:.2f}"
+
+
+#: case -> (prepare the copied record or None, tamper, the message expected given the record before tampering)
 RECORD_TAMPER = {
-    "WA edited, checksum updated": ("ca_ser/emodb/reference/seed-0", lambda f: _edit_metrics(
-        f, lambda m: m["metrics"].update(wa=93.13)), "metrics.wa 93.13 is not the estimate of its own 95% interval"),
-    "WA and its interval edited": ("ca_ser/emodb/reference/seed-0", lambda f: _edit_metrics(f, _wa_and_interval),
-                                   "says WA 93.13 but its test_predictions.csv gives 73.13"),
-    "UA of a record without intervals": ("ctmam/emodb/reference/seed-0", lambda f: _edit_metrics(
-        f, lambda m: m["metrics"].update(ua=90.0)), "says UA 90.00 but its predictions.csv gives 83.83"),
-    "predictions edited": ("mdat/emodb/reference/seed-0", _flip_predictions, "but its test_predictions.csv gives"),
-    "a string for WA": ("ca_ser/emodb/reference/seed-1", lambda f: _edit_metrics(
-        f, lambda m: m["metrics"].update(wa="lots")), "metrics.wa must be a finite percentage, got 'lots'"),
-    "a string for a measured value": ("ca_ser/emodb/reference/seed-1", lambda f: _edit_metrics(
-        f, lambda m: m["comparisons"][0].update(measured="lots")), r"comparisons\[0\].measured must be a finite number"),
-    "started not a date": ("ca_ser/emodb/reference/seed-1", lambda f: _edit_metrics(
-        f, lambda m: m.update(started="yesterday")), "started must be an ISO date"),
+    "WA edited, checksum updated": (None, lambda f: _edit_metrics(f, lambda m: m["metrics"].update(wa=93.13)),
+                                    lambda f: "metrics.wa 93.13 is not the estimate of its own 95% interval"),
+    "WA and its interval edited": (None, lambda f: _edit_metrics(f, _wa_and_interval),
+                                   lambda f: f"says WA 93.13 but its test_predictions.csv gives {_headline(f, 'wa')}"),
+    "UA of a record without intervals": (_older_than_intervals, lambda f: _edit_metrics(
+        f, lambda m: m["metrics"].update(ua=99.5)), lambda f: f"says UA 99.50 but its predictions.csv gives {_headline(f, 'ua')}"),
+    "predictions edited": (None, _flip_predictions, lambda f: "but its test_predictions.csv gives"),
+    "a string for WA": (None, lambda f: _edit_metrics(f, lambda m: m["metrics"].update(wa="lots")),
+                        lambda f: "metrics.wa must be a finite percentage, got 'lots'"),
+    "a string for a measured value": (None, lambda f: _edit_metrics(
+        f, lambda m: m["comparisons"][0].update(measured="lots")),
+        lambda f: r"comparisons\[0\].measured must be a finite number"),
+    "started not a date": (None, lambda f: _edit_metrics(f, lambda m: m.update(started="yesterday")),
+                           lambda f: "started must be an ISO date"),
 }
 
 
 @pytest.mark.parametrize("case", list(RECORD_TAMPER))
 def test_a_tampered_record_is_an_error_naming_it(case, tmp_path, monkeypatch, capsys):
-    src, tamper, why = RECORD_TAMPER[case]
-    rec = _copy_record(src, tmp_path / "records")
+    prepare, tamper, why = RECORD_TAMPER[case]
+    rec = _copy_record(_published(), tmp_path / "records")
+    if prepare:
+        prepare(rec)
     records.check_record(rec)                                       # sound as published
+    why = why(rec)
     tamper(rec)
     with pytest.raises(records.RecordError, match=why) as e:
         records.check_record(rec)
@@ -377,25 +417,27 @@ def test_the_book_with_a_string_in_a_results_metrics_json_goes_on_and_shows_the_
 
     import sercore.book as B
 
-    _copy_record("ctmam/emodb/reference/seed-0", tmp_path / "records")
-    res = tmp_path / "results/ctmam/emodb/reference"
+    src = _published()
+    paper, dataset, profile = Path(src).parts[:3]
+    _copy_record(src, tmp_path / "records")
+    res = tmp_path / "results" / paper / dataset / profile
     res.mkdir(parents=True)
-    m = json.loads((ROOT / "records/ctmam/emodb/reference/seed-0/metrics.json").read_text())
+    m = json.loads((ROOT / "records" / src / "metrics.json").read_text())
     m["metrics"]["wa"], m["started"] = "lots", "soon"
     (res / "metrics.json").write_text(json.dumps(m))
-    nbformat.write(nbformat.v4.new_notebook(), res / "ctmam.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), res / f"{paper}.ipynb")
     monkeypatch.setenv("SERCORE_RECORDS", str(tmp_path / "records"))
     monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "results"))
-    assert records.fresher_result(("ctmam", "emodb", "reference"),
-                                  records.published_cells(tmp_path / "records")[("ctmam", "emodb", "reference")],
+    assert records.fresher_result((paper, dataset, profile),
+                                  records.published_cells(tmp_path / "records")[(paper, dataset, profile)],
                                   tmp_path / "results") is None
     staged = B.stage_book(tmp_path / "root", tmp_path / "results")
-    assert any(p.name == "emodb-reference-published.ipynb" for p in staged)
+    assert any(p.name == f"{dataset}-{profile}-published.ipynb" for p in staged)
     assert "Traceback" not in capsys.readouterr().err
 
 
 def test_records_check_fails_on_a_commit_not_in_the_history(tmp_path, monkeypatch, capsys):
-    rec = _copy_record("mdat/emodb/reference/seed-1", tmp_path / "records")
+    rec = _copy_record(_published(), tmp_path / "records")
     prov = json.loads((rec / "provenance.json").read_text())
     prov["commit"] = "f" * 40
     (rec / "provenance.json").write_text(json.dumps(prov))
@@ -406,7 +448,7 @@ def test_records_check_fails_on_a_commit_not_in_the_history(tmp_path, monkeypatc
 
 
 def test_records_check_of_sound_records_exits_0_and_bad_arguments_2(tmp_path, monkeypatch, capsys):
-    _copy_record("ctmam/emodb/reference/seed-1", tmp_path / "records")
+    _copy_record(_published(), tmp_path / "records")
     monkeypatch.setenv("SERCORE_RECORDS", str(tmp_path / "records"))
     assert records.main(["--check"]) == 0
     assert "1 record(s) checked, 0 problem(s)" in capsys.readouterr().out
