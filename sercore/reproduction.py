@@ -153,7 +153,8 @@ def _test_data(runs: list[dict], c: dict) -> dict:
 
 def test_data_text(t: dict) -> str:
     """``emodb: 339 test utterances, 4 classes, 10 folds (loso_speaker), seeds 0, 1, 2``."""
-    folds = f", {t['folds']} fold(s)" if t.get("folds") else ""
+    f = str(t.get("folds") or "")
+    folds = "" if not f else (f", {f}" if "fold" in f else f", {f} fold(s)")     # a row's test_set names its folds
     proto = f" ({t['protocol']})" if t.get("protocol") else ""
     return (f"{t['corpus']}: {t['utterances']:,} test utterances, {t['classes']} classes{folds}{proto}, "
             f"seed(s) {', '.join(map(str, t['seeds']))}")
