@@ -397,7 +397,7 @@ def study_chapter_params(paper: str, P: dict) -> tuple[dict, str]:
     """A chapter's resolved parameters as a study (the leaderboard) trains it: ``params/<paper>/<dataset>.yaml`` of the
     board's dataset (for a manifest corpus the chapter's ``_manifest.yaml``), or the chapter's
     ``synthetic.yaml`` when it has neither for this dataset, on the
-    board's profile, with the board's seed, data root and shared ``epochs`` (when set: also the cap of
+    board's profile (its paper profile when the board's is ``reference`` and the chapter's file has none), with the board's seed, data root and shared ``epochs`` (when set: also the cap of
     the chapter's ``pretrain_epochs`` and ``ft_epochs``) on top. Returns the dict and the file it came from."""
     ds = P["dataset"]
     if ds not in datasets_with_params(paper):
@@ -406,14 +406,18 @@ def study_chapter_params(paper: str, P: dict) -> tuple[dict, str]:
                    and (project_root() / "params" / paper / f"{MANIFEST}.yaml").exists())
         ds = ds if generic else "synthetic"
     over = {"seed": P["seed"], "data_root": P["data_root"], **({"epochs": P["epochs"]} if P["epochs"] else {})}
-    chapter = resolve(paper, ds, P["profile"], over)
+    # a board's reference run trains a chapter on its paper profile where the chapter's file has no reference
+    # section (the board's shared epoch budget applies either way): reference is a publishing recipe of a
+    # chapter's own cell, not a set of model sizes
+    profile = P["profile"] if P["profile"] in profiles(paper, ds, data_root=P["data_root"]) else "paper"
+    chapter = resolve(paper, ds, profile, over)
     if P["epochs"]:         # the shared budget caps every training stage (pre-training, fine-tuning) too
         over.update({k: min(int(chapter[k]), int(P["epochs"])) for k in ("pretrain_epochs", "ft_epochs")
                      if chapter.get(k)})
     if P.get("encoder") and chapter.get("encoder"):       # the board's own checkpoint for the chapters naming one
         over["encoder"] = P["encoder"]
-    chapter = resolve(paper, ds, P["profile"], over)
-    return chapter, f"{_shown(params_file(paper, ds), None)} ({P['profile']})"
+    chapter = resolve(paper, ds, profile, over)
+    return chapter, f"{_shown(params_file(paper, ds), None)} ({profile})"
 
 
 def parse_overrides(pairs: list[str]) -> dict:
