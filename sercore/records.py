@@ -202,37 +202,81 @@ def check_headline(folder: str | os.PathLike, metrics: dict) -> None:
                           + ": the headline was changed after the run (or the predictions were)")
 
 
-def derived_intervals(folder: str | os.PathLike, metrics: dict) -> dict | None:
-    """The 95% intervals of a record whose ``metrics.json`` predates them, derived from its
-    ``predictions.csv`` (the first variant's rows: the headline model) with
-    :func:`sercore.results.headline_intervals`; the record's files are not changed. None when there is
-    nothing to derive them from, or when the predictions do not give the recorded WA and UA again."""
-    if metrics.get("intervals"):
-        return metrics["intervals"]
-    f = Path(folder) / "predictions.csv"
-    if not f.exists():
-        return None
+#: (metrics.json, its mtime, headline, labels, seed) -> (intervals, per-class intervals) derived from a record's predictions
+_DERIVED: dict = {}
+
+
+def _derived(folder: Path, metrics: dict) -> tuple[dict, dict] | None:
+    """Every interval a record's test predictions give (:func:`sercore.results.run_intervals`, the way a
+    run computes them now): ``(intervals, per_class_intervals)``, or None when the record keeps no
+    predictions or they do not give its recorded WA and UA again. Cached per folder, headline and process."""
+    f = Path(folder) / "metrics.json"
+    key = (str(f.resolve()), f.stat().st_mtime if f.exists() else None, json.dumps(metrics.get("metrics"), sort_keys=True),
+           json.dumps((metrics.get("confusion") or {}).get("labels")), metrics.get("seed"))
+    if key in _DERIVED:
+        return _DERIVED[key]
     import pandas as pd
 
-    from .results import headline_intervals
+    from .results import run_intervals
 
-    df = pd.read_csv(f)
-    if not {"fold", "row", "y_true", "y_pred"} <= set(df.columns) or df.empty:
-        return None
-    if "variant" in df.columns:
-        df = df[df["variant"] == df["variant"].iloc[0]]
-    labels = list((metrics.get("confusion") or {}).get("labels") or sorted(set(df["y_true"]) | set(df["y_pred"])))
-    index = {lab: i for i, lab in enumerate(labels)}
-    if not set(df["y_true"]) | set(df["y_pred"]) <= set(index):
-        return None
-    pred = pd.DataFrame({"method": "headline", "seed": int(metrics.get("seed", 0)), "fold": df["fold"].astype(str),
-                         "row": df["row"], "y_true": df["y_true"].map(index), "y_pred": df["y_pred"].map(index)})
-    ivs = headline_intervals(pred, n_classes=len(labels))
-    if any(abs(ivs[k]["estimate"] - float(metrics["metrics"][k])) > 0.01 for k in ("wa", "ua")):
-        return None
-    for iv in ivs.values():
-        iv["method"] = iv.get("method", "") + "; derived from the record's predictions.csv when read"
-    return ivs
+    try:
+        got = _record_predictions(Path(folder), metrics)
+    except (OSError, ValueError, KeyError) as e:
+        raise RecordError(f"{folder}: its test predictions cannot be read to derive intervals ({e})") from None
+    out = None
+    if got is not None and got[3] > 0 and len(got[0]):
+        y_true, y_pred, fold, n, _ = got
+        labels = list(metrics["confusion"]["labels"])
+        pred = pd.DataFrame({"method": "headline", "seed": int(metrics.get("seed", 0)), "fold": fold,
+                             "row": range(len(y_true)), "y_true": y_true, "y_pred": y_pred})
+        keys = [k for k in ("wa", "ua", "macro_f1", "weighted_f1") if metrics["metrics"].get(k) is not None]
+        ivs, per_class = run_intervals(pred, labels, metrics=keys)
+        if all(abs(ivs[k]["estimate"] - float(metrics["metrics"][k])) <= 0.01 for k in ("wa", "ua")):
+            for iv in [*ivs.values(), *(v for d in per_class.values() for v in d.values())]:
+                iv["method"] += "; derived from the record's test predictions when read"
+            out = (ivs, per_class)
+    _DERIVED[key] = out
+    return out
+
+
+def derived_intervals(folder: str | os.PathLike, metrics: dict) -> dict | None:
+    """A record's 95% intervals of its headline metrics: those its ``metrics.json`` holds, and those it
+    predates (all of them, or weighted F1) derived from its test predictions (``test_predictions.csv``, or a
+    chapter's own ``predictions.csv``: :func:`_derived`); the record's files are not changed. None when it
+    holds none and there is nothing to derive them from."""
+    held = dict(metrics.get("intervals") or {})
+    want = [k for k in ("wa", "ua", "macro_f1", "weighted_f1") if metrics["metrics"].get(k) is not None]
+    if all(k in held for k in want):
+        return held or None
+    got = _derived(Path(folder), metrics)
+    return {**got[0], **held} if got else (held or None)
+
+
+def derived_per_class_intervals(folder: str | os.PathLike, metrics: dict) -> dict | None:
+    """A record's per-class 95% intervals (``{label: {"precision" | "recall" | "f1": interval}}``): those its
+    ``metrics.json`` holds, else derived from its test predictions (:func:`_derived`, the same resamples as
+    :func:`derived_intervals`'); None when there is nothing to derive them from."""
+    if metrics.get("per_class_intervals"):
+        return metrics["per_class_intervals"]
+    got = _derived(Path(folder), metrics)
+    return got[1] if got else None
+
+
+def with_intervals(folder: str | os.PathLike, metrics: dict) -> dict:
+    """A record's ``metrics.json`` dict (a copy) with every interval it holds or its predictions give
+    (:func:`derived_intervals`, :func:`derived_per_class_intervals`) and its comparison rows decided again
+    with them (:func:`sercore.results.attach_intervals`), so a record made before a kind of interval
+    existed is read the way a run made now is."""
+    from .results import attach_intervals
+
+    d = dict(metrics)
+    d["intervals"] = derived_intervals(folder, d) or {}
+    d["per_class_intervals"] = derived_per_class_intervals(folder, d) or {}
+    if d["intervals"] or d["per_class_intervals"]:      # else nothing to decide again with: the rows as recorded
+        d["comparisons"] = attach_intervals(d["comparisons"], d["metrics"], d["intervals"], bool(d.get("synthetic")),
+                                            d.get("paper"), d.get("dataset"),
+                                            per_class_intervals=d["per_class_intervals"])
+    return d
 
 
 def commit_exists(sha: str, root: Path | None = None) -> bool:
@@ -599,9 +643,7 @@ def with_published(runs: list[dict], results_root: Path | None = None,
         if fresher_result(cell, items, results_root) is not None:
             continue
         for r in items:
-            d = dict(r["metrics"])
-            if not d.get("intervals"):
-                d["intervals"] = derived_intervals(r["folder"], d)
+            d = with_intervals(r["folder"], r["metrics"])
             d["profile"] = f"{cell[2]} (published, seed {r['provenance']['seed']})"
             d["runtime_s"] = round(wall_seconds(r), 1)       # the whole run's, not its last process's
             d["_path"] = str(r["folder"] / "metrics.json")
@@ -643,16 +685,15 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
     as such: they are not results."""
     import pandas as pd
 
-    from .results import attach_intervals, fmt_interval
+    from .results import fmt_interval
 
     key = ("table", "row", "metric")
     here = {tuple(c[k] for k in key): c for c in out.get("comparisons", [])}
     items = published_cells(records_root, out["paper"], out["dataset"]).get((out["paper"], out["dataset"], profile), [])
     pub: dict = {}
     for r in items:
-        comps, m = r["metrics"]["comparisons"], r["metrics"]
-        if not any(c.get("interval") for c in comps) and (ivs := derived_intervals(r["folder"], m)):
-            comps = attach_intervals(comps, m["metrics"], ivs, bool(m.get("synthetic")))   # a record older than intervals
+        m = with_intervals(r["folder"], r["metrics"])        # a record older than some intervals gets them
+        comps = m["comparisons"]
         data = (m.get("scope") or {}).get("text") or _tested(m)
         for c in comps:
             if c.get("measured") is not None:
@@ -845,7 +886,7 @@ def supersede(cell_folder: str | os.PathLike, label: str, why: str, root: Path |
     for folder in sorted(cell.glob("seed-*")):
         prov = check_record(folder)
         m = read_record_metrics(folder / "metrics.json")
-        ivs = m.get("intervals") or derived_intervals(folder, m) or {}
+        ivs = derived_intervals(folder, m) or {}
         items.append({"seed": prov["seed"], "commit": prov["commit"], "corpus_fingerprint": prov["corpus_fingerprint"],
                       "record": folder.relative_to((root or project_root()).resolve()).as_posix(),
                       "metrics": {k: m["metrics"].get(k) for k in ("wa", "ua", "macro_f1", "weighted_f1")},

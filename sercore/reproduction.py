@@ -84,7 +84,8 @@ def claim_rows(run: dict) -> list[dict]:
         if key in out:
             out[key]["also"].append(f"{c['table']}, {c['row']}")
             continue
-        d = decide(c, run["metrics"], run.get("intervals"), bool(run.get("synthetic")), run["paper"], run["dataset"])
+        d = decide(c, run["metrics"], run.get("intervals"), bool(run.get("synthetic")), run["paper"], run["dataset"],
+                   run.get("per_class_intervals"))
         out[key] = {**c, **d, "corpus": corpus, "also": []}
     return list(out.values())
 
@@ -103,9 +104,7 @@ def _seeds_runs(results_root=None, records_root=None) -> dict[tuple[str, str, st
         if cell[0] not in papers:
             continue
         for it in items:
-            m = dict(it["metrics"])
-            if not m.get("intervals"):
-                m["intervals"] = records.derived_intervals(it["folder"], m) or {}
+            m = records.with_intervals(it["folder"], it["metrics"])
             m["_item"] = it
             cells.setdefault(cell, {})[int(it["provenance"]["seed"])] = m
     for m in [*results.collect(results_root), *results.collect_seeds(results_root)]:

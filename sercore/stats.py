@@ -1,9 +1,11 @@
 """Uncertainty of measured numbers: bootstrap intervals, paired tests, Holm, Friedman/Nemenyi.
 
 Every statistic here is computed from the per-utterance test predictions of a run, the way the
-headline number is: per fold, the metric of that fold's test utterances (WA, UA, macro F1 as in
-:func:`sercore.metrics.classification_report`), then the mean over folds, then the mean over
-training seeds. Inputs:
+headline number is: per fold, the metric of that fold's test utterances (WA, UA, macro and weighted
+F1 as in :func:`sercore.metrics.classification_report`), then the mean over folds, then the mean over
+training seeds. A per-class precision, recall or F1 (named ``recall/<class index>``,
+:func:`class_metric`) is, as a chapter's ``per_class`` table, that of all folds' test utterances
+pooled, then the mean over seeds. Inputs:
 
     y_true: (N,) int       class of each test utterance (N: test utterances over all folds)
     fold:   (N,) int       fold index of each utterance (0 when there is one test set)
@@ -29,7 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-METRICS = ("wa", "ua", "macro_f1")        # the headline metrics that carry an interval
+METRICS = ("wa", "ua", "macro_f1")        # the headline metrics every interval computation gives by default
+HEADLINE_METRICS = ("wa", "ua", "macro_f1", "weighted_f1")   # every metric of a fold scores() computes
+CLASS_STATS = ("precision", "recall", "f1")   # per-class statistics (pooled over folds)
 CONFIDENCE = 0.95
 N_RESAMPLES = 2000
 ALPHA = 0.05
@@ -81,6 +85,30 @@ def _as_arrays(y_true, y_pred, fold, n_classes: int | None = None) -> tuple[np.n
 
 # ----------------------------------------------------------------------------- vectorised metrics
 
+def class_metric(stat: str, k: int) -> str:
+    """The name of class ``k``'s ``stat`` (precision | recall | f1) among :func:`scores`' metrics: ``recall/2``."""
+    if stat not in CLASS_STATS:
+        raise ValueError(f"a per-class statistic is one of {CLASS_STATS}, got {stat!r}")
+    return f"{stat}/{int(k)}"
+
+
+def _parse_class_metric(m: str) -> tuple[str, int] | None:
+    stat, _, k = m.partition("/")
+    return (stat, int(k)) if stat in CLASS_STATS and k.isdigit() else None
+
+
+def _prf(tp: np.ndarray, support: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall, F1 (fractions) from per-class counts (any leading shape, classes last), as
+    :func:`sercore.metrics.per_class`: precision 0 for a class never predicted, recall and F1 0 for a class
+    absent (left out of the means by the callers)."""
+    present = support > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(present, tp / np.where(present, support, 1), 0.0)
+        precision = np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return precision, recall, f1
+
+
 def scores(y_true: np.ndarray, y_pred: np.ndarray, fold: np.ndarray, n_classes: int, n_folds: int,
            metrics: Sequence[str] = METRICS) -> dict[str, np.ndarray]:
     """Headline metrics (percent) of many prediction sets at once.
@@ -88,7 +116,8 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, fold: np.ndarray, n_classes: 
     y_true, fold: (B, N) int;  y_pred: (B, S, N) int  (B: resamples or permutations, S: seeds)
     Returns {metric: (B,)}: per fold the metric over that fold's utterances (classes absent from a
     fold's test part left out of its means, as :func:`sercore.metrics.classification_report` does),
-    mean over folds, then mean over seeds.
+    mean over folds, then mean over seeds. A per-class metric (:func:`class_metric`) is that class's
+    precision, recall or F1 over every fold's utterances pooled, then the mean over seeds.
     """
     B, S, N = y_pred.shape
     K, F = int(n_classes), int(n_folds)
@@ -100,18 +129,24 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, fold: np.ndarray, n_classes: 
     present = support > 0
     n_present = present.sum(-1)                                        # (B, S, F)
     fold_ran = n_present > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = np.where(present, tp / np.where(present, support, 1), 0.0)
-        precision = np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-        per_fold = {"wa": tp.sum(-1) / np.maximum(support.sum(-1), 1),
-                    "ua": recall.sum(-1) / np.maximum(n_present, 1),
-                    "macro_f1": np.where(present, f1, 0.0).sum(-1) / np.maximum(n_present, 1)}
+    precision, recall, f1 = _prf(tp, support, predicted)
+    n_fold = support.sum(-1)
+    per_fold = {"wa": tp.sum(-1) / np.maximum(n_fold, 1),
+                "ua": recall.sum(-1) / np.maximum(n_present, 1),
+                "macro_f1": np.where(present, f1, 0.0).sum(-1) / np.maximum(n_present, 1),
+                "weighted_f1": (np.where(present, f1, 0.0) * support).sum(-1) / np.maximum(n_fold, 1)}
+    pooled = None
     out = {}
     for m in metrics:
-        if m not in per_fold:
-            raise ValueError(f"no vectorised metric {m!r}; known: {sorted(per_fold)}")
-        v = np.where(fold_ran, per_fold[m], 0.0).sum(-1) / np.maximum(fold_ran.sum(-1), 1)  # (B, S)
+        if m in per_fold:
+            v = np.where(fold_ran, per_fold[m], 0.0).sum(-1) / np.maximum(fold_ran.sum(-1), 1)  # (B, S)
+        elif (pc := _parse_class_metric(m)) is not None and pc[1] < K:
+            if pooled is None:                                         # folds pooled: (B, S, K) each
+                pooled = dict(zip(CLASS_STATS, _prf(tp.sum(2), support.sum(2), predicted.sum(2))))
+            v = pooled[pc[0]][..., pc[1]]
+        else:
+            raise ValueError(f"no vectorised metric {m!r}; known: {sorted(per_fold)} and per-class "
+                             f"'<{'|'.join(CLASS_STATS)}>/<class index below {K}>'")
         out[m] = 100.0 * v.mean(-1)
     return out
 
@@ -137,11 +172,12 @@ def _strata(y_true: np.ndarray, fold: np.ndarray) -> tuple[list[np.ndarray], np.
 
 
 def _bootstrap(y_true, preds: np.ndarray, fold, n_classes: int, func: Callable, *, n_resamples: int,
-               confidence: float, method: str, seed: int, batch: int = 250):
+               confidence: float, method: str, seed: int, batch: int = 250, metrics: Sequence[str] = METRICS):
     """scipy.stats.bootstrap over (fold, class) strata (and seeds when S > 1).
 
     preds: (M, S, N) predictions of M methods on the same utterances; ``func`` maps
-    {metric: (B, M)} to the statistic(s) (B,) or (k, B). Returns (estimate, low, high) arrays.
+    {metric: (B, M)} (``metrics``, as :func:`scores` names them) to the statistic(s) (B,) or (k, B).
+    Every statistic is computed on the same resamples. Returns (estimate, low, high) arrays.
     """
     M, S, N = preds.shape
     F = int(fold.max()) + 1
@@ -152,7 +188,7 @@ def _bootstrap(y_true, preds: np.ndarray, fold, n_classes: int, func: Callable, 
         out = {}
         for m in range(M):
             p = preds[m][s[:, :, None], u[:, None, :]]                            # (B, S, N)
-            for k, v in scores(y_true[u], p, fold[u], n_classes, F).items():
+            for k, v in scores(y_true[u], p, fold[u], n_classes, F, metrics).items():
                 out.setdefault(k, []).append(v)
         return np.asarray(func({k: np.stack(v, axis=-1) for k, v in out.items()}))   # (k, B) or (B,)
 
@@ -180,18 +216,23 @@ def _bootstrap(y_true, preds: np.ndarray, fold, n_classes: int, func: Callable, 
     return estimate, np.minimum(low, estimate), np.maximum(high, estimate)
 
 
-def describe_method(n_folds: int, n_seeds: int, n_resamples: int, method: str) -> str:
-    """How an interval was made, in words (stored with it in ``metrics.json``)."""
+def describe_method(n_folds: int, n_seeds: int, n_resamples: int, method: str, per_class: bool = False) -> str:
+    """How an interval was made, in words (stored with it in ``metrics.json``); ``per_class``: of a
+    per-class statistic (folds pooled) rather than a headline metric (mean over folds)."""
     seeds = (f"; training seeds resampled as a second level ({n_seeds} seeds)" if n_seeds > 1 else "")
+    over = " and seeds" if n_seeds > 1 else ""
+    statistic = (f"the class's value over all folds pooled{', mean over seeds' if n_seeds > 1 else ''}, as in "
+                 f"the per-class table" if per_class else f"mean over folds{over} as in the headline")
     return (f"stratified bootstrap over test utterances (strata: fold x class), pooled over {n_folds} "
-            f"fold(s){seeds}; statistic: mean over folds{' and seeds' if n_seeds > 1 else ''} as in the "
-            f"headline; {n_resamples} resamples, {method} interval (scipy.stats.bootstrap)")
+            f"fold(s){seeds}; statistic: {statistic}; {n_resamples} resamples, {method} interval "
+            f"(scipy.stats.bootstrap)")
 
 
 def bootstrap_ci(y_true, y_pred, fold=None, *, n_classes: int, metrics: Sequence[str] = METRICS,
                  n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE, method: str = "percentile",
                  seed: int = 0) -> dict[str, dict]:
-    """Bootstrap interval of each headline metric (percent).
+    """Bootstrap interval of each metric (percent): headline metrics (:data:`HEADLINE_METRICS`) and
+    per-class ones (:func:`class_metric`), all from the same resamples of the same strata.
 
     y_true (N,), y_pred (S, N) or (N,), fold (N,) (see the module docstring).
     Returns {metric: {"estimate", "low", "high", "confidence", "method", "n", "folds", "seeds",
@@ -204,12 +245,13 @@ def bootstrap_ci(y_true, y_pred, fold=None, *, n_classes: int, metrics: Sequence
     metrics = list(metrics)
     est, low, high = _bootstrap(y_true, y_pred[None], fold, n_classes,
                                 lambda d: np.stack([d[m][..., 0] for m in metrics]),
-                                n_resamples=n_resamples, confidence=confidence, method=method, seed=seed)
+                                n_resamples=n_resamples, confidence=confidence, method=method, seed=seed,
+                                metrics=metrics)
     F, S = int(fold.max()) + 1, y_pred.shape[0]
-    how = describe_method(F, S, n_resamples, method)
+    how = {pc: describe_method(F, S, n_resamples, method, per_class=pc) for pc in (False, True)}
     return {m: {"estimate": float(est[i]), "low": float(low[i]), "high": float(high[i]),
-                "confidence": confidence, "method": how, "n": int(y_true.size), "folds": F, "seeds": S,
-                "n_resamples": int(n_resamples)} for i, m in enumerate(metrics)}
+                "confidence": confidence, "method": how[_parse_class_metric(m) is not None], "n": int(y_true.size),
+                "folds": F, "seeds": S, "n_resamples": int(n_resamples)} for i, m in enumerate(metrics)}
 
 
 # ----------------------------------------------------------------------------- paired test
@@ -255,7 +297,8 @@ def paired_test(y_true, pred_a, pred_b, fold=None, *, n_classes: int, metric: st
            "low": None, "high": None}
     if interval:
         _, lo, hi = _bootstrap(y_true, np.stack([a, b]), fold, K, lambda d: d[metric][..., 0] - d[metric][..., 1],
-                               n_resamples=n_resamples, confidence=confidence, method="percentile", seed=seed)
+                               n_resamples=n_resamples, confidence=confidence, method="percentile", seed=seed,
+                               metrics=[metric])
         out["low"], out["high"] = float(lo), float(hi)
     return out
 

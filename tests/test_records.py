@@ -279,12 +279,55 @@ def test_a_record_without_intervals_gets_them_from_its_predictions_and_only_if_t
     metrics = {"seed": 0, "metrics": {"wa": wa, "ua": wa}, "confusion": {"labels": labels, "matrix": []}}
     iv = records.derived_intervals(tmp_path, metrics)
     assert iv["wa"]["estimate"] == pytest.approx(wa) and iv["wa"]["low"] < wa < iv["wa"]["high"]
-    assert "derived from the record's predictions.csv" in iv["ua"]["method"]
+    assert "derived from the record's test predictions" in iv["ua"]["method"]
+    pc = records.derived_per_class_intervals(tmp_path, metrics)       # the proposed model's per-class table
+    assert pc["sad"]["recall"]["estimate"] == pytest.approx(90.0) and pc["angry"]["precision"]["estimate"] == pytest.approx(
+        100 * 8 / 11)
+    assert all(v["low"] <= v["estimate"] <= v["high"] for d in pc.values() for v in d.values())
     wrong = {**metrics, "metrics": {"wa": 50.0, "ua": 50.0}}
     assert records.derived_intervals(tmp_path, wrong) is None          # the file is not this headline's
+    assert records.derived_per_class_intervals(tmp_path, wrong) is None
     assert records.derived_intervals(tmp_path / "nothing", metrics) is None
-    kept = {**metrics, "intervals": {"wa": {"low": 1, "high": 2}}}
-    assert records.derived_intervals(tmp_path, kept) == kept["intervals"]
+    kept = {**metrics, "intervals": {"wa": {"low": 1, "high": 2}}}     # what a record holds is kept; ua is added
+    assert records.derived_intervals(tmp_path, kept) == {**iv, "wa": kept["intervals"]["wa"]}
+
+
+def _record_rows() -> list[tuple[str, dict]]:
+    """Every comparison row of every record in the repository, decided with the intervals the record holds
+    or its predictions give (as the book reads it)."""
+    out = []
+    for folder in records.list_records():
+        m = records.with_intervals(folder, records.read_record_metrics(folder / "metrics.json"))
+        out += [(folder.relative_to(project_root()).as_posix(), c) for c in m["comparisons"]]
+    return out
+
+
+def test_the_per_class_rows_of_a_ctmam_record_get_their_intervals():
+    """CTMAM's Table IV rows (per-class precision, recall, F1 of the headline model) of a record made before
+    per-class intervals are decided on intervals derived from its test predictions."""
+    rows = [(f, c) for f, c in _record_rows() if f.startswith("records/ctmam/emodb/")
+            and c["metric"] in ("precision", "recall", "f1")]
+    if not rows:
+        pytest.skip("no CTMAM Emo-DB record in records/")
+    for f, c in rows:
+        assert c["interval"] is not None and c["interval"][0] <= c["measured"] <= c["interval"][1], (f, c)
+        assert c["verdict"] in ("inside", "below", "above") and c["comparable"] is True, (f, c)
+
+
+def test_no_comparable_record_row_lacks_an_interval_and_every_missing_one_says_why():
+    """A measured score beside a paper's number that is comparable carries its interval; a row without
+    one says why (another model, a metric with no interval, no predictions), never the old blanket reason."""
+    rows = _record_rows()
+    assert rows, "no record in records/"
+    for f, c in rows:
+        if c["measured"] is None:
+            continue
+        if c["comparable"] and c["metric"] not in ("params", "count"):
+            assert c["interval"] is not None and c["verdict"] in ("inside", "below", "above"), (f, c)
+        if "no interval" in c["verdict"]:
+            assert any(why in c["verdict"] for why in ("not the headline model's", "this row is",
+                                                       "kept no test predictions", "holds no interval of")), (f, c)
+            assert "intervals are computed for WA, UA and macro F1 only" not in c["verdict"], (f, c)
 
 
 def test_a_record_keeps_no_path_of_the_machine_that_made_it(tmp_path):

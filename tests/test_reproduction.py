@@ -50,12 +50,38 @@ def test_a_paper_number_in_two_tables_counts_once():
     assert claims[0]["verdict"] == "below" and claims[0]["corpus"] == "emodb"
 
 
+def test_weighted_f1_and_per_class_rows_get_their_own_interval():
+    """A weighted-F1 row and per-class rows (a class named as the row, or in brackets) are decided on the
+    interval of that statistic; a number of another model, or a metric no interval is computed for,
+    names its reason."""
+    per_class = {"happy": {"precision": _interval(70.0, 6.0), "recall": _interval(55.8, 7.0), "f1": _interval(62.0, 6.0)},
+                 "sad": {"precision": _interval(100.0, 0.0), "recall": _interval(100.0, 0.0), "f1": _interval(100.0, 0.0)}}
+    intervals = {"wa": _interval(61.0, 4.0), "weighted_f1": _interval(59.004, 4.0)}
+    rows = [results.comparison("Table 4", "Happy", "recall", 60.0, 55.8),              # class row: inside
+            results.comparison("Table 4", "MLCCT [Happy]", "accuracy", 84.7, 55.8),    # recognition rate = recall
+            results.comparison("Table 4", "MLCCT [Sad]", "f1", 97.0, 100.0),           # perfect: [100, 100]
+            results.comparison("Table 3", "MLCCT [text]", "f1", 60.0, 59.0),           # weighted F1, rounded
+            results.comparison("Table 4", "Sad", "precision", 90.0, 80.0),             # not the headline's
+            results.comparison("Table 8", "MLCCT", "acc2", 80.0, 70.0)]                # no interval is defined
+    got = results.attach_intervals(rows, {"wa": 61.0, "weighted_f1": 59.004}, intervals, False, "mlcct",
+                                   "iemocap_text", per_class_intervals=per_class)
+    assert [c["verdict"] for c in got[:4]] == ["inside", "below", "above", "inside"]
+    assert got[0]["interval"] == [48.8, 62.8] and got[2]["interval"] == [100.0, 100.0]
+    assert got[3]["interval"] == [55.004, 63.004]
+    assert got[4]["verdict"].startswith("not comparable: no interval: the number is not the headline model's "
+                                        "precision of class sad")
+    assert got[5]["verdict"].startswith("not comparable: no interval: a 95% interval is computed for WA, UA, macro "
+                                        "and weighted F1 and per-class precision, recall and F1; this row is acc2")
+    assert results.attach_intervals(rows[:1], {}, {}, False, "mlcct", "iemocap_text")[0]["verdict"] == (
+        "not comparable: no interval: the run kept no test predictions")
+
+
 def test_comparable_flag_and_verdict_never_disagree_and_a_second_reading_decides_the_same():
     rows = [results.comparison("Table 3", "MLCCT [text]", "accuracy", 64.0, 61.0),     # inside
             results.comparison("Table 3", "MLCCT [text]", "wa", 80.0, 61.0),           # below
-            results.comparison("Table 4", "Happy", "recall", 84.7, 55.8),              # per class: no interval
+            results.comparison("Table 4", "Happy", "recall", 84.7, 55.8),              # per class: none kept here
             results.comparison("Table 3", "Baseline", "wa", 60.0, 58.0),               # another model
-            results.comparison("Table 3", "MLCCT [text]", "weighted_f1", 60.0, 59.0),  # no interval for it
+            results.comparison("Table 3", "MLCCT [text]", "weighted_f1", 60.0, 59.0),  # none kept here
             dict(results.comparison("Table 3", "MLCCT [A+T]", "wa", 70.0, 61.0), comparable=False,
                  why="the paper's number is its A+T model, this run's model sees T only"),
             results.comparison("Table 2", "model", "params", 1000.0, 1000.0),
@@ -64,9 +90,10 @@ def test_comparable_flag_and_verdict_never_disagree_and_a_second_reading_decides
                                    "mlcct", "iemocap_text")
     verdicts = [c["verdict"] for c in got]
     assert verdicts[:2] == ["inside", "below"]
-    assert verdicts[2] == "not comparable: no interval: 95% intervals are computed for WA, UA and macro F1 only, this row is recall"
-    assert verdicts[3].startswith("not comparable: no interval: the number is not the run's headline model")
-    assert "this row is weighted_f1" in verdicts[4]
+    assert verdicts[2].startswith("not comparable: no interval: the run's metrics.json holds no interval of per-class "
+                                  "recall for the class of row 'Happy'")
+    assert verdicts[3].startswith("not comparable: no interval: the number is not the headline model's wa")
+    assert verdicts[4].startswith("not comparable: no interval: the run's metrics.json holds no interval of weighted_f1")
     assert verdicts[5] == "not comparable: the paper's number is its A+T model, this run's model sees T only"
     assert verdicts[6] == "equal"
     assert verdicts[7] == "not comparable: the paper reports no number here"

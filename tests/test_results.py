@@ -125,11 +125,18 @@ def _predicted_run(tmp_path, synthetic=False, reported_inside=True):
 def test_intervals_are_computed_from_the_headline_predictions(tmp_path):
     run, data, pred = _predicted_run(tmp_path)
     back = results.read_metrics(run.metrics_path)
-    assert set(back["intervals"]) == {"wa", "ua", "macro_f1"}
+    assert set(back["intervals"]) == {"wa", "ua", "macro_f1", "weighted_f1"}
     for k, iv in back["intervals"].items():
         assert iv["estimate"] == pytest.approx(back["metrics"][k]) and iv["low"] < iv["estimate"] < iv["high"]
         assert iv["n"] == 80 and iv["folds"] == 2 and iv["seeds"] == 1 and iv["confidence"] == 0.95
         assert "stratified bootstrap" in iv["method"] and "2 fold(s)" in iv["method"]
+    # per class: the per-class table's precision, recall and F1, each with its interval
+    assert set(back["per_class_intervals"]) == {"neutral", "angry"}
+    for lab, ivs in back["per_class_intervals"].items():
+        assert set(ivs) == {"precision", "recall", "f1"}
+        for st, iv in ivs.items():
+            assert iv["estimate"] == pytest.approx(back["per_class"][lab][st]) and iv["low"] < iv["estimate"] < iv["high"]
+            assert "folds pooled" in iv["method"]
     assert back["extra"]["predictions"]["file"] == results.PREDICTIONS_FILE
     kept = results.load_predictions({**back, "_path": str(run.metrics_path)})
     assert len(kept) == 80 and (kept["y_pred"].to_numpy() == pred["y_pred"].to_numpy()).all()
@@ -163,6 +170,16 @@ def test_validation_refuses_an_interval_that_is_not_the_headline(tmp_path):
         results.validate_metrics(dict(data, comparisons=[results.comparison("T", "r", "ua", 1.0, 2.0)]))
     with pytest.raises(ValueError, match="missing key 'intervals'"):
         results.validate_metrics({k: v for k, v in data.items() if k != "intervals"})
+    pc = data["per_class_intervals"]
+    results.validate_metrics({k: v for k, v in data.items() if k != "per_class_intervals"})   # a file from before
+    recall = pc["angry"]["recall"]
+    with pytest.raises(ValueError, match="per_class_intervals.angry.recall.estimate .* is not per_class.angry.recall"):
+        results.validate_metrics(dict(data, per_class_intervals={**pc, "angry": {**pc["angry"], "recall": {
+            **recall, "estimate": recall["estimate"] - 1, "low": recall["low"] - 2}}}))
+    with pytest.raises(ValueError, match="per_class_intervals.fear: not a class of per_class"):
+        results.validate_metrics(dict(data, per_class_intervals={**pc, "fear": pc["angry"]}))
+    with pytest.raises(ValueError, match="per_class_intervals.angry.support: not a per-class statistic"):
+        results.validate_metrics(dict(data, per_class_intervals={**pc, "angry": {**pc["angry"], "support": recall}}))
 
 
 def test_predictions_must_name_the_headline_method(tmp_path):

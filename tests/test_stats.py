@@ -81,6 +81,54 @@ def test_interval_of_a_perfect_classifier_is_the_point_and_singleton_strata_are_
         stats.bootstrap_ci(y, y, n_classes=2)
 
 
+def _every_metric(n_classes: int) -> list[str]:
+    return [*stats.HEADLINE_METRICS, *(stats.class_metric(st, k) for st in stats.CLASS_STATS for k in range(n_classes))]
+
+
+def test_weighted_f1_and_per_class_scores_are_those_of_classification_report():
+    """Weighted F1 as the headline (per fold, then the mean); per-class precision, recall and F1 as a
+    chapter's per-class table (every fold's utterances pooled)."""
+    rng = np.random.default_rng(4)
+    y, fold = _test_set((9, 1, 5, 7), folds=3)
+    pred = _simulate(rng, y)[0]
+    got = stats.point_estimates(y, pred, fold, n_classes=4, metrics=_every_metric(4))
+    reps = [classification_report(y[fold == f], pred[fold == f], list("abcd"))["metrics"] for f in range(3)]
+    assert got["weighted_f1"] == pytest.approx(np.mean([r["weighted_f1"] for r in reps]), abs=1e-9)
+    pooled = classification_report(y, pred, list("abcd"))["per_class"]
+    for k, lab in enumerate("abcd"):
+        for st in stats.CLASS_STATS:
+            assert got[stats.class_metric(st, k)] == pytest.approx(pooled[lab][st], abs=1e-9), (lab, st)
+    with pytest.raises(ValueError, match="no vectorised metric 'recall/4'"):
+        stats.point_estimates(y, pred, fold, n_classes=4, metrics=["recall/4"])
+
+
+def test_per_class_and_weighted_f1_intervals_of_a_perfect_classifier_are_the_point():
+    y, fold = _test_set((6, 4, 5), folds=2)
+    ci = stats.bootstrap_ci(y, y, fold, n_classes=3, metrics=_every_metric(3), n_resamples=200)
+    for k in range(3):
+        assert ci[stats.class_metric("recall", k)]["low"] == ci[stats.class_metric("recall", k)]["high"] == 100.0
+        assert ci[stats.class_metric("precision", k)]["low"] == 100.0 and ci[stats.class_metric("f1", k)]["high"] == 100.0
+    assert ci["weighted_f1"]["low"] == ci["weighted_f1"]["high"] == 100.0
+    assert "folds pooled" in ci["recall/0"]["method"] and "mean over folds" in ci["weighted_f1"]["method"]
+
+
+def test_every_interval_comes_from_the_same_resamples_and_holds_its_estimate():
+    """Asking for per-class intervals beside the headline ones leaves the headline's interval as it was
+    (the same resamples of the same strata); every interval holds its point estimate, and a class recall
+    that varies gets an interval of some width."""
+    rng = np.random.default_rng(5)
+    y, fold = _test_set()
+    pred = _simulate(rng, y)[0]
+    head = stats.bootstrap_ci(y, pred, fold, n_classes=4, n_resamples=500)
+    every = stats.bootstrap_ci(y, pred, fold, n_classes=4, metrics=_every_metric(4), n_resamples=500)
+    for m in stats.METRICS:
+        assert (every[m]["low"], every[m]["high"]) == (head[m]["low"], head[m]["high"]), m
+    for m, iv in every.items():
+        assert iv["low"] <= iv["estimate"] <= iv["high"], (m, iv)
+    assert every["weighted_f1"]["low"] < every["weighted_f1"]["estimate"] < every["weighted_f1"]["high"]
+    assert every["recall/0"]["high"] - every["recall/0"]["low"] > 5.0
+
+
 def test_paired_test_false_positive_rate_on_identical_methods_is_about_alpha():
     """Two methods of the same recall (independent errors per utterance): the test rejects ~5%."""
     rng = np.random.default_rng(3)

@@ -12,7 +12,7 @@ The parts, each its own module (every name the package, the notebooks and the te
 - :mod:`sercore.results.metrics_json`: the schema's keys, :func:`validate_metrics` (every problem named by
   its path, :class:`MetricsError`), :func:`write_metrics`, :func:`read_metrics`;
 - :mod:`sercore.results.predictions`: per-utterance test predictions, aligned over seeds, and the
-  headline's 95% intervals drawn from them;
+  headline's 95% intervals drawn from them (headline metrics and per-class ones);
 - :mod:`sercore.results.comparisons`: comparison rows beside the paper, the test data they stand on, and
   :func:`decide`, the one decision of what is comparable;
 - :mod:`sercore.results.writer`: :class:`ChapterResult` and :class:`Run`, which writes a run's folder
@@ -28,13 +28,14 @@ from .collection import (VERDICTS, collect, collect_seeds, paper_summary, runs_f
                          scoreboard_notes, summary_text)
 from .comparisons import (CHECK_METRICS, CHECK_VERDICTS, HEADLINE_TOLERANCE, METRIC_ALIASES, SCORE_VERDICTS, _scoped,
                           attach_intervals, comparable_verdict, compare_with_paper, comparison, comparison_frame,
-                          decide, metric_key, paper_corpora, paper_corpus, reference_table, run_corpora, scope,
-                          test_set_text)
+                          decide, metric_key, paper_corpora, paper_corpus, reference_table, row_class, row_interval, run_corpora,
+                          scope, test_set_text)
 from .display import (SYNTHETIC_BANNER, fmt_interval, fmt_num, frame_html, plot_confusion, plot_history,
                       readable_tables, table)
 from .metrics_json import (COMPARISON_KEYS, COMPARISON_STAT_KEYS, INTERVAL_KEYS, METRIC_KEYS, PREDICTION_COLUMNS,
-                           PREDICTIONS_FILE, STRICT_SECTIONS, TOP_KEYS, MetricsError, nonfinite_paths, read_metrics,
+                           OPTIONAL_TOP_KEYS, PREDICTIONS_FILE, STRICT_SECTIONS, TOP_KEYS, MetricsError, nonfinite_paths, read_metrics,
                            validate_metrics, write_metrics)
-from .predictions import cv_predictions, headline_intervals, load_predictions, prediction_arrays, records_predictions
+from .predictions import (cv_predictions, headline_intervals, load_predictions, prediction_arrays, records_predictions,
+                          run_intervals)
 from .tidy import EXPORT_COLUMNS, export, export_frame
 from .writer import ChapterResult, Run, device_name, environment, git_sha

@@ -54,7 +54,7 @@ def scoreboard(runs: Sequence[dict]) -> pd.DataFrame:
         data = "synthetic" if d["synthetic"] else d["dataset"]
         # verdicts are decided again (sercore.results.decide), so a run written before a fix gets it
         comps = attach_intervals(d["comparisons"], d["metrics"], d.get("intervals") or {}, d["synthetic"],
-                                 d["paper"], d["dataset"])
+                                 d["paper"], d["dataset"], per_class_intervals=d.get("per_class_intervals"))
         for c in comps:
             iv = c.get("interval") or [None, None]
             rows.append({"paper": d["paper"], "dataset": d["dataset"], "profile": d["profile"],

@@ -12,6 +12,13 @@ from .display import fmt_interval, fmt_num
 
 HEADLINE_TOLERANCE = 0.005 + 1e-9  # a row rounded to 2 decimals still names the headline value
 METRIC_ALIASES = {"accuracy": "wa"}   # a comparison row's metric -> the headline metric it is
+#: a row's metric -> the run-wide metrics it may be (the one whose estimate is the row's measured number is);
+#: a paper's unnamed "F1" is the weighted or the macro F1 (the chapter's note says which)
+HEADLINE_CANDIDATES = {"wa": ("wa",), "accuracy": ("wa",), "acc6": ("wa",), "ua": ("ua",),
+                       "macro_f1": ("macro_f1",), "weighted_f1": ("weighted_f1",), "f1": ("weighted_f1", "macro_f1")}
+#: a per-class row's metric (the row names a class) -> the per-class statistic it may be; a paper's per-class
+#: "accuracy" (recognition rate) is the class recall when the measured number is
+CLASS_CANDIDATES = {"precision": ("precision",), "recall": ("recall",), "accuracy": ("recall",), "f1": ("f1",)}
 
 
 def run_corpora(dataset: str) -> set[str]:
@@ -76,11 +83,68 @@ def _same_count(a: float, b: float) -> bool:
     return abs(float(a) - float(b)) < 0.5
 
 
+def row_class(row, labels) -> str | None:
+    """The class of ``labels`` a comparison row names, or None: the row is the class ("Neutral" for
+    ``neutral``) or ends with it in brackets ("MLCCT [Happy]"); case does not matter."""
+    import re
+
+    by_lower = {str(lab).lower(): lab for lab in labels}
+    text = str(row).strip()
+    m = re.search(r"\[([^\]]+)\]\s*$", text)
+    for name in (text, m.group(1) if m else None):
+        if name is not None and name.strip().lower() in by_lower:
+            return by_lower[name.strip().lower()]
+    return None
+
+
+def row_interval(c: dict, intervals: dict | None, per_class_intervals: dict | None = None,
+                 metrics: dict | None = None) -> tuple[dict | None, str]:
+    """The run's interval of comparison row ``c``'s measured number, or why there is none.
+
+    A row that names a class (:func:`row_class`) is that class's precision, recall or F1
+    (``per_class_intervals``, {label: {stat: interval}}); any other row is a run-wide metric
+    (``intervals``, {metric: interval}). Of the candidates its metric may be (:data:`HEADLINE_CANDIDATES`,
+    :data:`CLASS_CANDIDATES`), the interval is the one whose estimate is the measured number (within
+    :data:`HEADLINE_TOLERANCE`: a chapter may round to 2 decimals; an interval without ``estimate`` is
+    of the headline value ``metrics[k]``): a number of another model (an ablation variant, a baseline)
+    matches none, as the run keeps its headline model's predictions only. Returns ``(interval, "")`` or ``(None, "no interval: <why>")``.
+    """
+    intervals, per_class_intervals = intervals or {}, per_class_intervals or {}
+    label = row_class(c["row"], per_class_intervals)
+    metric = c["metric"]
+    if label is not None:
+        found, kinds = per_class_intervals[label], CLASS_CANDIDATES.get(metric, ())
+        what = " or ".join(kinds) + f" of class {label}"
+    elif metric in CLASS_CANDIDATES and metric not in HEADLINE_CANDIDATES:      # precision, recall: of a class
+        found, kinds = {}, CLASS_CANDIDATES[metric]
+        what = f"per-class {metric} for the class of row {c['row']!r}"
+    else:
+        found, kinds = intervals, HEADLINE_CANDIDATES.get(metric, (metric,) if metric in intervals else ())
+        what = " or ".join(kinds)
+    if not kinds:
+        return None, (f"no interval: a 95% interval is computed for WA, UA, macro and weighted F1 and per-class "
+                      f"precision, recall and F1; this row is {metric}")
+    if not intervals and not per_class_intervals:
+        return None, "no interval: the run kept no test predictions"
+    if not [k for k in kinds if k in found]:
+        return None, (f"no interval: the run's metrics.json holds no interval of {what} (written before they "
+                      f"were computed, and no test predictions to derive them from)")
+    for k in kinds:
+        iv = found.get(k)
+        est = None if iv is None else iv.get("estimate", (metrics or {}).get(k) if found is intervals else None)
+        if est is not None and abs(float(c["measured"]) - float(est)) <= HEADLINE_TOLERANCE:
+            return iv, ""
+    return None, (f"no interval: the number is not the headline model's {what} (an ablation or other model; "
+                  f"the run keeps the test predictions of its headline model only)")
+
+
 def decide(c: dict, metrics: dict, intervals: dict | None, synthetic: bool, paper: str | None = None,
-           dataset: str | None = None) -> dict:
+           dataset: str | None = None, per_class_intervals: dict | None = None) -> dict:
     """The decision for one comparison row ``c`` (``table, row, metric, reported, measured`` and the
     marks ``comparable``/``why``/``scope`` of :func:`sercore.results._scoped`) of a run with headline
-    ``metrics`` and ``intervals`` (``{metric: {"low", "high", ...}}``).
+    ``metrics``, ``intervals`` (``{metric: {"low", "high", "estimate", ...}}``) and
+    ``per_class_intervals`` (``{label: {"precision" | "recall" | "f1": interval}}``); the row's interval is
+    :func:`row_interval`'s.
 
     Returns ``{"interval": [low, high] | None, "inside": bool | None, "comparable": bool, "verdict": str}``:
     ``verdict`` is inside | below | above (a score) | equal | not equal (a count) | ``not comparable: <why>``
@@ -91,13 +155,9 @@ def decide(c: dict, metrics: dict, intervals: dict | None, synthetic: bool, pape
     ours = run_corpora(dataset) if dataset else set()
     theirs_all = paper_corpora(paper) if paper and dataset else None
     elsewhere = theirs_all is not None and not (ours & set(theirs_all))
-    key = c["metric"] if c["metric"] in intervals else metric_key(c["metric"])
-    iv = intervals.get(key)
-    head = metrics.get(key)
-    # chapters may round a row to 2 decimals: within half of that unit it is the headline value
-    is_head = (iv is not None and c["measured"] is not None and head is not None
-               and abs(c["measured"] - head) <= HEADLINE_TOLERANCE)
-    interval = [iv["low"], iv["high"]] if is_head else None
+    iv, why_none = (row_interval(c, intervals, per_class_intervals, metrics) if c["measured"] is not None
+                    else (None, "not measured by this run"))
+    interval = [iv["low"], iv["high"]] if iv is not None else None
     marked = c.get("scope_comparable", c.get("comparable"))
 
     def no(why: str) -> dict:
@@ -120,21 +180,16 @@ def decide(c: dict, metrics: dict, intervals: dict | None, synthetic: bool, pape
     if c["metric"] in CHECK_METRICS:
         same = _same_count(c["measured"], c["reported"])
         return {"interval": None, "inside": None, "comparable": True, "verdict": "equal" if same else "not equal"}
-    if not is_head:
-        if key not in ("wa", "ua", "macro_f1"):
-            why = f"no interval: 95% intervals are computed for WA, UA and macro F1 only, this row is {c['metric']}"
-        elif not intervals:
-            why = "no interval: the run kept no test predictions"
-        else:
-            why = "no interval: the number is not the run's headline model (intervals are kept for it only)"
-        return no(why)
+    if iv is None:
+        return no(why_none)
     inside = bool(iv["low"] <= c["reported"] <= iv["high"])
     return {"interval": interval, "inside": inside, "comparable": True,
             "verdict": "inside" if inside else ("below" if iv["high"] < c["reported"] else "above")}
 
 
 def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict, synthetic: bool,
-                     paper: str | None = None, dataset: str | None = None) -> list[dict]:
+                     paper: str | None = None, dataset: str | None = None,
+                     per_class_intervals: dict | None = None) -> list[dict]:
     """Each comparison row with ``interval`` (ours, [low, high]), ``inside`` (the paper's number within
     it), ``verdict`` (inside | below | above | equal | not equal | not comparable: <why>) and
     ``comparable`` (True exactly when the verdict is not "not comparable"), as
@@ -149,7 +204,7 @@ def attach_intervals(comparisons: Sequence[dict], metrics: dict, intervals: dict
     for c in comparisons:
         c = dict(c)
         mark = c.get("scope_comparable", c.get("comparable", True))
-        c.update(decide(c, metrics, intervals, synthetic, paper, dataset))
+        c.update(decide(c, metrics, intervals, synthetic, paper, dataset, per_class_intervals))
         c["scope_comparable"] = bool(mark) if mark is not None else True
         out.append(c)
     return out

@@ -18,6 +18,10 @@ METRIC_KEYS = ("wa", "ua", "macro_f1", "weighted_f1")
 TOP_KEYS = ("paper", "dataset", "profile", "protocol", "synthetic", "corpus_note", "seed", "git_sha",
             "started", "runtime_s", "device", "metrics", "intervals", "per_class", "confusion", "comparisons",
             "extra")
+#: keys added since the first schema: a file written before lacks them and is still read
+#: (``per_class_intervals``: {label: {"precision" | "recall" | "f1": interval}}, from the same resamples as ``intervals``)
+OPTIONAL_TOP_KEYS = ("per_class_intervals",)
+CLASS_STATS = ("precision", "recall", "f1")
 COMPARISON_KEYS = ("table", "row", "metric", "reported", "measured", "note")
 # what Run.write adds to each comparison row: our interval of the measured number ([low, high] or
 # None) and whether the paper's number lies inside it (True/False, or None: not comparable, why in
@@ -37,7 +41,7 @@ class MetricsError(ValueError):
 # was not measured is ``None`` (e.g. a per-class recall of a class absent from the test set, or a
 # comparison row the run does not measure); NaN/Inf is never turned into null here. ``extra`` is
 # free-form (curves, a std over one fold) and is written with NaN/Inf as null.
-STRICT_SECTIONS = ("metrics", "intervals", "per_class", "confusion", "comparisons")
+STRICT_SECTIONS = ("metrics", "intervals", "per_class_intervals", "per_class", "confusion", "comparisons")
 
 
 def nonfinite_paths(obj, path: str = "") -> list[str]:
@@ -82,7 +86,8 @@ def _shown(v) -> str:
 _TOP_TYPES = {"paper": (str,), "dataset": (str,), "profile": (str,), "protocol": (dict,), "synthetic": (bool,),
               "corpus_note": (str, type(None)), "seed": (int,), "git_sha": (str,), "started": (str,),
               "runtime_s": ("number",), "device": (str,), "metrics": (dict,), "intervals": (dict,),
-              "per_class": (dict,), "confusion": (dict,), "comparisons": (list,), "extra": (dict,)}
+              "per_class": (dict,), "per_class_intervals": (dict,), "confusion": (dict,), "comparisons": (list,),
+              "extra": (dict,)}
 
 
 def _type_problems(data: dict) -> list[str]:
@@ -126,14 +131,18 @@ def _type_problems(data: dict) -> list[str]:
                     want(f"confusion.matrix[{i}][{j}]", v, ("number",))
     elif "matrix" in conf:
         want("confusion.matrix", conf["matrix"], (list,))
-    for m, iv in data["intervals"].items():
-        if want(f"intervals.{m}", iv, (dict,)):
+    ivs = [(f"intervals.{m}", iv) for m, iv in data["intervals"].items()]
+    for label, stats in data.get("per_class_intervals", {}).items():
+        if want(f"per_class_intervals.{label}", stats, (dict,)):
+            ivs += [(f"per_class_intervals.{label}.{st}", iv) for st, iv in stats.items()]
+    for path, iv in ivs:
+        if want(path, iv, (dict,)):
             for k in ("estimate", "low", "high", "confidence"):
                 if k in iv:
-                    want(f"intervals.{m}.{k}", iv[k], ("number",))
+                    want(f"{path}.{k}", iv[k], ("number",))
             for k in ("n", "folds", "seeds", "n_resamples"):
                 if k in iv:
-                    want(f"intervals.{m}.{k}", iv[k], (int,))
+                    want(f"{path}.{k}", iv[k], (int,))
     for i, c in enumerate(data["comparisons"]):
         if not want(f"comparisons[{i}]", c, (dict,)):
             continue
@@ -198,6 +207,7 @@ def validate_metrics(data: dict) -> dict:
                 problems.append(f"comparisons[{i}].interval must be [low, high] with low <= high, got "
                                 f"{c['interval']}")
         problems += _interval_problems(data["intervals"], data["metrics"])
+        problems += _per_class_interval_problems(data.get("per_class_intervals", {}), data["per_class"])
     if problems:
         raise MetricsError("invalid metrics.json:\n  " + "\n  ".join(problems))
     return data_in
@@ -213,22 +223,46 @@ def _interval_problems(intervals, metrics: dict) -> list[str]:
         if m not in METRIC_KEYS:
             out.append(f"intervals.{m}: not a headline metric (expected one of {METRIC_KEYS})")
             continue
-        miss = [k for k in INTERVAL_KEYS if k not in iv]
-        if miss:
-            out.append(f"intervals.{m} misses {miss}")
+        out += _one_interval_problems(f"intervals.{m}", iv, metrics.get(m), f"the headline metrics.{m}")
+    return out
+
+
+def _one_interval_problems(path: str, iv: dict, value, what: str) -> list[str]:
+    """What is wrong with one interval (``path`` names it), whose estimate must be ``value`` (``what``
+    names it; None: not checked)."""
+    miss = [k for k in INTERVAL_KEYS if k not in iv]
+    if miss:
+        return [f"{path} misses {miss}"]
+    out = []
+    if not iv["low"] <= iv["estimate"] <= iv["high"]:
+        out.append(f"{path}: need low <= estimate <= high, got {iv['low']}, {iv['estimate']}, {iv['high']}")
+    if not (0 <= iv["low"] and iv["high"] <= 100):
+        out.append(f"{path} must be in percent (0-100), got [{iv['low']}, {iv['high']}]")
+    if not 0 < iv["confidence"] < 1 or not isinstance(iv["method"], str) or not iv["method"]:
+        out.append(f"{path}: confidence in (0, 1) and a method description are required")
+    if not isinstance(iv["n"], int) or iv["n"] < 1:
+        out.append(f"{path}.n must be the number of test utterances (>= 1), got {iv['n']!r}")
+    if value is not None and abs(value - iv["estimate"]) > 1e-6 * max(1.0, abs(value)):
+        out.append(f"{path}.estimate {iv['estimate']} is not {what} {value}: "
+                   "the interval was computed from other predictions than the headline's")
+    return out
+
+
+def _per_class_interval_problems(per_class_intervals: dict, per_class: dict) -> list[str]:
+    """What is wrong with ``metrics.json["per_class_intervals"]`` ({label: {stat: interval}}): a label of
+    ``per_class``, a statistic of :data:`CLASS_STATS`, and (one seed: ``per_class`` is that seed's table)
+    an estimate equal to the per-class table's value."""
+    out = []
+    for label, stats in per_class_intervals.items():
+        if label not in per_class:
+            out.append(f"per_class_intervals.{label}: not a class of per_class ({sorted(per_class)})")
             continue
-        if not iv["low"] <= iv["estimate"] <= iv["high"]:
-            out.append(f"intervals.{m}: need low <= estimate <= high, got {iv['low']}, {iv['estimate']}, {iv['high']}")
-        if not (0 <= iv["low"] and iv["high"] <= 100):
-            out.append(f"intervals.{m} must be in percent (0-100), got [{iv['low']}, {iv['high']}]")
-        if not 0 < iv["confidence"] < 1 or not isinstance(iv["method"], str) or not iv["method"]:
-            out.append(f"intervals.{m}: confidence in (0, 1) and a method description are required")
-        if not isinstance(iv["n"], int) or iv["n"] < 1:
-            out.append(f"intervals.{m}.n must be the number of test utterances (>= 1), got {iv['n']!r}")
-        head = metrics.get(m)
-        if head is not None and abs(head - iv["estimate"]) > 1e-6 * max(1.0, abs(head)):
-            out.append(f"intervals.{m}.estimate {iv['estimate']} is not the headline metrics.{m} {head}: "
-                       "the interval was computed from other predictions than the headline's")
+        for st, iv in stats.items():
+            if st not in CLASS_STATS:
+                out.append(f"per_class_intervals.{label}.{st}: not a per-class statistic (expected one of {CLASS_STATS})")
+                continue
+            value = per_class[label].get(st) if iv.get("seeds") == 1 else None
+            out += _one_interval_problems(f"per_class_intervals.{label}.{st}", iv, value, f"per_class.{label}.{st}")
     return out
 
 

@@ -61,12 +61,32 @@ def prediction_arrays(pred: pd.DataFrame, method: str | None = None) -> dict:
 
 
 def headline_intervals(pred: pd.DataFrame, n_classes: int, method: str | None = None, **kw) -> dict:
-    """95% bootstrap intervals of WA, UA and macro F1 from the headline's predictions
-    (:func:`sercore.stats.bootstrap_ci`; folds pooled, strata fold x class, seeds as a second level)."""
+    """95% bootstrap intervals of WA, UA and macro F1 (or the ``metrics`` named) from the headline's
+    predictions (:func:`sercore.stats.bootstrap_ci`; folds pooled, strata fold x class, seeds as a second level)."""
     from .. import stats
 
     a = prediction_arrays(pred, method)
     return stats.bootstrap_ci(a["y_true"], a["y_pred"], a["fold"], n_classes=n_classes, **kw)
+
+
+def run_intervals(pred: pd.DataFrame, labels, method: str | None = None,
+                  metrics=("wa", "ua", "macro_f1", "weighted_f1"), **kw) -> tuple[dict, dict]:
+    """Every 95% interval of a run from its headline's test predictions, all from the same resamples:
+    ``(intervals, per_class_intervals)`` as ``metrics.json`` holds them, ``{metric: interval}`` for the
+    headline ``metrics`` and ``{label: {"precision" | "recall" | "f1": interval}}`` for each class of
+    ``labels`` (class index = position) that has test utterances (a class absent from the test set has no
+    recall or F1, and so no interval)."""
+    from .. import stats
+
+    a = prediction_arrays(pred, method)
+    present = sorted(set(a["y_true"].tolist()))
+    per = {stats.class_metric(st, k): (labels[k], st) for k in present for st in stats.CLASS_STATS}
+    ivs = stats.bootstrap_ci(a["y_true"], a["y_pred"], a["fold"], n_classes=len(labels),
+                             metrics=[*metrics, *per], **kw)
+    per_class: dict = {}
+    for key, (label, st) in per.items():
+        per_class.setdefault(str(label), {})[st] = ivs.pop(key)
+    return ivs, per_class
 
 
 def load_predictions(run: dict) -> pd.DataFrame | None:

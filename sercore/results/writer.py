@@ -20,7 +20,7 @@ from ..paths import atomic_write, results_dir
 from .comparisons import _scoped, attach_intervals, scope
 from .metrics_json import (METRIC_KEYS, PREDICTION_COLUMNS, PREDICTIONS_FILE, MetricsError, _clean,
                            validate_metrics, write_metrics)
-from .predictions import headline_intervals
+from .predictions import run_intervals
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -105,12 +105,13 @@ class Run:
         return self.out_dir / "metrics.json"
 
     @staticmethod
-    def _intervals(result: ChapterResult, metrics: dict, where: str) -> tuple[dict, dict | None]:
-        """``metrics.json["intervals"]`` from the headline's predictions, and the record of the
-        predictions file (``({}, None)`` when the chapter handed no predictions)."""
+    def _intervals(result: ChapterResult, metrics: dict, where: str) -> tuple[dict, dict, dict | None]:
+        """``metrics.json["intervals"]`` and ``["per_class_intervals"]`` from the headline's predictions
+        (:func:`run_intervals`), and the record of the predictions file (``({}, {}, None)`` when the
+        chapter handed no predictions)."""
         pred = result.predictions
         if pred is None:
-            return {}, None
+            return {}, {}, None
         miss = [c for c in PREDICTION_COLUMNS if c not in pred.columns]
         if miss:
             raise ValueError(f"{where}: ChapterResult.predictions lacks columns {miss} (expected "
@@ -120,9 +121,9 @@ class Run:
         if head not in methods:
             raise ValueError(f"{where}: predictions of several methods {methods} but extra['headline_method'] "
                              f"is {head!r}: say which method the headline metrics are")
-        keys = [m for m in ("wa", "ua", "macro_f1") if metrics.get(m) is not None]
-        intervals = headline_intervals(pred, len(result.confusion["labels"]), head, metrics=keys)
-        return intervals, {"file": PREDICTIONS_FILE, "rows": int(len(pred)), "methods": methods,
+        keys = [m for m in METRIC_KEYS if metrics.get(m) is not None]
+        intervals, per_class = run_intervals(pred, list(result.confusion["labels"]), head, metrics=keys)
+        return intervals, per_class, {"file": PREDICTIONS_FILE, "rows": int(len(pred)), "methods": methods,
                            "headline_method": head, "columns": list(PREDICTION_COLUMNS)}
 
     def write(self, result: ChapterResult, *, corpus) -> dict:
@@ -133,16 +134,17 @@ class Run:
         """
         metrics = {k: result.metrics.get(k) for k in METRIC_KEYS}
         where = f"{self.paper} on {self.dataset} ({self.profile}, seed {self.seed})"
-        intervals, pred_record = self._intervals(result, metrics, where)
+        intervals, per_class_intervals, pred_record = self._intervals(result, metrics, where)
         data = {
             "paper": self.paper, "dataset": self.dataset, "profile": self.profile,
             "protocol": result.protocol, "synthetic": bool(corpus.synthetic), "corpus_note": corpus.note,
             "seed": self.seed, "git_sha": git_sha(), "started": self.started,
             "runtime_s": round(time.time() - self._t0, 2), "device": device_name(),
             "metrics": metrics, "intervals": intervals,
-            "per_class": result.per_class, "confusion": result.confusion,
+            "per_class": result.per_class, "per_class_intervals": per_class_intervals, "confusion": result.confusion,
             "comparisons": attach_intervals(_scoped(result.comparisons, result.protocol, corpus), metrics,
-                                            intervals, bool(corpus.synthetic), self.paper, self.dataset),
+                                            intervals, bool(corpus.synthetic), self.paper, self.dataset,
+                                            per_class_intervals=per_class_intervals),
             "scope": scope(result.protocol),
             "extra": {**result.extra, "environment": environment(), "params": self.params,
                       "corpus": corpus.record(), "predictions": pred_record},
