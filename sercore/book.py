@@ -175,7 +175,7 @@ def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
         if "parameters" in tags and injected:
             tags.append("remove-cell")        # the notebook's defaults; the values that ran follow
         elif "injected-parameters" in tags:
-            tags.append("hide-input")         # collapsed on the page; every value is also in the provenance panel
+            tags.append("remove-cell")        # paths of the build machine; every other value is in the provenance panel
     if subtitle:
         for cell in nb.cells:
             if cell.cell_type == "markdown" and cell.source.startswith("# "):

@@ -347,8 +347,25 @@ def headline(out: dict) -> pd.DataFrame:
     return pd.DataFrame([row], index=[idx])
 
 
+#: parameters that say where the run read and wrote on its machine: the panel names them, not their paths
+MACHINE_PARAMS = ("data_root", "results_dir", "results_root")
+
+
+def _panel_value(v) -> str:
+    """A provenance value as text: an absent value a dash, a mapping as ``fear 69, disgust 46``, a list
+    comma-separated (never a Python repr)."""
+    if v is None:
+        return "\u2013"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_panel_value(x)}" for k, x in v.items()) or "none"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_panel_value(x) for x in v) or "none"
+    return v if isinstance(v, str) else str(v)
+
+
 def provenance(out: dict) -> pd.DataFrame:
-    """The provenance panel: commit, seed, device, run time, protocol, data, library versions, parameters."""
+    """The provenance panel: commit, seed, device, run time, protocol, data, library versions, parameters
+    (those of :data:`MACHINE_PARAMS` by name only: a page shows no path of the machine that ran it)."""
     env = out.get("extra", {}).get("environment", {})
     rows = {"git commit": out["git_sha"], "started (UTC)": out["started"], "run time (s)": out["runtime_s"],
             "device": out["device"], "seed": out["seed"], "profile": out["profile"],
@@ -361,8 +378,12 @@ def provenance(out: dict) -> pd.DataFrame:
                      "labels dropped by the label map": corpus.get("dropped_labels") or "none"})
     rows.update({f"version: {k}": v for k, v in env.items()})
     # parameters as a params file or `--set KEY=VALUE` spells them (null, false, [a, b]): copied from here, they run
-    rows.update({f"param: {k}": _yaml_value(v) for k, v in out.get("extra", {}).get("params", {}).items()})
-    return pd.DataFrame({"value": {k: v if isinstance(v, str) else str(v) for k, v in rows.items()}})
+    params = out.get("extra", {}).get("params", {})
+    rows.update({f"param: {k}": _yaml_value(v) for k, v in params.items() if k not in MACHINE_PARAMS})
+    where = [k for k in MACHINE_PARAMS if params.get(k)]
+    if where:
+        rows["machine paths"] = f"{', '.join(where)}: where the machine that ran it keeps data and results (not shown)"
+    return pd.DataFrame({"value": {k: _panel_value(v) for k, v in rows.items()}})
 
 
 def _yaml_value(v) -> str:

@@ -202,25 +202,157 @@ def test_no_broken_internal_links(book):
     assert not broken, f"{len(broken)} broken internal link(s) of {checked}:\n" + "\n".join(broken[:40])
 
 
-def test_tables_of_the_executed_pages_are_whole(book):
+class _Reader(HTMLParser):
+    """What a reader sees of a page: the visible text (no script or style), the text of the outputs
+    (code inputs left out: a reader reads a repr in an output, not in code), table cells, and the rows
+    of the tables."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.visible: list[str] = []
+        self.output: list[str] = []
+        self.cells: list[str] = []
+        self._skip = 0                      # inside script/style
+        self._input_depth: int | None = None   # div depth where a code input began
+        self._depth = 0
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        if tag == "div":
+            self._depth += 1
+            if self._input_depth is None and "cell_input" in (dict(attrs).get("class") or ""):
+                self._input_depth = self._depth
+        if tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        if tag == "div":
+            if self._input_depth == self._depth:
+                self._input_depth = None
+            self._depth -= 1
+        if tag in ("td", "th") and self._cell is not None:
+            self.cells.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        self.visible.append(data)
+        if self._input_depth is None:
+            self.output.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+#: what a reader must never see (issue 31, item 7): pattern -> what it is
+_RAW = {r"\bNaN\b": "a NaN", r"<NA>": "a pandas <NA>", r"\{'": "a Python dict repr", r"\[np\.float": "a numpy repr",
+        r"np\.float64\(": "a numpy repr", r"<IPython\.core": "an IPython object repr",
+        r"\d+ rows × \d+ columns": "a table cut to its first and last rows"}
+
+
+def _built_pages(html: Path, published: bool) -> list[Path]:
+    """Every page of the build (theme templates under _static/ and page sources left out): those staged from
+    records/ (``*-published.html``) when ``published``, else all the others."""
+    pages = sorted(p for p in html.rglob("*.html") if p.relative_to(html).parts[0] not in ("_static", "_sources"))
+    return [p for p in pages if p.name.endswith("-published.html") == published]
+
+
+def _reader_problems(page: Path, html: Path, machine: list[str]) -> list[str]:
+    """What is wrong on ``page`` as a reader sees it: a raw value (:data:`_RAW`), ``None`` as a table cell, a
+    cell cut to "...", or a path of the machine that built it (any of ``machine``, code inputs included)."""
+    import re
+
+    doc = _Reader()
+    doc.feed(page.read_text(encoding="utf-8", errors="replace"))
+    name = page.relative_to(html).as_posix()
+    output, visible = " ".join(doc.output), " ".join(doc.visible)
+    out = []
+    for pattern, what in _RAW.items():
+        hits = [output[max(0, m.start() - 40):m.end() + 40] for m in re.finditer(pattern, output)]
+        out += [f"{name}: {what} ({len(hits)}x), e.g. {' '.join(hits[0].split())!r}"] if hits else []
+    nones = [c for c in doc.cells if c in ("None", "nan", "NaT")]
+    out += [f"{name}: a Python None/nan as a table cell ({len(nones)}x)"] if nones else []
+    cut = [c for c in doc.cells if c.endswith("...")]
+    out += [f"{name}: a cell cut to '...' ({len(cut)}x), e.g. {cut[0][-60:]!r}"] if cut else []
+    for path in machine:
+        hits = [visible[max(0, m.start() - 40):m.end() + 40] for m in re.finditer(re.escape(path), visible)]
+        out += [f"{name}: the build machine's path {path} ({len(hits)}x), e.g. {' '.join(hits[0].split())!r}"] if hits else []
+    return out
+
+
+def _machine_paths(book) -> list[str]:
+    """Paths of the machine that built the book: the temp project, the checkout it was copied from, the home folder."""
+    paths = {str(book["tmp"]), str(book["tmp"].resolve()), str(ROOT), str(ROOT.resolve())}
+    home = str(Path.home())
+    if len(home) > 1:
+        paths.add(home.rstrip("/") + "/")
+    return sorted(paths)
+
+
+@pytest.mark.parametrize("published", [
+    False,
+    pytest.param(True, marks=pytest.mark.xfail(strict=False, reason=(
+        "published-run pages still show the outputs their record's notebook was executed with (NaN, <NA>, "
+        "reprs, cut cells); the record-page rewrite (pages rendered from the record's data by today's code, "
+        "sercore/record_page.py) fixes them: remove this mark after merging it")))], ids=["built", "published"])
+def test_every_page_shows_whole_tables_and_no_raw_value_or_machine_path(book, published):
     """pandas shortens a long cell to "..." and a long table to its first and last rows ("69 rows × 1
-    columns"), which a reader of the HTML cannot open, and writes an absent value as "NaN". The pages
-    this build executed (the chapter and the scoreboard) show every cell and row whole and an absent
-    value as a dash (:func:`sercore.results.readable_tables`). Published pages are left out: a record
-    keeps the outputs of the commit that made it."""
+    columns"), which a reader of the HTML cannot open, writes an absent value as "NaN" or "<NA>", and a
+    dict or numpy scalar as its Python repr; a parameter cell or provenance panel may print where the
+    machine keeps its data. No page of the book (every built page: chapters, the data chapter, the
+    scoreboard, the summary, and, as a separate case, the pages staged from records/) shows any of it:
+    cells whole, an absent value a dash (:func:`sercore.results.readable_tables`)."""
+    html = book["html"]
+    pages = _built_pages(html, published)
+    if published:
+        assert pages or not any((book["tmp"] / "proj" / "records").glob("*/*/*/seed-*")), "records/ staged no page"
+        if not pages:
+            pytest.skip("records/ holds no published run")
+    else:
+        assert len(pages) >= 8, f"only {len(pages)} pages in {html}"
+        executed = [html / PAGES[n][0] for n in ("chapter", "scoreboard")]
+        for page in executed:                   # the parser sees the tables of the executed pages
+            doc = _Reader()
+            doc.feed(page.read_text(encoding="utf-8", errors="replace"))
+            assert len(doc.cells) > 20, f"{page.name}: only {len(doc.cells)} table cells: is the parser seeing the tables?"
+    problems = [p for page in pages for p in _reader_problems(page, html, _machine_paths(book))]
+    assert not problems, f"{len(problems)} problem(s) a reader sees:\n" + "\n".join(problems[:40])
+
+
+def test_math_is_typeset_offline_in_chromium(book):
+    """Every page with TeX math (``\\(...\\)``, ``$$``) shows it typeset by the MathJax under _static/
+    (no network): Chromium's rendered DOM holds ``mjx-container`` elements and no raw ``\\(`` is left in
+    its text."""
     import re
 
     html = book["html"]
-    pages = [html / PAGES[n][0] for n in ("chapter", "scoreboard")]
-    cut = []
+    pages = [p for published in (False, True) for p in _built_pages(html, published)]
+    with_math = []
     for page in pages:
-        text = page.read_text(encoding="utf-8", errors="replace")
-        cells = re.findall(r"<td[^>]*>(.*?)</td>", text, flags=re.S)
-        assert len(cells) > 20, f"{page.name}: only {len(cells)} table cells: is the parser seeing the tables?"
-        cut += [f"{page.name}: cell {c.strip()[-60:]!r}" for c in cells if c.strip().endswith("...")]
-        cut += [f"{page.name}: a NaN cell" for c in cells if c.strip() == "NaN"]
-        cut += [f"{page.name}: {m}" for m in re.findall(r"\d+ rows × \d+ columns", text)]
-    assert not cut, f"{len(cut)} shortened table(s) or cell(s):\n" + "\n".join(cut[:20])
+        doc = _Reader()
+        doc.feed(page.read_text(encoding="utf-8", errors="replace"))
+        if re.search(r"\\\(|\$\$|\\\[", " ".join(doc.visible)):
+            with_math.append(page)
+    if not with_math:
+        pytest.skip("no page of this build has TeX math")
+    raw = []
+    for page in with_math:
+        name = page.relative_to(html).as_posix()
+        proc = _chromium_run(book, "--dump-dom", page.resolve().as_uri(), budget_ms=15000)
+        assert proc.returncode == 0 and "<html" in proc.stdout, f"--dump-dom of {name} failed:\n{proc.stderr[-2000:]}"
+        doc = _Reader()
+        doc.feed(proc.stdout)
+        text = " ".join(doc.visible)
+        left = [text[max(0, m.start() - 30):m.end() + 30] for m in re.finditer(r"\\\(|\$\$", text)]
+        if "<mjx-container" not in proc.stdout or left:
+            raw.append(f"{name}: {proc.stdout.count('<mjx-container')} typeset formula(s), {len(left)} raw, e.g. "
+                       f"{' '.join(left[0].split()) if left else ''!r}")
+    assert not raw, "math left untypeset (MathJax did not run offline):\n" + "\n".join(raw)
+    print(f"math typeset on {len(with_math)} page(s): {[p.name for p in with_math]}")
 
 
 # ----------------------------------------------------------------------------- Chromium

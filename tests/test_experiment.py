@@ -38,6 +38,13 @@ def test_provenance_panel_carries_corpus_and_environment(corpus, tmp_path):
         "null", "false", "[no_lct, no_tsa]", "4.0e-05", "ctmam"]
     assert yaml.safe_load(panel["param: lr"]) == 4e-05
     assert panel["version: torch"].startswith("2.9")
+    # no path of the machine that ran it, no Python repr: an absent value is a dash, a mapping is words
+    assert "param: results_dir" not in panel and "results_dir" in panel["machine paths"]
+    assert str(tmp_path) not in " ".join(panel)
+    dropped = experiment.provenance({**out, "extra": {**out["extra"], "environment": {"cuda": None},
+                                                      "corpus": {**out["extra"]["corpus"],
+                                                                 "dropped_labels": {"fear": 69, "disgust": 46}}}})["value"]
+    assert dropped["version: cuda"] == "\u2013" and dropped["labels dropped by the label map"] == "fear 69, disgust 46"
 
 
 def test_clipping_states_the_audio_max_s_drops(tmp_path):
