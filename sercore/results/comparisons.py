@@ -107,7 +107,8 @@ def row_interval(c: dict, intervals: dict | None, per_class_intervals: dict | No
     :data:`CLASS_CANDIDATES`), the interval is the one whose estimate is the measured number (within
     :data:`HEADLINE_TOLERANCE`: a chapter may round to 2 decimals; an interval without ``estimate`` is
     of the headline value ``metrics[k]``): a number of another model (an ablation variant, a baseline)
-    matches none, as the run keeps its headline model's predictions only. Returns ``(interval, "")`` or ``(None, "no interval: <why>")``.
+    matches none, as the run keeps its headline model's predictions only.
+    Returns ``(interval, "")`` or ``(None, "no interval: <why>")``.
     """
     intervals, per_class_intervals = intervals or {}, per_class_intervals or {}
     label = row_class(c["row"], per_class_intervals)
