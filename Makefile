@@ -16,15 +16,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-# The run matrix (every params file x profile through `sercore run`, tests/test_matrix.py) runs on two
-# pytest-xdist workers of one thread each; everything else runs in one process (timing tests need quiet).
-# The matrix executes every notebook that has params/<paper>/ (on its smoke profile among others); nbval
-# executes the rest (the data chapter, the scoreboard, ...), so each notebook runs once.
+# One pytest run on two pytest-xdist workers of one thread each (--dist loadscope, scoped in tests/conftest.py):
+# the run matrix's cells (every params file x profile through `sercore run`, tests/test_matrix.py) are
+# spread one by one; every other test file and notebook stays whole on one worker. The matrix executes
+# every notebook that has params/<paper>/ (on its smoke profile among others); nbval executes the rest
+# (the data chapter, the scoreboard, the summary), so each notebook runs once.
 MATRIX_NOTEBOOKS = $(patsubst params/%/,book/%.ipynb,$(wildcard params/*/))
 NBVAL_NOTEBOOKS  = $(filter-out $(MATRIX_NOTEBOOKS),$(wildcard book/*.ipynb))
 test: setup chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS) tests $(NBVAL_NOTEBOOKS) --nbval-lax --ignore=tests/test_matrix.py
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS) tests/test_matrix.py -n 2 --dist worksteal
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS) tests $(NBVAL_NOTEBOOKS) \
+		--nbval-lax -n 2 --dist loadscope
 
 # A small benchmark (a few seconds) first, so the benchmarks page shows numbers measured on this machine
 # (a full `benchmarks/run` already in results/ is kept), then every notebook and the HTML.

@@ -104,6 +104,22 @@ def tiny_wav2vec2():
     return make
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs the whole suite on two pytest-xdist workers with ``--dist loadscope``, scoped
+    here as: every run-matrix cell on its own (each is a whole `sercore run`, spread one by one), every
+    other test file and notebook whole on one worker (its module fixtures, e.g. the browser test's book
+    build, are made once; a notebook's cells run in order in one kernel)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileOrMatrixCell(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if "test_matrix.py::test_cell[" in nodeid else nodeid.split("::")[0]
+
+    return FileOrMatrixCell(config, log)
+
+
 #: the run matrix (tests/test_matrix.py) as it ran: cell -> (seconds, outcome); filled from the test
 #: reports, so it works under pytest-xdist too (the Makefile runs the matrix on 2 workers)
 _MATRIX: dict[str, tuple[float, str]] = {}
