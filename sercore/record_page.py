@@ -398,8 +398,8 @@ def text_of(obj) -> str:
 
 def show(obj) -> None:
     """Display one thing in a notebook: Markdown text, a table without its index (in a box that scrolls
-    when wide), or a figure (closed after)."""
-    from IPython.display import HTML, Markdown
+    when wide), or a figure as a PNG (whatever matplotlib backend the kernel has; closed after)."""
+    from IPython.display import HTML, Image, Markdown
     from IPython.display import display as ipy_display
 
     if isinstance(obj, str):
@@ -407,7 +407,11 @@ def show(obj) -> None:
     elif isinstance(obj, pd.DataFrame):
         ipy_display(HTML('<div class="sercore-table" style="overflow-x: auto">' + obj.to_html(index=False) + "</div>"))
     else:
+        import io
+
         import matplotlib.pyplot as plt
 
-        ipy_display(obj)
+        buf = io.BytesIO()
+        obj.savefig(buf, format="png", dpi=100, bbox_inches="tight")
         plt.close(obj)
+        ipy_display(Image(data=buf.getvalue(), format="png"))
