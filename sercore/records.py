@@ -21,7 +21,7 @@ and ``provenance.json``:
 :func:`record_run` copies a finished results folder into ``records/``; :func:`check_record` checks a
 record's schema and files; :func:`commit_exists` that its commit is in the history;
 :func:`stale_params` what differs from what ``params/`` resolves to now. The book reads records
-through :func:`published_cells` (pages: :func:`sercore.book.stage_published`), :func:`with_published` (the
+through :func:`published_cells` (pages rendered from the records' data: :mod:`sercore.record_page`, :func:`sercore.book.stage_published`), :func:`with_published` (the
 scoreboard) and :func:`three_columns` (each chapter: the paper's number, the published runs'
 mean ± std over seeds, this build's run).
 """
