@@ -119,10 +119,10 @@ def published_pages(gen: Path, results_root: Path | None = None, records_root: P
 def stage_published(gen: Path, results_root: Path | None = None, records_root: Path | None = None,
                     root: Path | None = None) -> list[Path]:
     """Render one page per published cell (:func:`published_pages`): this checkout's
-    ``book/published.ipynb`` executed with papermill for the cell (:mod:`sercore.record_page`: the page is made from the records' data by
-    this build's code, never copied from a record's notebook), titled ``<PAPER> on <dataset> (<profile>
-    profile, published run)``, with links to each seed's executed notebook (the record's artifact,
-    :func:`sercore.record_page.notebook_links`). The pages are rendered again by every build, so a
+    ``book/published.ipynb`` executed with papermill for the cell (:mod:`sercore.record_page`: the page is
+    made from the records' data by this build's code, never copied from a record's notebook), titled
+    ``<PAPER> on <dataset> (<profile> profile, published run)``, with the published banner and links to
+    each seed's executed notebook, the record's artifact (:func:`sercore.record_page.heading`). The pages are rendered again by every build, so a
     changed record or display code always reaches them. A page that fails to render stops the build.
     Returns the pages."""
     import nbformat

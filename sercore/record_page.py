@@ -165,8 +165,9 @@ def comparisons(items: list[dict]) -> tuple[pd.DataFrame, str]:
     decided again (:func:`sercore.results.attach_intervals`, the one decision of comparability; a verdict
     written into an old record is not read), then pooled (:func:`sercore.reproduction.pool`): the
     paper's number, our mean ± std over the seeds that measured the row, the seed-pooled 95% interval,
-    the verdict and the test data. A row's note is a footnote number; returns the table and the
-    footnotes (Markdown), each note once."""
+    the verdict and the test data. A row's note, and the reason of a "not comparable" verdict, is a
+    footnote number (the same text repeated over dozens of rows is written once); returns the table and
+    the footnotes (Markdown)."""
     from .reproduction import pool, record_run
     from .results import attach_intervals
 
@@ -178,25 +179,27 @@ def comparisons(items: list[dict]) -> tuple[pd.DataFrame, str]:
         for c in decided:
             rows.setdefault(tuple(c[k] for k in key), []).append(c)
     notes: dict[str, int] = {}
+
+    def foot(text: str) -> str:
+        return f"[{notes.setdefault(text, len(notes) + 1)}]"
+
     out = []
     for (table, row, metric), cs in rows.items():
         have = [c for c in cs if c.get("measured") is not None]
         reported = cs[0].get("reported")
-        if have and reported is not None:
-            p = pool(float(reported), metric, have)
-        else:
-            p = {"interval": None, "verdict": cs[0]["verdict"]}
+        verdict = (pool(float(reported), metric, have) if have and reported is not None
+                   else {"interval": None, "verdict": cs[0]["verdict"]})
+        v = verdict["verdict"]
         note = " ".join(dict.fromkeys(str(c.get("note") or "").strip() for c in cs)).strip()
-        if note and note not in notes:
-            notes[note] = len(notes) + 1
         out.append({"table": table, "row": row, "metric": metric, "paper": fmt_value(reported, metric),
                     "ours (mean ± std)": mean_std([c["measured"] for c in have], metric),
-                    "95% interval": fmt_interval(p["interval"]), "verdict": p["verdict"],
+                    "95% interval": fmt_interval(verdict["interval"]),
+                    "verdict": f"not comparable {foot(v)}" if v.startswith("not comparable") else v,
                     "test data": " / ".join(dict.fromkeys(c["scope"] for c in have if c.get("scope"))),
-                    "note": f"[{notes[note]}]" if note else ""})
+                    "note": foot(note) if note else ""})
     cols = ["table", "row", "metric", "paper", "ours (mean ± std)", "95% interval", "verdict", "test data", "note"]
-    foot = "\n".join(f"{i}. {n}" for n, i in notes.items())
-    return _cells(pd.DataFrame(out, columns=cols)), (f"Notes:\n\n{foot}" if foot else "The rows carry no note.")
+    text = "\n".join(f"{i}. {n}" for n, i in notes.items())
+    return _cells(pd.DataFrame(out, columns=cols)), (f"Notes:\n\n{text}" if text else "The rows carry no note.")
 
 
 def per_class(items: list[dict]) -> pd.DataFrame | str:
