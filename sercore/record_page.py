@@ -77,13 +77,6 @@ def _cells(df: pd.DataFrame) -> pd.DataFrame:
                                         or v == "" else str(v)))
 
 
-def markdown_table(df: pd.DataFrame) -> str:
-    """A table of text cells as Markdown (:func:`sercore.reproduction.markdown_table`)."""
-    from .reproduction import markdown_table as md
-
-    return md(df)
-
-
 # ----------------------------------------------------------------------------- the sections
 
 def load(paper: str, dataset: str, profile: str = "reference", records_root=None) -> list[dict]:
@@ -286,10 +279,7 @@ def gap(items: list[dict], records_root=None) -> tuple[str, pd.DataFrame | None]
     or the sentence alone where the chapter breaks down no gap for this corpus."""
     from . import gaps
 
-    m0 = items[0]["metrics"]
-    table, text = gaps.for_run({"paper": m0["paper"], "dataset": m0["dataset"], "metrics": m0["metrics"],
-                                "comparisons": m0["comparisons"], "profile": m0["profile"]},
-                               items[0]["provenance"]["profile"], records_root)
+    table, text = gaps.for_run(items[0]["metrics"], items[0]["provenance"]["profile"], records_root)
     if table is None:
         return text, None
     shown = table.copy()

@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import statistics
-from pathlib import Path
 
 import matplotlib
 import nbformat
