@@ -10,7 +10,8 @@ artifacts the page links to (:func:`notebook_links`).
 
 Every table cell is text, formatted by the type of its value (a score to 2 decimals, a count whole with
 thousands separators, an interval as ``[low, high]``); an absent value is :data:`ABSENT`, never NaN,
-None or a Python repr. Numbers go through :mod:`sercore.results.display` at call time.
+None or a Python repr. This module's numbers go through :mod:`sercore.results.display` at call time (a
+changed formatter reaches every page); the claims table is the summary's (:func:`sercore.reproduction.frame`).
 
 ``items``, everywhere here, are one cell's records as :func:`sercore.records.published_cells` gives them
 (seeds in order: ``{"folder", "provenance", "metrics"}``).
