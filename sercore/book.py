@@ -104,28 +104,53 @@ def execute_summary(root: Path, results_root: Path) -> Path:
     return dest
 
 
+def published_pages(gen: Path, results_root: Path | None = None, records_root: Path | None = None,
+                    root: Path | None = None) -> list[tuple[tuple[str, str, str], list[dict], Path]]:
+    """The published cells the book shows, each with its records and its page
+    ``gen/<paper>/<dataset>-<profile>-published.ipynb``: every cell of ``records/`` unless ``results/``
+    has a fresher run of it (:func:`sercore.records.fresher_result`; that run is staged instead)."""
+    from .records import fresher_result, published_cells, records_dir
+
+    return [(cell, items, gen / cell[0] / f"{cell[1]}-{cell[2]}-published.ipynb")
+            for cell, items in sorted(published_cells(records_root or records_dir(root)).items())
+            if fresher_result(cell, items, results_root) is None]
+
+
 def stage_published(gen: Path, results_root: Path | None = None, records_root: Path | None = None,
                     root: Path | None = None) -> list[Path]:
-    """Stage one page per published cell into ``gen/<paper>/<dataset>-<profile>-published.ipynb``
-    (the lowest seed's notebook under :func:`sercore.records.published_banner`), unless ``results/`` has a fresher
-    run of the same cell (that run is staged instead, by the book). Returns the pages."""
+    """Render one page per published cell (:func:`published_pages`): this checkout's
+    ``book/published.ipynb`` executed with papermill for the cell (:mod:`sercore.record_page`: the page is
+    made from the records' data by this build's code, never copied from a record's notebook), titled
+    ``<PAPER> on <dataset> (<profile> profile, published run)``, with the published banner and links to
+    each seed's executed notebook, the record's artifact (:func:`sercore.record_page.heading`). The pages are rendered again by every build, so a
+    changed record or display code always reaches them. A page that fails to render stops the build.
+    Returns the pages."""
     import nbformat
 
-    from .records import fresher_result, published_banner, published_cells, records_dir
+    from . import record_page
+    from .records import records_dir
+    from .runs.execute import _papermill
 
+    root = root or project_root()
+    records_root = Path(records_root or records_dir(root)).resolve()
+    # the page's kernel reads records/ of the project unless told otherwise (no path of this machine is passed)
+    rr = None if records_root == records_dir().resolve() else str(records_root)
+    code = project_root() / "book"          # the page's notebook and the chapters' titles: this checkout's code
     out = []
-    for cell, items in sorted(published_cells(records_root or records_dir(root)).items()):
-        if fresher_result(cell, items, results_root) is not None:
-            continue
-        paper, dataset, profile = cell
-        dest = gen / paper / f"{dataset}-{profile}-published.ipynb"
+    for (paper, dataset, profile), items, dest in published_pages(gen, results_root, records_root, root):
         dest.parent.mkdir(parents=True, exist_ok=True)
-        _stage_notebook(items[0]["folder"] / f"{paper}.ipynb", dest,
-                        f"{dataset} ({profile} profile, published run)")
+        try:
+            _papermill(code / "published.ipynb", dest, {"paper": paper, "dataset": dataset, "profile": profile,
+                                                         "records_root": rr}, code, False)
+        except Exception as e:       # noqa: BLE001 - papermill raises its own kinds; the cause is named
+            raise RuntimeError(f"the published page of {paper}/{dataset}/{profile} failed to render "
+                               f"({type(e).__name__}: {str(e).strip()[:2000]}); see {dest}") from None
+        _stage_notebook(dest, dest, None)
         nb = nbformat.read(dest, as_version=4)
-        at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
-                   and c.source.startswith("# ")), 0)
-        nb.cells.insert(at, nbformat.v4.new_markdown_cell(published_banner(items, root)))
+        # the cell's name is the title and the banner's; the parameter cells are not shown
+        nb.cells = [c for c in nb.cells if not {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+        first = next(c for c in nb.cells if c.cell_type == "markdown")      # the notebook's own title
+        first.source = record_page.heading(items, dest.parent)
         nbformat.write(nb, dest)
         out.append(dest)
     return out

@@ -21,7 +21,7 @@ and ``provenance.json``:
 :func:`record_run` copies a finished results folder into ``records/``; :func:`check_record` checks a
 record's schema and files; :func:`commit_exists` that its commit is in the history;
 :func:`stale_params` what differs from what ``params/`` resolves to now. The book reads records
-through :func:`published_cells` (pages: :func:`sercore.book.stage_published`), :func:`with_published` (the
+through :func:`published_cells` (pages rendered from the records' data: :mod:`sercore.record_page`, :func:`sercore.book.stage_published`), :func:`with_published` (the
 scoreboard) and :func:`three_columns` (each chapter: the paper's number, the published runs'
 mean ± std over seeds, this build's run).
 """
@@ -575,15 +575,16 @@ def wall_seconds(item: dict) -> float:
 
 
 def published_banner(items: list[dict], root: Path | None = None) -> str:
-    """Markdown for the top of a published run's page: a published run, when, how, the command that
-    makes it again, every seed's headline and their mean ± std, and any parameter the params file
-    has changed since."""
+    """Markdown for the top of a published run's page (:mod:`sercore.record_page`): a published run
+    rendered from its records, when, how, the command that makes it again, every seed's headline and
+    their mean ± std, and any parameter the params file has changed since."""
     p0 = items[0]["provenance"]
     seeds = ", ".join(str(r["provenance"]["seed"]) for r in items)
     lines = [f"```{{admonition}} Published run ({p0['profile']} profile, not re-run by this build)",
              ":class: important",
-             f"This page is the executed notebook of seed {p0['seed']} of a run kept in "
-             f"`records/{p0['paper']}/{p0['dataset']}/{p0['profile']}/` (seeds {seeds}). "
+             f"This page is rendered by this build's code from the data of a run kept in "
+             f"`records/{p0['paper']}/{p0['dataset']}/{p0['profile']}/` (seeds {seeds}): its metrics, "
+             "predictions, training history and provenance. "
              f"Made {p0['started']} at commit `{p0['commit'][:12]}` on {p0['device']} in "
              f"{span(wall_seconds(items[0]))}, data version `{p0['corpus_fingerprint']}`.",
              "", f"Reproduce: `{p0['reproduce']}`", ""]
@@ -596,7 +597,7 @@ def published_banner(items: list[dict], root: Path | None = None) -> str:
     stale = stale_params(p0, root)
     if stale:
         lines += ["", "**The params file has changed since this run** (recorded -> now): "
-                  + "; ".join(f"`{s}`" for s in stale[:8]) + (" ..." if len(stale) > 8 else "")]
+                  + "; ".join(f"`{s}`" for s in stale[:8]) + (f"; and {len(stale) - 8} more" if len(stale) > 8 else "")]
     lines.append("```")
     return "\n".join(lines)
 

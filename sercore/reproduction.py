@@ -33,6 +33,7 @@ import pandas as pd
 # reads it from there
 from .results import (CHECK_METRICS, CHECK_VERDICTS, SCORE_VERDICTS, comparable_verdict,  # noqa: F401
                       decide, metric_key)
+from .results.comparisons import _same_count
 
 #: the columns of :func:`verdict_counts` (the first four are :func:`sercore.results.paper_summary`'s)
 COUNT_COLUMNS = ("reproduced (inside)", "ours below", "ours above", "not comparable", "rows",
@@ -90,6 +91,17 @@ def claim_rows(run: dict) -> list[dict]:
     return list(out.values())
 
 
+def record_run(item: dict) -> dict:
+    """A record (one of :func:`sercore.records.published_cells`' items) as a run: its ``metrics.json`` dict
+    with its intervals (those it predates derived from its predictions, :func:`sercore.records.with_intervals`) and
+    ``_item``, the record."""
+    from . import records
+
+    m = records.with_intervals(item["folder"], item["metrics"])
+    m["_item"] = item
+    return m
+
+
 def _seeds_runs(results_root=None, records_root=None) -> dict[tuple[str, str, str], dict[int, dict]]:
     """Every run of a paper by cell ``(paper, dataset, profile)`` and seed: the records' (with their
     intervals derived from their predictions where they predate intervals, and ``_item``: the record)
@@ -104,9 +116,7 @@ def _seeds_runs(results_root=None, records_root=None) -> dict[tuple[str, str, st
         if cell[0] not in papers:
             continue
         for it in items:
-            m = records.with_intervals(it["folder"], it["metrics"])
-            m["_item"] = it
-            cells.setdefault(cell, {})[int(it["provenance"]["seed"])] = m
+            cells.setdefault(cell, {})[int(it["provenance"]["seed"])] = record_run(it)
     for m in [*results.collect(results_root), *results.collect_seeds(results_root)]:
         if "error" in m or m["paper"] not in papers:
             continue
@@ -202,48 +212,73 @@ def summary_rows(results_root=None, records_root=None) -> list[dict]:
     rank = {p: i for i, p in enumerate(PROFILES)}
     found: dict = {}
     for (paper, dataset, profile), by_seed in _seeds_runs(results_root, records_root).items():
-        runs = [by_seed[s] for s in sorted(by_seed)]
-        per_seed = [{(r["paper"], float(c["reported"]), c["metric"], c["corpus"]): c for c in claim_rows(r)} for r in runs]
-        for key in dict.fromkeys(k for ps in per_seed for k in ps):
-            c = next(ps[key] for ps in per_seed if key in ps)
-            got = [ps.get(key) for ps in per_seed]
-            have = [(r, g) for r, g in zip(runs, got) if g is not None]
-            rs, gs = [r for r, _ in have], [g for _, g in have]
-            vals = [float(g["measured"]) for g in gs]
-            bad = next((g["verdict"] for g in gs if not g["comparable"]), None)
-            mean = statistics.mean(vals)
-            std = statistics.stdev(vals) if len(vals) > 1 and len(set(vals)) > 1 else None
-            interval = None
-            if c["metric"] in CHECK_METRICS:
-                verdict = bad or ("equal" if all(_same_count(v, key[1]) for v in vals) else "not equal")
-            else:
-                interval = pooled_interval(vals, [g["interval"] for g in gs])
-                if bad:
-                    verdict = bad
-                elif interval is None:
-                    verdict = "not comparable: no interval: a seed has none"
-                else:
-                    verdict = ("inside" if interval[0] <= key[1] <= interval[1]
-                               else "below" if interval[1] < key[1] else "above")
-            row = {"paper": paper, "dataset": dataset, "profile": profile, "table": c["table"], "row": c["row"],
-                   "also": c["also"], "metric": c["metric"], "reported": key[1], "corpus": key[3], "mean": mean,
-                   "std": std, "interval": interval, "test_data": _test_data(rs, c), "verdict": verdict,
-                   "kind": "check" if c["metric"] in CHECK_METRICS else "score",
-                   "items": [r["_item"] for r in rs]}
+        for key, row in cell_claims([by_seed[s] for s in sorted(by_seed)]):
             # one row per claim: a comparable measurement before another, then the most complete profile,
             # then the most seeds
-            score = (comparable_verdict(verdict), rank.get(profile, -1), len(vals))
+            score = (comparable_verdict(row["verdict"]), rank.get(profile, -1), len(row["items"]))
             if key not in found or score > found[key][0]:
                 found[key] = (score, row)
+    return _ordered([r for _, r in found.values()], records_root)
+
+
+def _ordered(rows: list[dict], records_root=None) -> list[dict]:
+    """Claim rows in the book's order (papers as registered, scores before counts, then table, row,
+    metric), each with ``gap``: the measured parts of its gap (:func:`_gap_parts`) for a comparable score."""
     from .registry import paper_keys
 
     order = {p: i for i, p in enumerate(paper_keys())}
-    rows = [r for _, r in found.values()]
-    rows.sort(key=lambda r: (order.get(r["paper"], 99), r["kind"] == "check", r["table"], str(r["row"]), r["metric"]))
+    rows = sorted(rows, key=lambda r: (order.get(r["paper"], 99), r["kind"] == "check", r["table"], str(r["row"]),
+                                       r["metric"]))
     for r in rows:
         r["gap"] = (_gap_parts(r["paper"], r["items"], r["metric"], r["reported"], records_root)
                     if r["kind"] == "score" and comparable_verdict(r["verdict"]) else "")
     return rows
+
+
+def pool(reported: float | None, metric: str, decided: Sequence[dict]) -> dict:
+    """One comparison row over the seeds that measured it: ``decided`` holds the row as each seed's run
+    decided it (:func:`decide`: ``measured``, ``interval``, ``comparable``, ``verdict``). Returns ``mean``,
+    ``std`` (None for one seed or equal values), ``interval`` (:func:`pooled_interval`, a score's) and the
+    pooled ``verdict``: a seed's "not comparable: <why>" when any seed's is; for a count, equal / not equal;
+    for a score, inside / below / above the seed-pooled interval (not comparable when a seed has none)."""
+    vals = [float(g["measured"]) for g in decided]
+    bad = next((g["verdict"] for g in decided if not g["comparable"]), None)
+    std = statistics.stdev(vals) if len(vals) > 1 and len(set(vals)) > 1 else None
+    interval = None if metric in CHECK_METRICS else pooled_interval(vals, [g["interval"] for g in decided])
+    if bad:
+        verdict = bad
+    elif metric in CHECK_METRICS:
+        verdict = "equal" if all(_same_count(v, reported) for v in vals) else "not equal"
+    else:
+        verdict = ("not comparable: no interval: a seed has none" if interval is None
+                   else "inside" if interval[0] <= reported <= interval[1]
+                   else "below" if interval[1] < reported else "above")
+    return {"mean": statistics.mean(vals), "std": std, "interval": interval, "verdict": verdict}
+
+
+def cell_claims(runs: Sequence[dict]) -> list[tuple[tuple, dict]]:
+    """The headline claims of one cell's runs (one per seed, e.g. :func:`record_run` of each record), seeds
+    pooled (:func:`pool`): ``(key, row)`` pairs, ``key`` = (paper, reported, metric, corpus), ``row`` as
+    :func:`summary_rows` gives it (without ``gap``)."""
+    per_seed = [{(r["paper"], float(c["reported"]), c["metric"], c["corpus"]): c for c in claim_rows(r)} for r in runs]
+    out = []
+    for key in dict.fromkeys(k for ps in per_seed for k in ps):
+        c = next(ps[key] for ps in per_seed if key in ps)
+        have = [(r, ps[key]) for r, ps in zip(runs, per_seed) if key in ps]
+        rs, gs = [r for r, _ in have], [g for _, g in have]
+        p = pool(key[1], c["metric"], gs)
+        out.append((key, {"paper": rs[0]["paper"], "dataset": rs[0]["dataset"], "profile": rs[0]["profile"],
+                          "table": c["table"], "row": c["row"], "also": c["also"], "metric": c["metric"],
+                          "reported": key[1], "corpus": key[3], **p, "test_data": _test_data(rs, c),
+                          "kind": "check" if c["metric"] in CHECK_METRICS else "score",
+                          "items": [r["_item"] for r in rs]}))
+    return out
+
+
+def cell_summary(runs: Sequence[dict], records_root=None) -> pd.DataFrame:
+    """:func:`summary`'s rows of one cell's runs only (a published run's page): its headline claims, seeds
+    pooled, with their gap parts, as :func:`frame` shows them."""
+    return frame(_ordered([row for _, row in cell_claims(runs)], records_root))
 
 
 def summary(results_root=None, records_root=None, paper: str | None = None) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Published runs (sercore.records): recording a finished run, the record's schema and integrity,
-its commit in the history, the staleness flag against params/, and what the book stages."""
+its commit in the history, the staleness flag against params/, and which published pages the book
+renders (the pages themselves: tests/test_record_page.py)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sercore import book, records, runs
+from sercore import book, record_page, records, runs
 from sercore.paths import project_root
 
 ROOT = project_root()
@@ -140,45 +141,28 @@ def test_staleness_flags_parameters_the_params_file_no_longer_gives(tmp_path):
     assert (records.span(89 * 60), records.span(4.6 * 3600)) == ("89 min", "4.6 h")
 
 
-def test_a_staged_record_page_drops_an_empty_markdown_output_and_keeps_the_others(tmp_path):
-    """An empty ``display(Markdown(""))`` in a record's notebook (gap_text once returned "") would render
-    as ``<IPython.core.display.Markdown object>``; the staged copy drops it, the record is untouched."""
-    run = _finished_run(tmp_path / "run")
-    nb = nbformat.read(run / "ctmam.ipynb", as_version=4)
-    repr_ = "<IPython.core.display.Markdown object>"
-    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "", "text/plain": repr_}),
-                           nbformat.v4.new_output("display_data", {"text/markdown": "**kept**", "text/plain": repr_})]
-    nbformat.write(nb, run / "ctmam.ipynb")
-    rec = records.record_run(run, tmp_path / "records", root=ROOT)
-    page, = book.stage_published(tmp_path / "gen", tmp_path / "results", tmp_path / "records", ROOT)
-    outs = [o for c in nbformat.read(page, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
-    assert [o["data"]["text/markdown"] for o in outs] == ["**kept**"]
-    assert len(nbformat.read(rec / "ctmam.ipynb", as_version=4).cells[1].outputs) == 2
-    records.check_record(rec)                                             # its files still hash as recorded
-
-
 def test_staging_shows_a_record_over_nothing_and_a_fresher_result_over_a_record(tmp_path):
     recs = tmp_path / "records"
     for seed, wa in ((0, 80.0), (1, 84.0)):
         records.record_run(_finished_run(tmp_path / f"s{seed}", seed=seed, wa=wa), recs, root=ROOT)
     results = tmp_path / "results"
     gen = tmp_path / "gen"
-    pages = book.stage_published(gen, results, recs, ROOT)        # nothing in results/: the record
-    assert pages == [gen / "ctmam" / "emodb-reference-published.ipynb"]
-    nb = nbformat.read(pages[0], as_version=4)
-    assert nb.cells[0].source.startswith("# CTMAM on emodb (reference profile, published run)")
-    banner = nb.cells[1].source
-    assert "Published run" in banner and HEAD[:12] in banner and "sercore run ctmam" in banner
-    assert "mean 82.00 ± 2.83 over 2 seeds" in banner
+    pages = book.published_pages(gen, results, recs, ROOT)        # nothing in results/: the record
+    assert [(cell, dest) for cell, _, dest in pages] == [(CELL, gen / "ctmam" / "emodb-reference-published.ipynb")]
+    title = record_page.heading(pages[0][1], gen / "ctmam")       # the page's title cell (book.stage_published)
+    assert title.startswith("# CTMAM on emodb (reference profile, published run)")
+    assert "Published run" in title and HEAD[:12] in title and "sercore run ctmam" in title
+    assert "mean 82.00 ± 2.83 over 2 seeds" in title
+    assert "{download}`seed 1 <../../records/ctmam/emodb/reference/seed-1/ctmam.ipynb>`" in title
     runs_ = records.with_published([], results, recs)
     assert [d["profile"] for d in runs_] == ["reference (published, seed 0)", "reference (published, seed 1)"]
 
     _finished_run(results / "ctmam" / "emodb" / "reference", started="2025-01-01T00:00:00+00:00")
-    assert len(book.stage_published(tmp_path / "gen2", results, recs, ROOT)) == 1   # older result: record
+    assert len(book.published_pages(tmp_path / "gen2", results, recs, ROOT)) == 1   # older result: record
     (results / "ctmam" / "emodb" / "reference" / "metrics.json").write_text(json.dumps(
         {**json.loads((results / "ctmam" / "emodb" / "reference" / "metrics.json").read_text()),
          "started": "2027-01-01T00:00:00+00:00"}))
-    assert book.stage_published(tmp_path / "gen3", results, recs, ROOT) == []       # fresher result wins
+    assert book.published_pages(tmp_path / "gen3", results, recs, ROOT) == []       # fresher result wins
     assert records.with_published([], results, recs) == []
     # the scoreboard notebook receives its folders as strings (papermill parameters)
     assert records.with_published([], str(results), str(recs)) == []

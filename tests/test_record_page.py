@@ -1,0 +1,201 @@
+"""A published run's page (sercore.record_page, book/published.ipynb): rendered from every record of
+records/ by today's code, numbers as the records hold them, formatted by type, never NaN or a repr."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+
+import matplotlib
+import nbformat
+import pandas as pd
+import pytest
+
+from sercore import book, record_page, records
+from sercore.paths import project_root
+
+matplotlib.use("Agg")
+ROOT = project_root()
+CELLS = records.published_cells(ROOT / "records")
+#: what a page must never show: pandas' and Python's spellings of an absent value, a repr, a cut cell
+BAD = ("NaN", "<NA>", "None", "{'", "...")
+
+
+def _texts(page: record_page.Page) -> dict[str, str]:
+    return {name: " ".join(record_page.text_of(o) for o in page.objects(name)) for name in record_page.SECTIONS}
+
+
+@pytest.fixture(scope="module")
+def pages():
+    assert CELLS, "records/ holds no published cell"
+    return {cell: record_page.Page(*cell, records_root=ROOT / "records") for cell in CELLS}
+
+
+def test_every_published_cell_renders_every_section_without_an_absent_value_or_a_repr(pages):
+    for cell, page in pages.items():
+        for name, text in _texts(page).items():
+            assert text.strip(), f"{cell} {name}: empty"
+            bad = [b for b in BAD if b in text]
+            assert not bad, f"{cell} {name} shows {bad}: {text[:300]}"
+        heading = record_page.heading(page.items, ROOT / "book" / "_generated" / cell[0])
+        assert not [b for b in BAD if b in heading], heading
+        assert heading.startswith(f"# {record_page.chapter_heading(cell[0]).split(':')[0]} on {cell[1]} "
+                                  f"({cell[2]} profile, published run)")
+        assert "Published run" in heading and page.items[0]["provenance"]["commit"][:12] in heading
+
+
+def test_the_headline_is_each_records_metrics_json_and_their_mean(pages):
+    for cell, page in pages.items():
+        t = record_page.headline(page.items)
+        for it in page.items:
+            m = json.loads((it["folder"] / "metrics.json").read_text())
+            row = t[t["seed"] == str(m["seed"])].iloc[0]
+            for k, name in record_page.HEADLINE.items():
+                if m["metrics"].get(k) is None:
+                    assert row[name] == record_page.ABSENT
+                    continue
+                assert row[name].split(" ")[0] == f"{m['metrics'][k]:.2f}", (cell, k)
+                if k in (m.get("intervals") or {}):
+                    iv = m["intervals"][k]
+                    assert row[name].endswith(f"[{iv['low']:.2f}, {iv['high']:.2f}]"), (cell, k)
+        if len(page.items) > 1:
+            mean_row = t.iloc[-1]
+            for k, name in record_page.HEADLINE.items():
+                vals = [it["metrics"]["metrics"][k] for it in page.items]
+                assert mean_row[name] == f"{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f}", (cell, k)
+
+
+def test_every_comparison_row_is_pooled_over_the_seeds_and_its_notes_are_footnotes(pages):
+    for cell, page in pages.items():
+        t, notes = record_page.comparisons(page.items)
+        keys = {(c["table"], c["row"], c["metric"]) for it in page.items for c in it["metrics"]["comparisons"]}
+        assert len(t) == len(keys), cell
+        for _, row in t.iterrows():
+            vals = [c["measured"] for it in page.items for c in it["metrics"]["comparisons"]
+                    if (c["table"], c["row"], c["metric"]) == (row["table"], row["row"], row["metric"])
+                    and c["measured"] is not None]
+            if len(vals) == 1 and row["metric"] not in ("params", "count"):
+                assert row["ours (mean ± std)"] == f"{vals[0]:.2f}"
+            elif len(set(vals)) > 1:
+                assert row["ours (mean ± std)"].startswith(f"{statistics.mean(vals):.2f} ± ")
+        used = set(t["note"]) - {record_page.ABSENT}
+        why = {v.split(" ", 2)[-1] for v in t["verdict"] if v.startswith("not comparable")}
+        assert all(re.fullmatch(r"\[\d+\]", n) for n in used | why), cell
+        assert len(used | why) == len(re.findall(r"^\d+\. ", notes, re.M)), cell      # each note once
+
+
+def test_the_verdicts_are_todays_decision_not_the_ones_written_in_the_records(pages, monkeypatch):
+    """Every row is decided again by sercore.results.decide when the page renders: a verdict an old record
+    wrote (e.g. a reason worded before a fix) never reaches the page."""
+    import sercore.results.comparisons as C
+
+    cell, page = next(iter(pages.items()))
+    monkeypatch.setattr(C, "decide", lambda *a, **k: {"interval": None, "inside": None, "comparable": False,
+                                                       "verdict": "not comparable: decided by today's code"})
+    t, notes = record_page.comparisons(page.items)
+    assert set(t["verdict"]) == {"not comparable [1]"} and "1. not comparable: decided by today's code" in notes
+
+
+def test_a_change_to_the_display_code_reaches_the_page(pages, monkeypatch):
+    """Numbers go through sercore.results.display when the page renders (nothing is copied from a record's
+    notebook): a changed formatter shows on every published page."""
+    import sercore.results.display as D
+
+    monkeypatch.setattr(D, "fmt_num", lambda v, signed=False: f"<{float(v):.1f}>")
+    monkeypatch.setattr(D, "fmt_interval", lambda iv: "an interval" if iv else "")
+    for cell, page in pages.items():
+        t = record_page.headline(page.items)
+        wa = page.items[0]["metrics"]["metrics"]["wa"]
+        assert t.iloc[0]["WA"].startswith(f"<{wa:.1f}>"), cell
+        assert "an interval" in record_page.text_of(record_page.comparisons(page.items)[0]), cell
+
+
+def test_a_record_that_keeps_no_per_class_scores_confusion_or_history_gets_sentences(pages):
+    """Records older than a key, or a chapter that keeps no such data: each section says what is missing."""
+    it = dict(next(iter(pages.values())).items[0])
+    m = dict(it["metrics"], per_class={}, confusion={"labels": [], "matrix": []}, extra={})
+    items = [{**it, "metrics": m}]
+    assert record_page.per_class(items) == "The records keep no per-class scores."
+    assert isinstance(record_page.confusion(items), str) and isinstance(record_page.learning_curves(items), str)
+    assert record_page.summed_confusion(items) is None
+
+
+def test_the_confusion_matrix_is_summed_over_seeds(pages):
+    for cell, page in pages.items():
+        conf = record_page.summed_confusion(page.items)
+        total = sum(sum(map(sum, it["metrics"]["confusion"]["matrix"])) for it in page.items)
+        assert sum(map(sum, conf["matrix"])) == total, cell
+
+
+def test_without_a_record_the_page_says_so():
+    page = record_page.Page("ctmam", "synthetic", "reference", ROOT / "records")
+    first, *rest = record_page.SECTIONS
+    assert page.objects(first) == [record_page.missing("ctmam", "synthetic", "reference")]
+    assert all(page.objects(name) == [] for name in rest)
+    with pytest.raises(KeyError, match="no page section"):
+        page.objects("verdicts")
+
+
+def test_the_notebook_shows_every_section_once():
+    nb = nbformat.read(ROOT / "book" / "published.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for name in record_page.SECTIONS:
+        assert code.count(f'page.show("{name}")') == 1, name
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and all(f"{p} =" in params[0].source for p in ("paper", "dataset", "profile", "records_root"))
+
+
+def test_stage_published_executes_the_notebook_into_the_page_with_links_to_the_records_notebooks(tmp_path):
+    """One page executed with papermill (the record with the fewest seeds and comparison rows): its title,
+    banner and download links in a Markdown cell, no parameter cell, every section's output, nothing of the
+    record's own notebook's outputs, no NaN or repr."""
+    cell = min(CELLS, key=lambda c: (len(CELLS[c]), sum(len(i["metrics"]["comparisons"]) for i in CELLS[c])))
+    paper, dataset, profile = cell
+    recs = tmp_path / "records"
+    shutil.copytree(ROOT / "records" / paper / dataset / profile, recs / paper / dataset / profile)
+    gen = tmp_path / "book" / "_generated"
+    page, = book.stage_published(gen, tmp_path / "results", recs, ROOT)
+    assert page == gen / paper / f"{dataset}-{profile}-published.ipynb"
+    nb = nbformat.read(page, as_version=4)
+    title = nb.cells[0].source
+    assert title.startswith(f"# {record_page.chapter_heading(paper).split(':')[0]} on {dataset}")
+    assert "{admonition} Published run" in title
+    for it in CELLS[cell]:
+        link = f"../../../records/{paper}/{dataset}/{profile}/seed-{it['provenance']['seed']}/{paper}.ipynb"
+        assert f"<{link}>`" in title and (page.parent / link).resolve().is_file()
+    assert not any({"parameters", "injected-parameters"} & set(c.metadata.get("tags", [])) for c in nb.cells)
+    outs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outs if o["output_type"] in ("error", "stream")]
+    shown = "\n".join(str(o.get("data", {}).get(k, "")) for o in outs for k in ("text/html", "text/markdown"))
+    assert not [b for b in BAD if b in shown]
+    assert sum("image/png" in o.get("data", {}) for o in outs) == 2          # the confusion matrix, the curves
+    m0 = CELLS[cell][0]["metrics"]["metrics"]
+    assert f"{m0['ua']:.2f}" in shown
+    old = nbformat.read(CELLS[cell][0]["folder"] / f"{paper}.ipynb", as_version=4)
+    old_html = [str(o["data"]["text/html"]) for c in old.cells if c.cell_type == "code"
+                for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
+    assert old_html and not any(h in shown for h in old_html)              # the record's notebook is not the page
+
+
+def test_published_pages_show_a_record_unless_results_hold_a_fresher_run(tmp_path):
+    cell = next(iter(CELLS))
+    paper, dataset, profile = cell
+    recs = tmp_path / "records"
+    shutil.copytree(ROOT / "records" / paper / dataset / profile, recs / paper / dataset / profile)
+    gen, results = tmp_path / "gen", tmp_path / "results"
+    (got,) = book.published_pages(gen, results, recs, ROOT)
+    assert got[0] == cell and got[2] == gen / paper / f"{dataset}-{profile}-published.ipynb"
+    res = results / paper / dataset / profile
+    res.mkdir(parents=True)
+    m = json.loads((recs / paper / dataset / profile / "seed-0" / "metrics.json").read_text())
+    (res / "metrics.json").write_text(json.dumps({**m, "started": "2999-01-01T00:00:00+00:00"}))
+    assert book.published_pages(gen, results, recs, ROOT) == []
+
+
+def test_frames_are_text_cells_with_a_dash_for_absent_values():
+    df = record_page._cells(pd.DataFrame({"a": [None, 1.5, ""], "b": ["x", float("nan"), "y"]}))
+    assert df.to_dict("list") == {"a": ["–", "1.5", "–"], "b": ["x", "–", "y"]}
+    assert record_page.mean_std([190790, 190790, 190790], "params") == "190,790 (same in 3 seeds)"
+    assert record_page.mean_std([80.0, 84.0]) == "82.00 ± 2.83 (2 seeds)"
+    assert record_page.mean_std([None]) == record_page.ABSENT
