@@ -348,7 +348,8 @@ def headline(out: dict) -> pd.DataFrame:
 
 
 def provenance(out: dict) -> pd.DataFrame:
-    """The provenance panel: commit, seed, device, run time, protocol, data, library versions, parameters."""
+    """The provenance panel: commit, seed, device, run time, protocol, data, library versions, parameters
+    (text; an absent value is a dash, a parameter is spelt as a params file takes it)."""
     env = out.get("extra", {}).get("environment", {})
     rows = {"git commit": out["git_sha"], "started (UTC)": out["started"], "run time (s)": out["runtime_s"],
             "device": out["device"], "seed": out["seed"], "profile": out["profile"],
@@ -362,7 +363,8 @@ def provenance(out: dict) -> pd.DataFrame:
     rows.update({f"version: {k}": v for k, v in env.items()})
     # parameters as a params file or `--set KEY=VALUE` spells them (null, false, [a, b]): copied from here, they run
     rows.update({f"param: {k}": _yaml_value(v) for k, v in out.get("extra", {}).get("params", {}).items()})
-    return pd.DataFrame({"value": {k: v if isinstance(v, str) else str(v) for k, v in rows.items()}})
+    return pd.DataFrame({"value": {k: v if isinstance(v, str) else "\u2013" if v is None else str(v)
+                                   for k, v in rows.items()}})
 
 
 def _yaml_value(v) -> str:

@@ -30,8 +30,8 @@ from .comparisons import (CHECK_METRICS, CHECK_VERDICTS, HEADLINE_TOLERANCE, MET
                           attach_intervals, comparable_verdict, compare_with_paper, comparison, comparison_frame,
                           decide, metric_key, paper_corpora, paper_corpus, reference_table, run_corpora, scope,
                           test_set_text)
-from .display import (SYNTHETIC_BANNER, fmt_interval, fmt_num, frame_html, plot_confusion, plot_history,
-                      readable_tables, table)
+from .display import (ABSENT, SYNTHETIC_BANNER, fmt_float, fmt_interval, fmt_num, fmt_value, frame_html, plot_confusion,
+                      plot_history, readable_tables, table)
 from .metrics_json import (COMPARISON_KEYS, COMPARISON_STAT_KEYS, INTERVAL_KEYS, METRIC_KEYS, PREDICTION_COLUMNS,
                            PREDICTIONS_FILE, STRICT_SECTIONS, TOP_KEYS, MetricsError, nonfinite_paths, read_metrics,
                            validate_metrics, write_metrics)
