@@ -63,9 +63,12 @@ def preamble(namespace: dict, describe: Callable[[dict], str] | None = None) -> 
 def comparison_table(comparisons: Iterable[dict]) -> tuple[pd.DataFrame, list[str]]:
     """Comparison rows (``metrics.json``'s) as a table for people and its footnotes: the columns of
     :func:`sercore.results.comparison_frame`, numbers by type (a ``params``/``count`` row whole with
-    separators, others to two decimals, the deviation signed), absent cells a dash; the ``note`` column
-    holds a footnote number, one per distinct note, numbered in order of first use. Returns
-    ``(table, notes)``: ``notes[i]`` is footnote ``i + 1``."""
+    separators, others to two decimals, the deviation signed), absent cells a dash. Notes become
+    footnotes: a note is its clauses (split at the semicolons outside parentheses), each distinct clause
+    is one footnote, numbered in order of first use, and a row's ``note`` cell lists the numbers of its
+    clauses (``1, 4``). Returns ``(table, notes)``: ``notes[i]`` is footnote ``i + 1``."""
+    from .records import _clauses
+
     rows = list(comparisons)
     df = results.comparison_frame(rows)
     for i, c in enumerate(rows):
@@ -79,17 +82,19 @@ def comparison_table(comparisons: Iterable[dict]) -> tuple[pd.DataFrame, list[st
     notes: list[str] = []
     if "note" in df.columns:
         for i, c in enumerate(rows):
-            note = (c.get("note") or "").strip()
-            if note and note not in notes:
-                notes.append(note)
-            df.loc[i, "note"] = str(notes.index(note) + 1) if note else ""
+            refs = []
+            for clause in dict.fromkeys(_clauses(c.get("note") or "")):
+                if clause not in notes:
+                    notes.append(clause)
+                refs.append(str(notes.index(clause) + 1))
+            df.loc[i, "note"] = ", ".join(refs)
     return _dashed(df), notes
 
 
 def footnotes_text(notes: list[str]) -> str:
     """Footnotes as Markdown under a table (``1. text``), or ``""`` when there are none."""
-    return "\n".join(["**Notes** (the `note` column gives the number):", ""]
-                     + [f"{i}. {n}" for i, n in enumerate(notes, 1)]) if notes else ""
+    return "\n".join(["**Notes** (the `note` column gives their numbers):", ""]
+                      + [f"{i}. {n}." for i, n in enumerate(notes, 1)]) if notes else ""
 
 
 def comparisons(out: dict) -> None:

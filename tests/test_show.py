@@ -13,8 +13,8 @@ from sercore.results import ABSENT
 
 ROOT = project_root()
 CHAPTERS = ("ctmam", "ca_ser", "mlcct", "mcwsa_cmha", "mdat", "leaderboard")
-LONG = ("measured on emodb; the paper's Tables V/VI do not name their corpus; their 'Proposed' row equals "
-        "Table I, so the reported numbers are read as IEMOCAP")
+LONG = ("the paper's Tables V/VI do not name their corpus (their 'Proposed' row equals Table I; read as "
+        "IEMOCAP), so the reported numbers are read as IEMOCAP")
 
 
 def _rows():
@@ -38,8 +38,19 @@ def test_repeated_notes_become_one_numbered_footnote_each():
         assert (notes[int(ref) - 1] == r["note"]) if r.get("note") else ref == ABSENT
     assert LONG not in table.to_string()
     text = show.footnotes_text(notes)
-    assert text.count(LONG) == 1 and "1. " + LONG in text and "2. not measured by this run" in text
+    assert text.count(LONG) == 1 and f"1. {LONG}." in text and "2. not measured by this run." in text
     assert show.footnotes_text([]) == ""
+
+
+def test_a_note_made_of_clauses_references_one_footnote_per_clause():
+    c = results.comparison
+    rows = [c("T", "a", "wa", 1.0, 2.0, note="emodb, 1 epoch(s); trimmed to 3 per class."),
+            c("T", "a", "ua", 1.0, 2.0, note="emodb, 1 epoch(s); trimmed to 3 per class.; read as IEMOCAP"),
+            c("T", "b", "wa", 1.0, 2.0, note="preset small (Bi-LSTM 64; no sizes given); read as IEMOCAP")]
+    table, notes = show.comparison_table(rows)
+    assert notes == ["emodb, 1 epoch(s)", "trimmed to 3 per class", "read as IEMOCAP",
+                     "preset small (Bi-LSTM 64; no sizes given)"]       # a semicolon in parentheses stays
+    assert list(table["note"]) == ["1, 2", "1, 2, 3", "4, 3"]
 
 
 def test_cells_are_formatted_by_type_and_an_absent_value_is_a_dash():
