@@ -184,8 +184,14 @@ def _empty_markdown(output: dict) -> bool:
             and not str(data["text/markdown"]).strip())
 
 
+SHOWN_INPUT_TAGS = ("hide-input", "hide-cell", "remove-input", "remove-cell", "parameters")
+"""A code cell tagged with one of these keeps its own handling when staged; every other code cell's
+input is folded (``hide-input``): the page shows what the code displays, the code one click away."""
+
+
 def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
-    """Copy an executed notebook; with ``subtitle``, its first heading becomes ``# <title>: <subtitle>``
+    """Copy an executed notebook; every code cell's input is folded unless a tag says otherwise
+    (:data:`SHOWN_INPUT_TAGS`); with ``subtitle``, its first heading becomes ``# <title>: <subtitle>``
     so each dataset's page has its own name in the book's navigation. Outputs of an empty Markdown
     display are dropped from the copy (published records' notebooks made before ``gap_text`` always
     returned text hold one)."""
@@ -201,6 +207,8 @@ def _stage_notebook(src: Path, dest: Path, subtitle: str | None) -> None:
             tags.append("remove-cell")        # the notebook's defaults; the values that ran follow
         elif "injected-parameters" in tags:
             tags.append("remove-cell")        # paths of the build machine; every other value is in the provenance panel
+        elif cell.cell_type == "code" and not any(t in tags for t in SHOWN_INPUT_TAGS):
+            tags.append("hide-input")         # glue that only displays: folded, its output shown
     if subtitle:
         for cell in nb.cells:
             if cell.cell_type == "markdown" and cell.source.startswith("# "):

@@ -653,20 +653,22 @@ def with_published(runs: list[dict], results_root: Path | None = None,
     return out
 
 
-def _num(v) -> str:
-    from .results import fmt_num
+def _num(v, metric: str | None = None) -> str:
+    """A number as a cell: a count (``metric`` a parameter or utterance count) whole with separators,
+    else :func:`sercore.results.fmt_num`; blank when absent."""
+    from .results import CHECK_METRICS, fmt_num, fmt_value
 
-    return fmt_num(v)
+    return fmt_value(v, count=True) if metric in CHECK_METRICS and v is not None else fmt_num(v)
 
 
-def _mean_std(vals: list[float]) -> str:
+def _mean_std(vals: list[float], metric: str | None = None) -> str:
     if not vals:
         return ""
     if len(vals) == 1:
-        return f"{_num(vals[0])} (1 seed)"
+        return f"{_num(vals[0], metric)} (1 seed)"
     if len(set(vals)) == 1:                     # a parameter count: no spread to show
-        return f"{_num(vals[0])} (same in {len(vals)} seeds)"
-    return f"{_num(statistics.mean(vals))} ± {_num(statistics.stdev(vals))} ({len(vals)} seeds)"
+        return f"{_num(vals[0], metric)} (same in {len(vals)} seeds)"
+    return f"{_num(statistics.mean(vals), metric)} ± {_num(statistics.stdev(vals), metric)} ({len(vals)} seeds)"
 
 
 def _tested(metrics: dict) -> str:
@@ -705,12 +707,12 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
     rows = []
     for k in dict.fromkeys([*here, *pub]):
         cs, c = pub.get(k, []), here.get(k, {})
-        rows.append({"table": k[0], "row": k[1], "metric": k[2], "paper": _num(reported.get(k)),
-                     f"{P} (mean ± std)": _mean_std([float(x["measured"]) for x in cs]),
+        rows.append({"table": k[0], "row": k[1], "metric": k[2], "paper": _num(reported.get(k), k[2]),
+                     f"{P} (mean ± std)": _mean_std([float(x["measured"]) for x in cs], k[2]),
                      f"{P}: 95% interval of each seed": "; ".join(filter(None, (fmt_interval(x.get("interval"))
                                                                                 for x in cs))),
                      f"{P}: test data": " / ".join(dict.fromkeys(x["scope"] for x in cs if x.get("scope"))),
-                     B: _num(c.get("measured")), f"{B}: 95% interval": fmt_interval(c.get("interval")),
+                     B: _num(c.get("measured"), k[2]), f"{B}: 95% interval": fmt_interval(c.get("interval")),
                      f"{B}: test data": (c.get("scope") or "") if c.get("measured") is not None else ""})
     sel = [r["metrics"].get("extra", {}).get("test_selection") for r in items]
     sel = [s for s in sel if s]

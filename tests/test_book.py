@@ -39,6 +39,17 @@ def test_staged_page_hides_the_defaults_and_the_injected_values_with_their_machi
     assert "remove-cell" in out.cells[2].metadata["tags"]      # data_root, results_dir: this machine's paths
 
 
+def test_staged_page_folds_the_input_of_every_code_cell_a_tag_does_not_handle(tmp_path):
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+    nb = new_notebook(cells=[new_markdown_cell("# MDAT: title"), new_code_cell("show.provenance(out)"),
+                             new_code_cell("x = 1", metadata={"tags": ["remove-cell"]}),
+                             new_code_cell("epochs = 2", metadata={"tags": ["parameters"]})])
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    book._stage_notebook(tmp_path / "in.ipynb", tmp_path / "out.ipynb", None)
+    tags = [c.metadata.get("tags", []) for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells]
+    assert tags == [[], ["hide-input"], ["remove-cell"], ["parameters"]]
+
+
 def test_benchmarks_page_is_staged_with_or_without_a_run(tmp_path):
     gen = tmp_path / "gen"
     gen.mkdir()

@@ -26,6 +26,34 @@ def fmt_num(v, signed: bool = False) -> str:
     return f"{v:{sign},.0f}" if abs(v) >= 1e5 else f"{v:{sign}.2f}"
 
 
+ABSENT = "\u2013"    # an absent value in a table for people (an en dash, as a paper's table leaves it)
+
+
+def fmt_value(v, count: bool = False, signed: bool = False) -> str:
+    """A number as a table cell, by its type: a count (``count``: a parameter or utterance count) whole
+    with thousands separators (``190,790``), any other number (a percentage, a fraction) to two
+    decimals (``66.36``); ``signed``: always a sign (a deviation, ``+30,085``); absent (None, NaN) is
+    :data:`ABSENT`."""
+    if v is None or v != v:
+        return ABSENT
+    sign = "+" if signed else ""
+    return f"{round(float(v)):{sign},d}" if count else f"{float(v):{sign}.2f}"
+
+
+def fmt_float(v) -> str:
+    """A float in a table with no declared type: two decimals (``66.36``), whole with thousands
+    separators from 100,000 up (a parameter count), two significant digits below 0.01 (a learning rate
+    ``1e-06``, a p-value ``0.00043``: never a bare ``0.00``); absent is :data:`ABSENT`."""
+    if v is None or v != v:
+        return ABSENT
+    v = float(v)
+    if abs(v) >= 1e5:
+        return f"{v:,.0f}"
+    if v == 0 or abs(v) >= 0.01:
+        return f"{v:.2f}"
+    return f"{v:.2g}"
+
+
 def fmt_interval(interval) -> str:
     """``[low, high]`` as a table cell, blank when there is none."""
     if not interval or any(v is None or v != v for v in interval):
@@ -103,12 +131,32 @@ def readable_tables(max_rows: int = 500, max_columns: int = 100) -> None:
         shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, frame_html)
 
 
+def _cell(v):
+    """One cell of an object or nullable column: absent (None, NaN, ``pd.NA``) as :data:`ABSENT`, a
+    float as :func:`fmt_float`, anything else as it is."""
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return ABSENT
+    return fmt_float(v) if isinstance(v, float) else v
+
+
 def frame_html(df: pd.DataFrame) -> str:
-    """A DataFrame as the notebook's HTML (the same markup as pandas' own), an absent value as a dash,
-    within pandas' display options (:func:`readable_tables` sets them)."""
-    return df.to_html(na_rep="\u2013", notebook=True, max_rows=pd.get_option("display.max_rows"),
-                      max_cols=pd.get_option("display.max_columns"), show_dimensions="truncate",
-                      float_format=pd.get_option("display.float_format"))
+    """A DataFrame as the notebook's HTML (the same markup as pandas' own) in a box of its own
+    (``div.sercore-table``: a wide or long table scrolls inside it, its header row stays in view; the
+    book's CSS), within pandas' display options (:func:`readable_tables` sets them). Numbers by type:
+    integer columns (counts) with thousands separators, floats as :func:`fmt_float` writes them (unless
+    ``display.float_format`` is set); an absent value (None, NaN, ``<NA>``) is a dash."""
+    shown = df.copy()
+    for i, t in enumerate(shown.dtypes):
+        col = shown.iloc[:, i]
+        if pd.api.types.is_integer_dtype(t) and not pd.api.types.is_bool_dtype(t):
+            shown.isetitem(i, col.map(lambda v: ABSENT if v is pd.NA else f"{v:,}").astype(object))
+        elif t == object or isinstance(t, pd.api.extensions.ExtensionDtype):
+            shown.isetitem(i, col.astype(object).map(_cell))
+    return ('<div class="sercore-table">'
+            + shown.to_html(na_rep=ABSENT, notebook=True, max_rows=pd.get_option("display.max_rows"),
+                            max_cols=pd.get_option("display.max_columns"), show_dimensions="truncate",
+                            float_format=pd.get_option("display.float_format") or fmt_float)
+            + "</div>")
 
 
 _ITABLES_EMITTED = False
