@@ -293,12 +293,7 @@ def _machine_paths(book) -> list[str]:
     return sorted(paths)
 
 
-@pytest.mark.parametrize("published", [
-    False,
-    pytest.param(True, marks=pytest.mark.xfail(strict=False, reason=(
-        "published-run pages still show the outputs their record's notebook was executed with (NaN, <NA>, "
-        "reprs, cut cells); the record-page rewrite (pages rendered from the record's data by today's code, "
-        "sercore/record_page.py) fixes them: remove this mark after merging it")))], ids=["built", "published"])
+@pytest.mark.parametrize("published", [False, True], ids=["built", "published"])
 def test_every_page_shows_whole_tables_and_no_raw_value_or_machine_path(book, published):
     """pandas shortens a long cell to "..." and a long table to its first and last rows ("69 rows × 1
     columns"), which a reader of the HTML cannot open, writes an absent value as "NaN" or "<NA>", and a
