@@ -685,7 +685,8 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
     side has are kept (blank elsewhere). Cells are text for display (:func:`_num`): a parameter count
     beside percentages must not turn a column into scientific notation.
     Test-set-selected numbers a record keeps (``extra["test_selection"]``) are separate rows marked
-    as such: they are not results."""
+    as such: they are not results. A test-data column whose rows all stand on the same test data is
+    dropped and said once in ``attrs["note"]``."""
     import pandas as pd
 
     from .results import fmt_interval
@@ -723,6 +724,12 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
     cols = ["table", "row", "metric", "paper", f"{P} (mean ± std)", f"{P}: 95% interval of each seed",
             f"{P}: test data", B, f"{B}: 95% interval", f"{B}: test data"]
     df = pd.DataFrame(rows, columns=cols).fillna("")
+    said = []                       # a test-data column that holds one text says it once, in the note
+    for col in (f"{P}: test data", f"{B}: test data"):
+        texts = set(df[col]) - {""}
+        if len(texts) == 1:
+            said.append(f"{col.split(':')[0]}: every row on {texts.pop()}")
+            df = df.drop(columns=col)
     if items:
         p0 = items[0]["provenance"]
         stale = stale_params(p0)
@@ -735,6 +742,8 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
             df.attrs["note"] += f"; **the params file has changed since** (recorded -> now): {'; '.join(stale[:5])}"
     else:
         df.attrs["note"] = f"no published {profile} run of {out['paper']} on {out['dataset']} in records/"
+    if said:
+        df.attrs["note"] += "; " + "; ".join(said)
     return df
 
 

@@ -219,12 +219,17 @@ def test_three_columns_carry_each_measured_numbers_interval_and_test_data(tmp_pa
                             "interval": None, "scope": "1 of 10 folds; 39 test utterances"}]}
     t = records.three_columns(out, records_root=recs)
     unmeasured = t[t.table == "Table I"].iloc[0]                 # not measured: no test data either
-    assert list(unmeasured.iloc[3:]) == ["71.60", "", "", "", "", "", ""]
+    assert list(unmeasured.iloc[3:]) == ["71.60", "", "", "", ""]
     wa = t[t.table == "Table II"].iloc[0]
     assert wa["published reference: 95% interval of each seed"] == "[76.00, 84.00]; [80.00, 88.00]"
-    assert wa["published reference: test data"] == "107 test utterances"
     assert wa["this build (quick): 95% interval"] == "[52.00, 70.25]"
-    assert wa["this build (quick): test data"] == "1 of 10 folds; 39 test utterances"
+    # every row on the same test data: said once in the note, not in a column repeated on every row
+    assert not [c for c in t.columns if c.endswith("test data")]
+    assert t.attrs["note"].endswith("published reference: every row on 107 test utterances; "
+                                    "this build (quick): every row on 1 of 10 folds; 39 test utterances")
+    out["comparisons"][1].update(measured=70.0, interval=[60.0, 80.0], scope="44 test utterances")
+    t = records.three_columns(out, records_root=recs)      # two test sets in the build's column: it stays
+    assert list(t[t.table == "Table I"]["this build (quick): test data"]) == ["44 test utterances"]
     params = t[t.metric == "params"].iloc[0]
     assert params["published reference (mean ± std)"] == "544,361 (same in 2 seeds)"
     assert params["this build (quick)"] == "" and not t.isna().any().any()      # blanks, never NaN
