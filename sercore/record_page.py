@@ -27,8 +27,8 @@ import pandas as pd
 
 from .results import display
 
-#: an absent value in a table cell
-ABSENT = "\u2013"
+#: an absent value in a table cell (the display layer's)
+ABSENT = display.ABSENT
 #: the headline metrics a page shows per seed, in order, with their names for people
 HEADLINE = {"wa": "WA", "ua": "UA", "macro_f1": "macro F1", "weighted_f1": "weighted F1"}
 #: learning-curve series a page plots, when the history has them (losses left, percentages right)
@@ -38,20 +38,20 @@ CURVES = ("train_loss", "val_loss", "val_ua", "test_ua")
 # ----------------------------------------------------------------------------- cells of text
 
 def fmt_score(v) -> str:
-    """A score (a percentage) as a cell: :func:`sercore.results.fmt_num`, :data:`ABSENT` when absent."""
-    return ABSENT if v is None or v != v else display.fmt_num(v)
+    """A score (a percentage) as a cell: two decimals, :data:`ABSENT` when absent."""
+    return display.fmt_value(v)
 
 
 def fmt_count(v) -> str:
     """A count (utterances, parameters) as a cell: whole, with thousands separators."""
-    return ABSENT if v is None or v != v else f"{round(float(v)):,d}"
+    return display.fmt_value(v, count=True)
 
 
 def fmt_value(v, metric: str) -> str:
     """A comparison row's value by its metric: a count for ``params``/``count``, else a score."""
     from .results import CHECK_METRICS
 
-    return fmt_count(v) if metric in CHECK_METRICS else fmt_score(v)
+    return display.fmt_value(v, count=metric in CHECK_METRICS)
 
 
 def fmt_interval(iv) -> str:

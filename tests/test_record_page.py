@@ -102,7 +102,7 @@ def test_a_change_to_the_display_code_reaches_the_page(pages, monkeypatch):
     notebook): a changed formatter shows on every published page."""
     import sercore.results.display as D
 
-    monkeypatch.setattr(D, "fmt_num", lambda v, signed=False: f"<{float(v):.1f}>")
+    monkeypatch.setattr(D, "fmt_value", lambda v, count=False, signed=False: "–" if v is None else f"<{float(v):.1f}>")
     monkeypatch.setattr(D, "fmt_interval", lambda iv: "an interval" if iv else "")
     for cell, page in pages.items():
         t = record_page.headline(page.items)
