@@ -163,13 +163,13 @@ def comparisons(items: list[dict]) -> tuple[pd.DataFrame, str]:
     footnote number (the same text repeated over dozens of rows is written once); returns the table and
     the footnotes (Markdown)."""
     from .reproduction import pool, record_run
-    from .results import attach_intervals
+    from .results import CHECK_METRICS, attach_intervals
 
     key = ("table", "row", "metric")
     rows: dict = {}
     for r in (record_run(it) for it in items):
         decided = attach_intervals(r["comparisons"], r["metrics"], r["intervals"], bool(r.get("synthetic")),
-                                   r["paper"], r["dataset"])
+                                   r["paper"], r["dataset"], per_class_intervals=r.get("per_class_intervals"))
         for c in decided:
             rows.setdefault(tuple(c[k] for k in key), []).append(c)
     notes: dict[str, int] = {}
@@ -189,11 +189,19 @@ def comparisons(items: list[dict]) -> tuple[pd.DataFrame, str]:
                     "ours (mean ± std)": mean_std([c["measured"] for c in have], metric),
                     "95% interval": fmt_interval(verdict["interval"]),
                     "verdict": f"not comparable {foot(v)}" if v.startswith("not comparable") else v,
-                    "test data": " / ".join(dict.fromkeys(c["scope"] for c in have if c.get("scope"))),
+                    # a count (parameters) stands on no test set
+                    "test data": "" if metric in CHECK_METRICS else " / ".join(
+                        dict.fromkeys(c["scope"] for c in have if c.get("scope"))),
                     "note": foot(note) if note else ""})
     cols = ["table", "row", "metric", "paper", "ours (mean ± std)", "95% interval", "verdict", "test data", "note"]
+    df = pd.DataFrame(out, columns=cols)
     text = "\n".join(f"{i}. {n}" for n, i in notes.items())
-    return _cells(pd.DataFrame(out, columns=cols)), (f"Notes:\n\n{text}" if text else "The rows carry no note.")
+    text = f"Notes:\n\n{text}" if text else "The rows carry no note."
+    tested = set(df["test data"]) - {""}
+    if len(tested) == 1:                    # one test set for every measured row: said once, not per row
+        text = f"Every measured row stands on the same test data: {tested.pop()}.\n\n{text}"
+        df = df.drop(columns="test data")
+    return _cells(df), text
 
 
 def per_class(items: list[dict]) -> pd.DataFrame | str:

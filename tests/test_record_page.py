@@ -199,3 +199,20 @@ def test_frames_are_text_cells_with_a_dash_for_absent_values():
     assert record_page.mean_std([190790, 190790, 190790], "params") == "190,790 (same in 3 seeds)"
     assert record_page.mean_std([80.0, 84.0]) == "82.00 ± 2.83 (2 seeds)"
     assert record_page.mean_std([None]) == record_page.ABSENT
+
+
+def test_per_class_rows_are_decided_on_their_own_intervals_and_a_count_stands_on_no_test_set(pages):
+    """A published CTMAM page decides its Table IV per-class rows on the per-class intervals its test
+    predictions give (not "no interval"), and a parameter count carries no test data."""
+    ctmam = [p for cell, p in pages.items() if cell[0] == "ctmam"]
+    if not ctmam:
+        pytest.skip("records/ holds no CTMAM record")
+    t, notes = record_page.comparisons(ctmam[0].items)
+    per_class = t[(t.table == "Table IV") & t.metric.isin(["precision", "recall", "f1"])]
+    assert len(per_class) >= 21 and (per_class["95% interval"] != record_page.ABSENT).all(), per_class
+    assert set(per_class["verdict"]) <= {"inside", "below", "above"}, set(per_class["verdict"])
+    counts = t[t.metric == "params"]
+    if "test data" in t.columns:
+        assert (counts["test data"] == record_page.ABSENT).all()
+    else:                                   # one test set for every measured row: said once in the notes
+        assert notes.startswith("Every measured row stands on the same test data: ")
