@@ -335,12 +335,15 @@ def verdict_counts(rows: list[dict]) -> pd.DataFrame:
 
 def fragment(rows: list[dict], paper: str) -> str:
     """Markdown for the top of ``paper``'s chapter page: its claims and what we measured (a sentence
-    when there are none). The same rows as the summary page's."""
+    when there are none), then each claim's gap parts as a list (sentences, too long for a table column
+    on a page). The same rows as the summary page's."""
     mine = [r for r in rows if r["paper"] == paper]
     if not mine:
         return (f"No run of this book measured a headline claim of this paper: neither `results/` nor "
                 f"`records/` holds a run of {paper}.\n")
-    df = frame(mine).drop(columns=["paper"])
+    full = frame(mine)
+    df = full.drop(columns=["paper", "gap parts"])    # the parts are sentences: listed under the table
+    gaps = [f"- {claim}: {parts}" for claim, parts in zip(full["claim"], full["gap parts"]) if parts != "–"]
     c = verdict_counts(mine).iloc[0]
     lines = [f"**What the paper claims, what we measured** ({int(c['rows'])} headline claim(s): "
              f"{int(c['reproduced (inside)'])} inside our 95% interval, {int(c['ours below'])} below, "
@@ -348,6 +351,8 @@ def fragment(rows: list[dict], paper: str) -> str:
              + (f"; parameter counts: {int(c['params equal'])} equal, "
                 f"{int(c['params not equal'])} not equal, {int(c['params not comparable'])} "
                 "not comparable" if c[list(COUNT_COLUMNS[5:])].sum() else "") + "):", "", markdown_table(df), "",
+             *(["**The gap to the paper, in measured parts** (each part measured alone; the rest is what no run "
+                "explains):", "", *gaps, ""] if gaps else []),
              "The rows and their verdicts are computed by `sercore.reproduction.summary` from the runs of this "
              "build and the published runs; the summary page lists every paper's.", ""]
     return "\n".join(lines)

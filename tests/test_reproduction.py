@@ -187,6 +187,19 @@ def test_chapter_fragments_and_the_published_runs_page(tmp_path):
     assert page.read_text().startswith("# Published runs")
 
 
+def test_a_chapter_fragment_lists_gap_parts_under_its_table(tmp_path):
+    """The gap parts are sentences: the landing page lists them under the claims table, not in a column."""
+    rows = reproduction.summary_rows(tmp_path / "results", records.records_dir())
+    with_gaps = [r for r in rows if r["gap"]]
+    if not with_gaps:
+        pytest.skip("no record of this checkout breaks a gap down")
+    text = reproduction.fragment(rows, with_gaps[0]["paper"])
+    table = [ln for ln in text.splitlines() if ln.startswith("|")]
+    assert table and "gap parts" not in table[0]
+    assert "**The gap to the paper, in measured parts**" in text
+    assert f"- {reproduction.frame([with_gaps[0]])['claim'][0]}: {with_gaps[0]['gap']}" in text
+
+
 def test_the_published_runs_page_lists_every_record_with_its_command():
     cells = records.published_cells()
     if not cells:
