@@ -39,10 +39,12 @@ def _dashed(df: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- the top of a page
 
 def run_line(P: dict) -> str:
-    """The run a page shows, as one Markdown line: paper, dataset, profile, seed (and model, where the
-    chapter has that parameter)."""
+    """The run a page shows, as one Markdown line: paper, dataset, profile, seed (the training seeds
+    where a run trains several, as a leaderboard does; and model, where the chapter has that parameter)."""
     model = f", model `{P['model']}`" if P.get("model") else ""
-    return f"**Run:** `{P['paper']}` on `{P['dataset']}`, profile `{P['profile']}`, seed {P.get('seed', 0)}{model}."
+    seeds = (f"training seeds {', '.join(map(str, P['seeds']))}" if P.get("seeds")
+             else f"seed {P.get('seed', 0)}")
+    return f"**Run:** `{P['paper']}` on `{P['dataset']}`, profile `{P['profile']}`, {seeds}{model}."
 
 
 def preamble(namespace: dict, describe: Callable[[dict], str] | None = None) -> tuple[dict, results.Run]:

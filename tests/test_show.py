@@ -127,3 +127,10 @@ def test_shown_comparisons_say_shared_test_data_once_and_list_the_footnotes(monk
     shown.clear()
     show.comparisons({"comparisons": _rows()[:2] + [{**_rows()[4], "scope": "49 test utterances"}]})
     assert isinstance(shown[0], pd.DataFrame) and "test data" in shown[0].columns      # rows differ: a column
+
+
+def test_the_run_line_names_every_training_seed_of_a_run_that_trains_several():
+    one = {"paper": "ctmam", "dataset": "emodb", "profile": "quick", "seed": 3}
+    assert show.run_line(one).endswith("profile `quick`, seed 3.")
+    board = {"paper": "leaderboard", "dataset": "emodb", "profile": "quick", "seed": 0, "seeds": [0, 1, 2]}
+    assert show.run_line(board).endswith("profile `quick`, training seeds 0, 1, 2.")
