@@ -99,6 +99,14 @@ def book(request):
                         f"output:\n{_tail(proc.stdout + proc.stderr)}", pytrace=False)
 
     sercore("run", CHAPTER, "--dataset", "synthetic", "--profile", "smoke", what=f"{CHAPTER} smoke")
+    # two real corpora with leaderboards (the fixture corpora in their official layouts, smoke boards): the
+    # scoreboard then ranks the methods across corpora and draws the critical-difference diagram
+    from sercore.data.fixtures import default_root, write_fixtures
+    fixtures = default_root()
+    write_fixtures(fixtures, ["emodb", "urdu"])
+    for corpus in ("emodb", "urdu"):
+        sercore("run", "leaderboard", "--dataset", corpus, "--profile", "smoke", "--data-root", str(fixtures),
+                what=f"leaderboard {corpus} smoke")
 
     # keep only the globs that will have pages: the chapter just run (the others were not)
     toc = yaml.safe_load((proj / "_toc.yml").read_text())
@@ -316,6 +324,19 @@ def test_every_page_shows_whole_tables_and_no_raw_value_or_machine_path(book, pu
             assert len(doc.cells) > 20, f"{page.name}: only {len(doc.cells)} table cells: is the parser seeing the tables?"
     problems = [p for page in pages for p in _reader_problems(page, html, _machine_paths(book))]
     assert not problems, f"{len(problems)} problem(s) a reader sees:\n" + "\n".join(problems[:40])
+
+
+def test_the_scoreboard_draws_the_critical_difference_diagram_when_two_corpora_have_boards(book):
+    """The build holds leaderboards on two real corpora (fixture Emo-DB and URDU): the scoreboard's last
+    section ranks the methods across them and shows the critical-difference diagram as an image."""
+    text = (book["html"] / PAGES["scoreboard"][0]).read_text(encoding="utf-8")
+    section = text[text.rindex('id="every-method-across-the-real-corpora"'):]
+    assert "real corpora (emodb: smoke, urdu: smoke" in " ".join(section.split()), section[:3000]
+    imgs = [s for s in _parse(section).imgs if s and _is_local(s) and "_static" not in s]
+    assert imgs, "no critical-difference diagram under 'Every method across the real corpora'"
+    for src in imgs[:1]:
+        w, h = _decode_image((book["html"] / PAGES["scoreboard"][0]).parent / unquote(src))
+        assert w > 100 and h > 50, (src, w, h)
 
 
 def test_math_is_typeset_offline_in_chromium(book):
