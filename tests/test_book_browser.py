@@ -101,9 +101,14 @@ def book(request):
     sercore("run", CHAPTER, "--dataset", "synthetic", "--profile", "smoke", what=f"{CHAPTER} smoke")
     # two real corpora with leaderboards (the fixture corpora in their official layouts, smoke boards): the
     # scoreboard then ranks the methods across corpora and draws the critical-difference diagram
+    import fcntl
+
     from sercore.data.fixtures import default_root, write_fixtures
     fixtures = default_root()
-    write_fixtures(fixtures, ["emodb", "urdu"])
+    fixtures.parent.mkdir(parents=True, exist_ok=True)
+    with open(fixtures.parent / ".matrix.lock", "w") as lock:      # the run matrix's writer lock (other worker)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        write_fixtures(fixtures, ["emodb", "urdu"])
     for corpus in ("emodb", "urdu"):
         sercore("run", "leaderboard", "--dataset", corpus, "--profile", "smoke", "--data-root", str(fixtures),
                 what=f"leaderboard {corpus} smoke")
