@@ -197,10 +197,9 @@ def comparisons(items: list[dict]) -> tuple[pd.DataFrame, str]:
     df = pd.DataFrame(out, columns=cols)
     text = "\n".join(f"{i}. {n}" for n, i in notes.items())
     text = f"Notes:\n\n{text}" if text else "The rows carry no note."
-    tested = set(df["test data"]) - {""}
-    if len(tested) == 1:                    # one test set for every measured row: said once, not per row
-        text = f"Every measured row stands on the same test data: {tested.pop()}.\n\n{text}"
-        df = df.drop(columns="test data")
+    tested, df = display.said_once(df, "test data")     # one test set for every measured row: said once
+    if tested:
+        text = f"Every measured row stands on the same test data: {tested}.\n\n{text}"
     return _cells(df), text
 
 

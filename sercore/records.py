@@ -689,7 +689,7 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
     dropped and said once in ``attrs["note"]``."""
     import pandas as pd
 
-    from .results import fmt_interval
+    from .results import fmt_interval, said_once
 
     key = ("table", "row", "metric")
     here = {tuple(c[k] for k in key): c for c in out.get("comparisons", [])}
@@ -726,10 +726,9 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
     df = pd.DataFrame(rows, columns=cols).fillna("")
     said = []                       # a test-data column that holds one text says it once, in the note
     for col in (f"{P}: test data", f"{B}: test data"):
-        texts = set(df[col]) - {""}
-        if len(texts) == 1:
-            said.append(f"{col.split(':')[0]}: every row on {texts.pop()}")
-            df = df.drop(columns=col)
+        text, df = said_once(df, col)
+        if text:
+            said.append(f"{col.split(':')[0]}: every row on {text}")
     if items:
         p0 = items[0]["provenance"]
         stale = stale_params(p0)

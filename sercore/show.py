@@ -105,10 +105,9 @@ def comparisons(out: dict) -> None:
     row shares is said once above the table instead of in a column."""
     table, notes = comparison_table(out.get("comparisons", []))
     parts: list = []
-    data = table["test data"].unique() if "test data" in table.columns else []
-    if len(data) == 1 and data[0] != ABSENT:
-        parts.append(f"**Test data of every row:** {data[0]}.")
-        table = table.drop(columns="test data")
+    data, table = results.said_once(table, "test data", ignore=())
+    if data:
+        parts.append(f"**Test data of every row:** {data}.")
     _display(*parts, table, *([footnotes_text(notes)] if notes else []))
 
 

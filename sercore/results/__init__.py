@@ -31,7 +31,7 @@ from .comparisons import (CHECK_METRICS, CHECK_VERDICTS, HEADLINE_TOLERANCE, MET
                           decide, metric_key, paper_corpora, paper_corpus, reference_table, row_class, row_interval,
                           run_corpora, scope, test_set_text)
 from .display import (ABSENT, SYNTHETIC_BANNER, fmt_float, fmt_interval, fmt_num, fmt_value, frame_html, plot_confusion,
-                      plot_history, readable_tables, table)
+                      plot_history, readable_tables, said_once, table)
 from .metrics_json import (COMPARISON_KEYS, COMPARISON_STAT_KEYS, INTERVAL_KEYS, METRIC_KEYS, PREDICTION_COLUMNS,
                            OPTIONAL_TOP_KEYS, PREDICTIONS_FILE, STRICT_SECTIONS, TOP_KEYS, MetricsError, nonfinite_paths, read_metrics,
                            validate_metrics, write_metrics)

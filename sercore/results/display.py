@@ -54,6 +54,17 @@ def fmt_float(v) -> str:
     return f"{v:.2g}"
 
 
+def said_once(df: pd.DataFrame, column: str, ignore: Sequence[str] = ("",)) -> tuple[str | None, pd.DataFrame]:
+    """A column whose rows all hold one text (cells in ``ignore`` left aside; :data:`ABSENT` never
+    counts as that text) is said once, not on every row: returns ``(text, df without the column)``,
+    else ``(None, df)``. E.g. the test data every comparison row of a run stands on."""
+    texts = set(df[column]) - set(ignore) if column in df.columns else set()
+    text = texts.pop() if len(texts) == 1 else None
+    if text is None or text == ABSENT:
+        return None, df
+    return text, df.drop(columns=column)
+
+
 def fmt_interval(interval) -> str:
     """``[low, high]`` as a table cell, blank when there is none."""
     if not interval or any(v is None or v != v for v in interval):
