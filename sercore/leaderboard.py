@@ -91,8 +91,9 @@ def _latency_ms(model: torch.nn.Module, method: Method, features, y, rows: Seque
 
 
 def run_method(method: Method, manifest: pd.DataFrame, labels: Sequence[str], folds: Sequence,
-               seed: int, features=None) -> dict:
-    """Train and test ``method`` on every fold with ``seed``; one leaderboard row."""
+               seed: int, features=None, latency_utterances: int = 20) -> dict:
+    """Train and test ``method`` on every fold with ``seed``; one leaderboard row. Its ``latency_ms`` is the
+    mean over folds of the median time of the first ``latency_utterances`` test utterances, one at a time."""
     row = {"method": method.name, "paper": method.paper, "modalities": "+".join(method.modalities),
            "seed": int(seed), "skipped": None, "note": method.note}
     missing = missing_modalities(method, manifest)
@@ -110,7 +111,8 @@ def run_method(method: Method, manifest: pd.DataFrame, labels: Sequence[str], fo
     lat: list[float] = []
 
     def on_fold_end(item, model):
-        lat.append(_latency_ms(model, method, feats, y, item["report"]["rows"], cfg, len(labels)))
+        lat.append(_latency_ms(model, method, feats, y, item["report"]["rows"], cfg, len(labels),
+                               n=latency_utterances))
 
     runner = method.run_cv or train.cross_validate
     t0 = time.time()
@@ -128,7 +130,8 @@ def run_method(method: Method, manifest: pd.DataFrame, labels: Sequence[str], fo
 
 
 def train_all(methods: Sequence[Method], manifest: pd.DataFrame, labels: Sequence[str], folds: Sequence,
-              seeds: Sequence[int] = (0, 1, 2), progress: bool | None = None) -> pd.DataFrame:
+              seeds: Sequence[int] = (0, 1, 2), progress: bool | None = None,
+              latency_utterances: int = 20) -> pd.DataFrame:
     """Every method × seed on the same folds; one row each (see the module docstring)."""
     rows = []
     bar = tqdm(total=len(methods) * len(seeds), desc="leaderboard", disable=not show_progress(progress))
@@ -141,7 +144,8 @@ def train_all(methods: Sequence[Method], manifest: pd.DataFrame, labels: Sequenc
             feats = shared[m.features]
         for s in seeds:
             bar.set_postfix_str(f"{m.name}, seed {s}")
-            rows.append(run_method(m, manifest, labels, folds, s, features=feats))
+            rows.append(run_method(m, manifest, labels, folds, s, features=feats,
+                                   latency_utterances=latency_utterances))
             bar.update()
     bar.close()
     return pd.DataFrame(rows)
@@ -448,7 +452,8 @@ def run(P: dict, corpus) -> ChapterResult:
 
     fold_list = make_folds(corpus.manifest, P)
     method_list = methods(P, modalities(corpus.manifest))
-    rows = train_all(method_list, corpus.manifest, corpus.labels, fold_list, seeds=P["seeds"])
+    rows = train_all(method_list, corpus.manifest, corpus.labels, fold_list, seeds=P["seeds"],
+                     latency_utterances=P["latency_utterances"])
     summ = summary(rows)
     rec = record(rows, summ)
     sizes = pd.DataFrame([f.sizes() for f in fold_list], index=[f.name for f in fold_list])

@@ -247,6 +247,65 @@ def test_chapter_params_are_the_chapters_resolved_params():
     assert source == "params/ca_ser/emodb.yaml (quick)"
 
 
+def test_chapter_sets_reach_only_their_chapter_and_are_named_in_its_note():
+    from sercore import runs
+    P = runs.resolve("leaderboard", "emodb", "paper", {"chapter_sets": ["ca_ser.d_model=32", "ca_ser.sa_heads=2"]})
+    cp, source = leaderboard.chapter_params("ca_ser", P)
+    plain = runs.resolve("ca_ser", "emodb", "paper", {"seed": 0, "data_root": None})
+    assert (cp["d_model"], cp["sa_heads"]) == (32, 2) and plain["d_model"] != 32
+    assert {k: v for k, v in dict(cp).items() if k not in ("d_model", "sa_heads")} == \
+        {k: v for k, v in dict(plain).items() if k not in ("d_model", "sa_heads")}
+    assert source == "params/ca_ser/emodb.yaml (paper); the board sets d_model=32, sa_heads=2"
+    other, source = leaderboard.chapter_params("ctmam", P)       # another chapter is untouched
+    assert other == runs.resolve("ctmam", "emodb", "paper", {"seed": 0, "data_root": None})
+    assert "sets" not in source
+
+
+@pytest.mark.parametrize("item, says", [
+    ("ca_ser.d_model", "expected PAPER.KEY=VALUE"),
+    ("d_model=32", "expected PAPER.KEY=VALUE"),
+    ("nosuch.d_model=32", "expected a chapter key"),
+    ("baselines.epochs=3", "expected a chapter key"),
+])
+def test_a_malformed_chapter_set_is_one_line_naming_it(item, says):
+    from sercore import runs
+    with pytest.raises(runs.ParamsError) as e:
+        runs.resolve("leaderboard", "emodb", "paper", {"chapter_sets": [item]})
+    assert says in str(e.value) and item in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_chapter_set_of_an_unknown_or_repeated_key_is_refused():
+    from sercore import runs
+    P = runs.resolve("leaderboard", "emodb", "paper", {"chapter_sets": ["ca_ser.no_such_key=3"]})
+    with pytest.raises(runs.ParamsError, match="chapter_sets for ca_ser .*no_such_key"):
+        leaderboard.chapter_params("ca_ser", P)
+    P = runs.resolve("leaderboard", "emodb", "paper", {"chapter_sets": ["ca_ser.d_model=32", "ca_ser.d_model=64"]})
+    with pytest.raises(runs.ParamsError, match="ca_ser.d_model is set twice"):
+        leaderboard.chapter_params("ca_ser", P)
+
+
+def test_latency_times_the_number_of_utterances_asked(small, monkeypatch):
+    c, folds = small
+    calls = []
+    real = leaderboard.train.predict_proba
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    row0 = leaderboard.run_method(_mean_feature_method(epochs=1), c.manifest, c.labels, folds, seed=0)
+    monkeypatch.setattr(leaderboard.train, "predict_proba", counting)
+    row = leaderboard.run_method(_mean_feature_method(epochs=1), c.manifest, c.labels, folds, seed=0,
+                                 latency_utterances=2)
+    n_test = sum(len(f.test) for f in folds)
+    assert n_test > 2 and row["latency_ms"] > 0 and row0["latency_ms"] > 0
+    # the evaluation's own predict_proba calls (validation per epoch, test) come on top of the two timed ones
+    evaluation = len(calls) - 2 * len(folds)
+    calls.clear()
+    leaderboard.run_method(_mean_feature_method(epochs=1), c.manifest, c.labels, folds, seed=0, latency_utterances=1)
+    assert len(calls) == evaluation + len(folds)
+
+
 def test_batch_grows_so_no_fold_ends_on_a_single_item(small):
     c, folds = small
     m = _mean_feature_method()

@@ -40,9 +40,17 @@ SHRINK: dict[str, dict] = {
     # k-shot adapts on k utterances per class of a whole target: the fixture corpora hold 9-20 per class
     "mdat": {"epochs": 1, "ft_epochs": 1, "n_per_class": 2, "batch_size": 8, "kshot_seeds": [0], "kshot_ks": [0, 5]},
     # the board's paper profile trains every method at its chapter's paper size on every fold (about
-    # 80 models on Emo-DB): one fold trains here; every fold is still built and checked below
-    "leaderboard": {"epochs": 1, "baseline_epochs": 1, "n_per_class": 2, "seeds": [0], "max_folds": 1},
+    # 80 models on Emo-DB): one fold trains here; every fold is still built and checked below. The
+    # chapters train at their own shrunk sizes (chapter_sets, as a user shrinks a board on a slow
+    # machine), and two utterances a fold are timed for ms / utt
+    "leaderboard": {"epochs": 1, "baseline_epochs": 1, "n_per_class": 2, "seeds": [0], "max_folds": 1,
+                    "latency_utterances": 2},
 }
+#: the chapters' model sizes a board's paper-scale cell trains them at (their SHRINK sizes)
+SIZES = {"ca_ser", "ctmam", "mcwsa_cmha"}
+SHRINK["leaderboard"]["chapter_sets"] = [
+    f"{paper}.{k}={json.dumps(v)}" for paper in sorted(SIZES) for k, v in SHRINK[paper].items()
+    if k not in ("epochs", "pretrain_epochs", "n_per_class", "max_folds", "digits_epochs", "digits_train")]
 
 def _cells() -> list[tuple[str, str, str]]:
     out = []

@@ -10,6 +10,7 @@ notebooks all take it.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -416,8 +417,32 @@ def study_chapter_params(paper: str, P: dict) -> tuple[dict, str]:
                      if chapter.get(k)})
     if P.get("encoder") and chapter.get("encoder"):       # the board's own checkpoint for the chapters naming one
         over["encoder"] = P["encoder"]
-    chapter = resolve(paper, ds, profile, over)
-    return chapter, f"{_shown(params_file(paper, ds), None)} ({profile})"
+    sets = chapter_sets(P, paper)                         # the board's PAPER.KEY=VALUE settings go last
+    source = f"{_shown(params_file(paper, ds), None)} ({profile})"
+    try:
+        chapter = resolve(paper, ds, profile, {**over, **sets})
+    except ParamsError as e:
+        raise ParamsError(f"chapter_sets for {paper} ({', '.join(f'{k}={v}' for k, v in sets.items())}): {e}"
+                          if sets else str(e)) from None
+    if sets:
+        source += "; the board sets " + ", ".join(f"{k}={json.dumps(v)}" for k, v in sets.items())
+    return chapter, source
+
+
+def chapter_sets(P, paper: str) -> dict:
+    """The board's ``chapter_sets`` entries for ``paper`` (``["ca_ser.d_model=256"]`` -> ``{"d_model": 256}``),
+    each value read as YAML; a key set twice is an error."""
+    from ..schemas.leaderboard import chapter_set
+
+    out: dict = {}
+    for item in P.get("chapter_sets") or []:
+        who, key, value = chapter_set(item)
+        if who != paper:
+            continue
+        if key in out:
+            raise ParamsError(f"chapter_sets: {paper}.{key} is set twice")
+        out[key] = _load_yaml(value, f"chapter_sets {item}")
+    return out
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -19,16 +19,37 @@ def methods() -> tuple[str, ...]:
 @dataclass(kw_only=True, eq=False)
 class Params(CorpusParams):
     methods: list[str] = param("methods on the board: baselines and chapter keys", factory=lambda: list(methods()))
-    seeds: list[int] = param("training seeds (at least 3 on quick and paper)", ge=0)
+    seeds: list[int] = param("training seeds (at least 3 on paper and reference, whose pairwise tests the page prints)", ge=0)
     epochs: int | None = param("one shared epoch budget for every method, capping its pre-training and fine-tuning "
                               "epochs too (None: each chapter's own)", ge=1)
     baseline_epochs: int = param("epochs of the baselines when epochs is None", ge=1)
     encoder: str | None = param("a Hugging Face wav2vec 2.0 name or folder for the methods whose params name "
                                 "one (CA-SER's paper profile fine-tunes facebook/wav2vec2-base); None: each "
                                 "chapter's own", None)
+    chapter_sets: list[str] = param("a chapter's parameter for the board's run of it, as PAPER.KEY=VALUE (the value "
+                                    "read as YAML), on top of that chapter's params file: e.g. ca_ser.d_model=256 "
+                                    "to train CA-SER smaller on a slow machine; the board's notes name each one", [])
+    latency_utterances: int = param("test utterances of each fold timed one by one for the ms / utt column", ge=1,
+                                    default=20)
 
     def __post_init__(self):
         known = methods()
         bad = [m for m in self.methods if m not in known]
         if bad:
             raise ValueError(f"key 'methods': expected one of {', '.join(known)}, got the string {bad[0]!r}")
+        for item in self.chapter_sets:
+            chapter_set(item)
+
+
+def chapter_set(item: str) -> tuple[str, str, str]:
+    """``"ca_ser.d_model=256"`` -> ``("ca_ser", "d_model", "256")`` (the value still YAML text); a ValueError
+    naming what was expected for anything else."""
+    paper, dot, rest = str(item).partition(".")
+    key, eq, value = rest.partition("=")
+    chapters = [m for m in methods() if m != "baselines"]
+    if not (dot and eq and paper and key.strip() and value.strip()):
+        raise ValueError(f"key 'chapter_sets': expected PAPER.KEY=VALUE (e.g. ca_ser.d_model=256), got {item!r}")
+    if paper not in chapters:
+        raise ValueError(f"key 'chapter_sets': {item!r}: expected a chapter key ({', '.join(chapters)}), "
+                         f"got {paper!r}")
+    return paper, key.strip(), value.strip()
