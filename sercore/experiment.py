@@ -137,6 +137,16 @@ def _plan_key(params: dict, protocol: str | None = None) -> str:
                       sort_keys=True, default=str)
 
 
+class Shared(dict):
+    """A dict kept in ``DataFrame.attrs`` by reference, read-only by convention. pandas deep-copies ``attrs``
+    into the result of every operation (each row of ``iterrows``, each copy or slice), so a large value there
+    (a fold plan naming every utterance of every fold) made each of those operations cost its size: an MDAT
+    smoke run on the synthetic corpus spent a tenth of its time copying its plan."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 def trim_training(corpus: Corpus, P: dict) -> Corpus:
     """The corpus with at most ``P['n_per_class']`` training (and as many validation) utterances per
     class in each fold, and every test utterance of every fold the run builds.
@@ -185,7 +195,7 @@ def trim_training(corpus: Corpus, P: dict) -> Corpus:
         plans[_plan_key(P, name)] = {"folds": stored, "total": fl.total}
     rows = sorted(keep)
     kept = m.iloc[rows].reset_index(drop=True)
-    kept.attrs = {**m.attrs, "fold_plan": plans,
+    kept.attrs = {**m.attrs, "fold_plan": Shared(plans),
                   "trimmed": {"n_per_class": n, "from_rows": int(len(m)), "rows": int(len(kept)),
                               "train_rows": n_train, "train_rows_full": n_train_full}}
     note = (f"Training data trimmed by the profile: at most {n} training (and {n} validation) utterances "
@@ -419,7 +429,7 @@ def inventory(data_root: str | None = None) -> pd.DataFrame:
                      "languages": ", ".join(sorted(map(str, m["language"].dropna().unique()))) or "\u2013",
                      "skipped files": f"{s['skipped']:,}"})
     df = pd.DataFrame(rows).set_index("corpus")
-    df.attrs["manifests"] = manifests
+    df.attrs["manifests"] = Shared(manifests)
     return df
 
 

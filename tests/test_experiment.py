@@ -111,3 +111,21 @@ def test_summary_counts_speakers_when_there_are_too_many_to_show_side_by_side():
     t = c.summary()
     assert list(t.columns) == ["speakers", "utterances"] and t.loc["happy", "utterances"] == 6
     assert t.loc["total", "speakers"] == len(many) and t.loc["happy", "speakers"] == 6
+
+
+def test_a_trimmed_corpus_shares_its_fold_plan_instead_of_copying_it_into_every_row():
+    """pandas deep-copies ``attrs`` into every row of ``iterrows`` and every slice: the plan (every fold's
+    utterance ids) is shared by reference, so reading the manifest row by row does not copy it per row."""
+    import copy
+
+    from sercore import runs
+    P = runs.resolve("mdat", "synthetic", "smoke")
+    c = experiment.load_corpus(P)
+    plan = c.manifest.attrs["fold_plan"]
+    assert plan and all(p["folds"] and p["folds"][0]["test"] for p in plan.values())
+    _, row = next(c.manifest.iterrows())
+    assert row.attrs["fold_plan"] is plan and c.manifest.iloc[:3].attrs["fold_plan"] is plan
+    assert copy.deepcopy(c.manifest).attrs["fold_plan"] is plan
+    # the folds a run builds are still the plan's
+    assert [f.name for f in experiment.folds(c.manifest, P)] == [f["name"] for f in plan[next(iter(plan))]["folds"]][
+        :len(experiment.folds(c.manifest, P))]
