@@ -186,7 +186,9 @@ def read_video_frames(path: str | Path, fps: float = 10.0, start: float | None =
                                backward=True, any_frame=False)
             except Exception:
                 pass
-        out, k, prev, n_dec = [], 0, None, 0
+        # prev: the last decoded frame, converted (resized, gray) only when a target time shows it: a 30 fps
+        # stream sampled at 10 fps converts a third of its frames
+        out, k, prev, shown, n_dec = [], 0, None, None, 0
         eps = 1e-6
 
         def target(i: int) -> float:
@@ -205,16 +207,18 @@ def read_video_frames(path: str | Path, fps: float = 10.0, start: float | None =
                 # every target time before this frame's time is shown by the previous frame
                 while target(k) < t - eps and target(k) < end:
                     if prev is not None:
-                        out.append(prev)
+                        shown = convert(prev) if shown is None else shown
+                        out.append(shown)
                     k += 1
                 if target(k) >= end:
                     break
-                prev = convert(frame)
+                prev, shown = frame, None
             else:
                 # after the last frame: its image stays until the stream's duration
                 dur = _duration(container, stream, t0)
                 while prev is not None and target(k) < min(end, dur) - eps:
-                    out.append(prev)
+                    shown = convert(prev) if shown is None else shown
+                    out.append(shown)
                     k += 1
         except Exception as exc:
             if isinstance(exc, CorruptFileError):
