@@ -163,29 +163,28 @@ def comparisons(items: list[dict]) -> tuple[pd.DataFrame, str]:
     footnote number (the same text repeated over dozens of rows is written once); returns the table and
     the footnotes (Markdown)."""
     from .reproduction import pool, record_run
-    from .results import CHECK_METRICS, attach_intervals
+    from .results import CHECK_METRICS, attach_intervals, row_key, row_label
 
-    key = ("table", "row", "metric")
     rows: dict = {}
     for r in (record_run(it) for it in items):
         decided = attach_intervals(r["comparisons"], r["metrics"], r["intervals"], bool(r.get("synthetic")),
                                    r["paper"], r["dataset"], per_class_intervals=r.get("per_class_intervals"))
         for c in decided:
-            rows.setdefault(tuple(c[k] for k in key), []).append(c)
+            rows.setdefault(row_key(c), []).append(c)
     notes: dict[str, int] = {}
 
     def foot(text: str) -> str:
         return f"[{notes.setdefault(text, len(notes) + 1)}]"
 
     out = []
-    for (table, row, metric), cs in rows.items():
+    for (table, _, metric, _), cs in rows.items():
         have = [c for c in cs if c.get("measured") is not None]
         reported = cs[0].get("reported")
         verdict = (pool(float(reported), metric, have) if have and reported is not None
                    else {"interval": None, "verdict": cs[0]["verdict"]})
         v = verdict["verdict"]
         note = " ".join(dict.fromkeys(str(c.get("note") or "").strip() for c in cs)).strip()
-        out.append({"table": table, "row": row, "metric": metric, "paper": fmt_value(reported, metric),
+        out.append({"table": table, "row": row_label(cs[0]), "metric": metric, "paper": fmt_value(reported, metric),
                     "ours (mean ± std)": mean_std([c["measured"] for c in have], metric),
                     "95% interval": fmt_interval(verdict["interval"]),
                     "verdict": f"not comparable {foot(v)}" if v.startswith("not comparable") else v,

@@ -689,10 +689,10 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
     dropped and said once in ``attrs["note"]``."""
     import pandas as pd
 
-    from .results import fmt_interval, said_once
+    from .results import fmt_interval, row_key, row_label, said_once
 
-    key = ("table", "row", "metric")
-    here = {tuple(c[k] for k in key): c for c in out.get("comparisons", [])}
+    here = {row_key(c): c for c in out.get("comparisons", [])}
+    label = {k: row_label(c) for k, c in here.items()}
     items = published_cells(records_root, out["paper"], out["dataset"]).get((out["paper"], out["dataset"], profile), [])
     pub: dict = {}
     for r in items:
@@ -701,14 +701,15 @@ def three_columns(out: dict, profile: str = "reference", records_root: Path | No
         data = (m.get("scope") or {}).get("text") or _tested(m)
         for c in comps:
             if c.get("measured") is not None:
-                pub.setdefault(tuple(c[k] for k in key), []).append({**c, "scope": c.get("scope") or data})
-    reported = {tuple(c[k] for k in key): c.get("reported") for r in items for c in r["metrics"]["comparisons"]}
+                pub.setdefault(row_key(c), []).append({**c, "scope": c.get("scope") or data})
+                label.setdefault(row_key(c), row_label(c))
+    reported = {row_key(c): c.get("reported") for r in items for c in r["metrics"]["comparisons"]}
     reported.update({k: c.get("reported") for k, c in here.items()})
     P, B = f"published {profile}", f"this build ({out['profile']})"
     rows = []
     for k in dict.fromkeys([*here, *pub]):
         cs, c = pub.get(k, []), here.get(k, {})
-        rows.append({"table": k[0], "row": k[1], "metric": k[2], "paper": _num(reported.get(k), k[2]),
+        rows.append({"table": k[0], "row": label.get(k, k[1]), "metric": k[2], "paper": _num(reported.get(k), k[2]),
                      f"{P} (mean ± std)": _mean_std([float(x["measured"]) for x in cs], k[2]),
                      f"{P}: 95% interval of each seed": "; ".join(filter(None, (fmt_interval(x.get("interval"))
                                                                                 for x in cs))),

@@ -12,7 +12,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from sercore import book, record_page, records
+from sercore import book, record_page, records, results
 from sercore.paths import project_root
 
 matplotlib.use("Agg")
@@ -66,14 +66,33 @@ def test_the_headline_is_each_records_metrics_json_and_their_mean(pages):
                 assert mean_row[name] == f"{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f}", (cell, k)
 
 
+def test_rows_of_one_table_on_several_corpora_are_told_apart_not_pooled(tmp_path):
+    """Table II of a three-corpus MDAT run has a "MDAT / ua" row per corpus: each keeps its own paper number
+    and measurement, named by its corpus (they were once pooled as three seeds of one row, 74.85 ± 16.73)."""
+    rows = [{"table": "Table II", "row": "MDAT", "metric": "ua", "reported": rep, "measured": mea, "note": "",
+             "paper_dataset": ds, "comparable": False}
+            for ds, rep, mea in (("emodb", 84.5, 75.0), ("emovo", 82.81, 58.04), ("urdu", 94.33, 91.5))]
+    rows.append({"table": "Table IV", "row": "MDAT [EMODB->URDU]", "metric": "ua", "reported": 73.23,
+                 "measured": 41.75, "note": "", "paper_dataset": "urdu", "comparable": False})
+    item = {"metrics": {"paper": "mdat", "dataset": "emodb_emovo_urdu", "profile": "reference", "seed": 0,
+                        "synthetic": False, "metrics": {"wa": 80.0, "ua": 75.0}, "comparisons": rows,
+                        "confusion": {"labels": ["a", "b"], "matrix": [[1, 0], [0, 1]]}},
+            "provenance": {"seed": 0}, "folder": tmp_path}
+    t, _ = record_page.comparisons([item])
+    assert t["row"].tolist() == ["MDAT (EMODB)", "MDAT (EMOVO)", "MDAT (URDU)", "MDAT [EMODB->URDU]"]
+    assert t["paper"].tolist() == ["84.50", "82.81", "94.33", "73.23"]
+    assert t["ours (mean ± std)"].tolist() == ["75.00", "58.04", "91.50", "41.75"]
+
+
 def test_every_comparison_row_is_pooled_over_the_seeds_and_its_notes_are_footnotes(pages):
     for cell, page in pages.items():
         t, notes = record_page.comparisons(page.items)
-        keys = {(c["table"], c["row"], c["metric"]) for it in page.items for c in it["metrics"]["comparisons"]}
+        # a row of a run over several corpora is one row per corpus of the paper's number, never pooled
+        keys = {results.row_key(c) for it in page.items for c in it["metrics"]["comparisons"]}
         assert len(t) == len(keys), cell
         for _, row in t.iterrows():
             vals = [c["measured"] for it in page.items for c in it["metrics"]["comparisons"]
-                    if (c["table"], c["row"], c["metric"]) == (row["table"], row["row"], row["metric"])
+                    if (c["table"], results.row_label(c), c["metric"]) == (row["table"], row["row"], row["metric"])
                     and c["measured"] is not None]
             if len(vals) == 1 and row["metric"] not in ("params", "count"):
                 assert row["ours (mean ± std)"] == f"{vals[0]:.2f}"

@@ -29,6 +29,7 @@ from .collection import (VERDICTS, collect, collect_seeds, paper_summary, runs_f
 from .comparisons import (CHECK_METRICS, CHECK_VERDICTS, HEADLINE_TOLERANCE, METRIC_ALIASES, SCORE_VERDICTS, _scoped,
                           attach_intervals, comparable_verdict, compare_with_paper, comparison, comparison_frame,
                           decide, metric_key, paper_corpora, paper_corpus, reference_table, row_class, row_interval,
+                          row_key, row_label,
                           run_corpora, scope, test_set_text)
 from .display import (ABSENT, SYNTHETIC_BANNER, fmt_float, fmt_interval, fmt_num, fmt_value, frame_html, plot_confusion,
                       plot_history, readable_tables, said_once, table)

@@ -293,6 +293,21 @@ def compare_with_paper(paper: str, table: str, row: str, measured: dict, *, colu
     return out
 
 
+def row_key(c: dict) -> tuple:
+    """What identifies a comparison row across seeds: table, row, metric and the corpus of the paper's number
+    (``paper_dataset``). A run over several corpora has one "Table II / MDAT / ua" row per corpus (84.5 on
+    EMODB, 82.81 on EMOVO, 94.33 on URDU): keyed on table, row and metric alone they were pooled as if they
+    were seeds of one row."""
+    return (c["table"], c["row"], c["metric"], c.get("paper_dataset"))
+
+
+def row_label(c: dict) -> str:
+    """The row's name for a table, with the corpus of the paper's number when the name does not say it
+    ("MDAT (EMOVO)")."""
+    row, ds = str(c["row"]), c.get("paper_dataset")
+    return f"{row} ({ds.upper()})" if ds and ds.lower() not in row.lower() else row
+
+
 def comparison_frame(comparisons: Iterable[dict]) -> pd.DataFrame:
     """Comparison rows (``metrics.json``'s) as a table for people: the paper's number (``reported``),
     ours (``measured``) with its 95% interval and the test data it stands on (``scope``), the deviation
@@ -302,7 +317,7 @@ def comparison_frame(comparisons: Iterable[dict]) -> pd.DataFrame:
     for c in comparisons:
         rep, mea = c.get("reported"), c.get("measured")
         dev = mea - rep if rep is not None and mea is not None else None
-        rows.append({"table": c["table"], "row": c["row"], "metric": c["metric"], "reported": fmt_num(rep),
+        rows.append({"table": c["table"], "row": row_label(c), "metric": c["metric"], "reported": fmt_num(rep),
                      "measured": fmt_num(mea), "95% interval": fmt_interval(c.get("interval")),
                      "deviation": fmt_num(dev, signed=True), "test data": c.get("scope") or "",
                      "note": c.get("note") or ""})
