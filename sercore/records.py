@@ -303,6 +303,12 @@ def reproduce_command(prov: dict) -> str:
             f" && SERCORE_DATA=<your data root> {run_command(prov['paper'], prov['dataset'], prov['profile'], prov['seed'])}")
 
 
+#: loaders' notes as runs before 5ecb939 wrote them -> today's words (same meaning; "None" read as Python)
+_OLD_WORDING = {"so path and video are None for those splits.":
+                "so those splits' utterances have no audio and no video.",
+                ", their rows have path None.": ", so those utterances have no audio."}
+
+
 def corpus_copy(metrics: dict) -> str:
     """Which copy of the corpus a run read, in words: the loader's caveat when it found the files differ
     from the corpus's official release (e.g. Emo-DB's 22,050 Hz, 2.0 s copy), else that it found none.
@@ -310,6 +316,8 @@ def corpus_copy(metrics: dict) -> str:
     if metrics.get("synthetic"):
         return "the synthetic corpus (generated; not a recording)"
     note = metrics.get("corpus_note")
+    for old, new in _OLD_WORDING.items():
+        note = note.replace(old, new) if note else note
     return (f"differs from the official release: {note}" if note else
             f"{metrics['dataset']} as found under the data root: the loader checked its files against the "
             "official release's layout (and, where it knows them, its sample rate and lengths) and found no difference")

@@ -137,10 +137,10 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
     absent = [s for s in SPLITS if clip_dirs[s] is None]
     note = join_notes([
         ("Text only: no clips found (looked for "
-         + "; ".join(f"{s}: {', '.join(CLIP_DIRS[s][:2])}" for s in absent) + "), so path and video "
-         "are None for those splits.") if absent else None,
+         + "; ".join(f"{s}: {', '.join(CLIP_DIRS[s][:2])}" for s in absent) + "), so those splits' "
+         "utterances have no audio and no video.") if absent else None,
         "; ".join(f"{len(v)} {s} clip(s) missing ({examples(v)})" for s, v in no_clip.items())
-        + ", their rows have path None." if no_clip else None,
+        + ", so those utterances have no audio." if no_clip else None,
         "Audio is the mp4 clips' sound track (decoded through PyAV, resampled to the feature rate)."
         if len(absent) < len(SPLITS) and any((r.get("path") or "").endswith(".mp4") for r in records)
         else None,
