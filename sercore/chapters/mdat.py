@@ -219,12 +219,30 @@ def modality_label(use_text: bool) -> str:
     return "audio + text" if use_text else "audio only (no transcripts)"
 
 
+def ua_interval(y_true, y_pred, n_classes: int, fold=None) -> dict:
+    """95% bootstrap interval of UA from one model's test predictions (:func:`sercore.stats.bootstrap_ci`:
+    strata fold x class; ``fold`` None: one test set): ``{"estimate", "low", "high"}`` in percent."""
+    from .. import stats
+
+    iv = stats.bootstrap_ci(np.asarray(y_true), np.asarray(y_pred), fold, n_classes=n_classes, metrics=("ua",))["ua"]
+    return {"estimate": iv["estimate"], "low": iv["low"], "high": iv["high"]}
+
+
+def cv_ua_interval(cv, n_classes: int) -> dict:
+    """:func:`ua_interval` of a cross-validation's test predictions, folds as strata (its estimate is the
+    mean UA over folds, the number the within-corpus rows report)."""
+    a = results.prediction_arrays(results.cv_predictions(cv, "model"))
+    return ua_interval(a["y_true"], a["y_pred"], n_classes, a["fold"])
+
+
 def _compare(table: str, row: str, ua: float, *, column: str | None = None, dataset: str | None = None,
-             note: str = "", why_not: str = "", test: dict | None = None) -> dict:
+             note: str = "", why_not: str = "", test: dict | None = None, interval: dict | None = None) -> dict:
     """One comparison row: measured UA beside the paper's cell (None where the paper has none).
     ``why_not``: why the row is not comparable (the row gets ``comparable: False`` and the reason in
     its note), empty when nothing of this chapter's says so. ``test``: the row's own test set
-    (:func:`test_set`), which the results file states instead of the main corpus's folds."""
+    (:func:`test_set`), which the results file states instead of the main corpus's folds. ``interval``:
+    the row's own 95% interval (``{"estimate", "low", "high"}`` from its own test predictions), which the
+    comparison is decided on (a run keeps the test predictions of its headline model only)."""
     rep = reference.get(PAPER, table, row, "ua", column=column, dataset=dataset, default=None)
     if why_not:
         note = f"{note}; not comparable: {why_not}" if note else f"not comparable: {why_not}"
@@ -234,6 +252,8 @@ def _compare(table: str, row: str, ua: float, *, column: str | None = None, data
         out["paper_dataset"] = dataset
     if test is not None:
         out["test_set"] = test
+    if interval is not None:
+        out["own_interval"] = {k: float(interval[k]) for k in ("estimate", "low", "high")}
     if why_not:
         out["comparable"] = False
     return out
@@ -345,7 +365,8 @@ def within_comparisons(domains: dict, within: WithinResult) -> list[dict]:
         why = "; ".join(filter(None, [protocol_problem(d.paper_key, r["protocol"]),
                                       r["not comparable"] and f"flagged fold(s): {r['not comparable']}"]))
         out.append(_compare("Table II", row, r["UA"], dataset=d.paper_key, note=note, why_not=why,
-                            test=within_test_set(d, r)))
+                            test=within_test_set(d, r),
+                            interval=cv_ua_interval(within.cv[(r["spec"], r["kind"])], len(d.corpus.labels))))
     return out
 
 
@@ -451,8 +472,10 @@ def cross_language(domains: dict, P: dict, within: WithinResult | None = None,
                                       min_test=P["min_test"], protocol="cross_corpus")
                 rep = train.evaluate(model, train.FeatureDataset(tfeats, ty, whole.test), cfg,
                                      tgt.corpus.labels)
+                iv = ua_interval(rep["y_true"], rep["y_pred"], len(tgt.corpus.labels))
                 rows.append({"source": src.label, "target": tgt.label, "model": KIND_NAMES[kind],
-                             "UA": rep["metrics"]["ua"], "WA": rep["metrics"]["wa"],
+                             "UA": rep["metrics"]["ua"], "UA 95% low": iv["low"], "UA 95% high": iv["high"],
+                             "WA": rep["metrics"]["wa"],
                              "test utterances": len(ty), "classes": len(tgt.corpus.labels),
                              "modalities": modality_label(use_text),
                              "source model": how, "target trimmed from": (tgt.whole.manifest.attrs.get("trimmed")
@@ -486,6 +509,7 @@ def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
                 "not every target utterance was tested (n_per_class trimmed the target)" if trimmed else ""]
         out.append(_compare("Table IV", row, r["UA"], column=pair, dataset=domains[r["t"]].paper_key, note=note,
                             why_not="; ".join(filter(None, whys)),
+                            interval={"estimate": r["UA"], "low": r["UA 95% low"], "high": r["UA 95% high"]},
                             test=test_set(r["target"], r["test utterances"], r["classes"],
                                           "every target utterance (0-shot)", complete=not trimmed)))
     return out
@@ -533,8 +557,10 @@ def kshot(domains: dict, cross: CrossResult, P: dict, kinds=("baseline", "mdat")
                                       tgt.corpus.labels)
                     rep = train.evaluate(model, train.FeatureDataset(tfeats, ty, fold.test), cfg,
                                          tgt.corpus.labels)
+                    iv = ua_interval(rep["y_true"], rep["y_pred"], len(tgt.corpus.labels))
                     rows.append({"source": domains[s].label, "target": tgt.label, "model": KIND_NAMES[kind],
                                  "k": int(k), "seed": int(seed), "UA": rep["metrics"]["ua"],
+                                 "UA 95% low": iv["low"], "UA 95% high": iv["high"],
                                  "adapt": len(fold.train), "test": len(fold.test),
                                  "classes": len(tgt.corpus.labels),
                                  "not comparable": fold.reason or None, "s": s, "t": t, "kind": kind})
@@ -565,9 +591,16 @@ def kshot_comparisons(domains: dict, kshot_rows: pd.DataFrame) -> list[dict]:
         why = "; ".join(dict.fromkeys(x for x in g["not comparable"] if isinstance(x, str) and x))
         tests = sorted(set(int(n) for n in g["test"]))
         n_test = tests[0] if len(tests) == 1 else f"{tests[0]}-{tests[-1]}"
+        # each draw tests its own utterances: its interval is the test noise, the spread of the draws adds
+        # the error of their mean (as seeds are pooled: sercore.reproduction.pooled_interval)
+        from ..reproduction import pooled_interval
+
+        pooled = pooled_interval(g["UA"].tolist(), list(zip(g["UA 95% low"], g["UA 95% high"])))
         out.append(_compare("Table V", row, g["UA"].mean(), column=f"{pair}, k={k}",
                             dataset=domains[t].paper_key, note=note,
                             why_not=f"k-shot test set: {why}" if why else "",
+                            interval=None if pooled is None else {"estimate": g["UA"].mean(), "low": pooled[0],
+                                                                  "high": pooled[1]},
                             test=test_set(domains[t].label, tests[0], int(g["classes"].iloc[0]),
                                           f"{'every target utterance' if k == 0 else f'the target without its {k} adaptation utterances per class'}"
                                           f" ({n_test} per draw; mean of {len(g)} draw(s))")))

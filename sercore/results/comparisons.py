@@ -108,8 +108,13 @@ def row_interval(c: dict, intervals: dict | None, per_class_intervals: dict | No
     :data:`HEADLINE_TOLERANCE`: a chapter may round to 2 decimals; an interval without ``estimate`` is
     of the headline value ``metrics[k]``): a number of another model (an ablation variant, a baseline)
     matches none, as the run keeps its headline model's predictions only.
+    A row that carries its own interval (``own_interval``: a chapter that bootstraps each row from that
+    row's own test predictions, e.g. MDAT's per-corpus and cross-language rows) is decided on it.
     Returns ``(interval, "")`` or ``(None, "no interval: <why>")``.
     """
+    own = c.get("own_interval")
+    if own and c.get("measured") is not None and abs(float(c["measured"]) - float(own["estimate"])) <= HEADLINE_TOLERANCE:
+        return own, ""
     intervals, per_class_intervals = intervals or {}, per_class_intervals or {}
     label = row_class(c["row"], per_class_intervals)
     metric = c["metric"]

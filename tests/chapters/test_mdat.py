@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sercore import chapters, experiment
+from sercore import chapters, experiment, results
 from sercore.chapters import mdat as ch
 from sercore.paths import project_root
 from sercore.runs import resolve
@@ -130,6 +130,14 @@ def test_run_two_synthetic_languages_end_to_end(monkeypatch):
     assert tables == {"Table II", "Table IV", "Table V", "Table VI"}
     iv = next(c for c in r.comparisons if c["row"] == "MDAT [IEMOCAP->EMODB]")
     assert iv["reported"] == 42.48 and "not comparable" in iv["note"]
+    # every Table II, IV and V row carries its own 95% interval, from its own test predictions (a k-shot
+    # row: its draws' intervals pooled), and is decided on it
+    own = [c for c in r.comparisons if c["table"] in ("Table II", "Table IV", "Table V")]
+    assert own and all(c["own_interval"]["low"] <= c["measured"] + 0.005 and
+                       c["measured"] - 0.005 <= c["own_interval"]["high"] for c in own)
+    decided = results.attach_intervals(own, r.metrics, {}, False, "mdat", "iemocap_emodb")
+    assert all(d["interval"] == [c["own_interval"]["low"], c["own_interval"]["high"]] for d, c in zip(decided, own))
+    assert {c["table"] for c in own} == {"Table II", "Table IV", "Table V"}
     # the data table counts each corpus whole (200 utterances a language): n_per_class trims training only
     assert F["labels"][F["main"]] == "synthetic:en (for IEMOCAP)" and F["data"]["utterances"].tolist() == [200, 200]
     # n_per_class trims training only: session 5 (40 = 10 per class) whole, + 4 per class train and val
@@ -272,10 +280,13 @@ def test_sercore_run_mdat_on_a_pair_of_real_corpora_writes_cross_corpus_rows(two
         row = cross[f"MDAT [{pair}]"]
         assert row["test_set"]["corpus"] == target and row["test_set"]["utterances"] == n[target]
         assert row["scope"].startswith(f"{target}: {n[target]:,} test utterances, 4 classes; every target utterance")
-        # its test set is whole (the target corpus); what keeps it from a verdict is only that no 95% interval is
-        # kept for rows other than the headline model's (sercore.results.decide), and the row says so
+        # its test set is whole (the target corpus) and it carries its own 95% interval (from its own test
+        # predictions), so it is decided against the paper's cell like the headline
         assert "of 10 folds" not in row["scope"] and row["scope_comparable"] is True
-        assert row["comparable"] is False and row["verdict"].startswith("not comparable: no interval"), row["verdict"]
+        lo, hi = row["interval"]
+        assert lo <= row["measured"] + 0.005 and row["measured"] - 0.005 <= hi
+        assert row["comparable"] is True and row["verdict"] == (
+            "inside" if lo <= row["reported"] <= hi else "below" if hi < row["reported"] else "above")
     within = {c["test_set"]["corpus"]: c for c in out["comparisons"] if c["table"] == "Table II" and c["row"] == "MDAT"}
     assert within["URDU"]["scope"].startswith("URDU: ") and "1 of 5 kfold_val folds" in within["URDU"]["scope"]
     assert "1 of 10 loso_speaker folds" in within["EMODB"]["scope"]
