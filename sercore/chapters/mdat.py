@@ -504,6 +504,10 @@ def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
                 + (f"of the target's {int(full)} (the profile trimmed it to its within-corpus folds' rows)"
                    if trimmed else "(every target utterance)")
                 + ("; synthetic stand-ins, not comparable" if domains[r["s"]].corpus.synthetic else ""))
+        again = repeated_cells().get((row, pair))
+        if again:
+            note += (f"; the paper prints this same number for {', '.join(again)} too (copied as printed: "
+                     "one of the cells may be a typesetting error)")
         why = r.get("not comparable")
         whys = [f"target test set: {why}" if isinstance(why, str) and why else "",
                 "not every target utterance was tested (n_per_class trimmed the target)" if trimmed else ""]
@@ -750,6 +754,21 @@ def reported_cross(table: str = "Table IV") -> pd.DataFrame:
     ref = reference.load(PAPER)
     t = ref[ref.table == table]
     return t.pivot_table(index="column", columns="row", values="value", aggfunc="first", sort=False)
+
+
+def repeated_cells(table: str = "Table IV") -> dict[tuple[str, str], list[str]]:
+    """Cells the paper prints twice: ``(model, pair) -> [other pairs with the same number for that model]``.
+    Table IV gives the Baseline 72.46 and MDAT 73.23 on both EMODB->URDU and EMOVO->URDU; our reference
+    file copies the paper as printed, and each such row says so."""
+    t = reported_cross(table)
+    out: dict = {}
+    for model in t.columns:
+        col = t[model].dropna()
+        for pair, v in col.items():
+            others = [q for q, w in col.items() if q != pair and w == v]
+            if others:
+                out[(model, pair)] = others
+    return out
 
 
 # ----------------------------------------------------------------------------- the chapter

@@ -145,6 +145,13 @@ def test_run_two_synthetic_languages_end_to_end(monkeypatch):
     assert "Training: 1 epoch(s)" in ch.describe_run(P) and "`smoke`-profile" in ch.describe_run(P)
 
 
+def test_the_cells_the_paper_prints_twice_are_found_and_said():
+    again = ch.repeated_cells()
+    assert again[("MDAT", "EMODB->URDU")] == ["EMOVO->URDU"] and again[("MDAT", "EMOVO->URDU")] == ["EMODB->URDU"]
+    assert again[("Baseline multimodal Model", "EMODB->URDU")] == ["EMOVO->URDU"]
+    assert ("MDAT", "IEMOCAP->EMODB") not in again
+
+
 def test_reported_tables_come_from_the_reference():
     t = ch.reported_within()
     assert t.loc["emodb", "MDAT"] == 84.50 and t.loc["iemocap", "HCAM [81]"] == 73.67
@@ -272,6 +279,8 @@ def test_sercore_run_mdat_on_a_pair_of_real_corpora_writes_cross_corpus_rows(two
     assert set(cross) == {f"{m} [{p}]" for m in ("MDAT", "Baseline multimodal Model")
                           for p in ("EMODB->URDU", "URDU->EMODB")}
     assert all(c["measured"] is not None and "test utterances" in c["note"] for c in cross.values())
+    assert "the paper prints this same number for EMOVO->URDU too" in cross["MDAT [EMODB->URDU]"]["note"]
+    assert "prints this same number" not in cross["MDAT [URDU->EMODB]"]["note"]
     assert {r["target"] for r in out["extra"]["cross"]} == {"URDU", "EMODB"}
     # every row states its OWN test set: a cross-language row the target corpus, URDU's within-corpus row its
     # own folds, never the main corpus's "1 of 10 folds; 44 test utterances"
