@@ -165,6 +165,7 @@ def trim_training(corpus: Corpus, P: dict) -> Corpus:
     ids = m["utt_id"].to_numpy()
     keep: set[int] = set()
     plans, n_train_full, n_train = {}, 0, 0
+    full_rows, kept_rows = [], []           # training rows over the folds, before and after the cap
     for name in names:
         if name in ("cross_corpus", "kshot"):
             continue
@@ -188,6 +189,8 @@ def trim_training(corpus: Corpus, P: dict) -> Corpus:
                 parts[part] = rows
             n_train_full += len(f.train)
             n_train += len(parts["train"])
+            full_rows.extend(int(i) for i in f.train)
+            kept_rows.extend(int(i) for i in parts["train"])
             keep.update(int(i) for part in parts.values() for i in part)
             stored.append({"name": f.name, "held_out": f.held_out, "note": f.note,
                            "comparable": f.comparable, "reason": f.reason,
@@ -200,9 +203,25 @@ def trim_training(corpus: Corpus, P: dict) -> Corpus:
                               "train_rows": n_train, "train_rows_full": n_train_full}}
     note = (f"Training data trimmed by the profile: at most {n} training (and {n} validation) utterances "
             f"per class in each fold ({n_train} of {n_train_full} training rows over the folds run); "
-            "every test set is whole.")
+            "every test set is whole.") + balance_note(m, full_rows, kept_rows)
     return Corpus(corpus.name, kept, corpus.labels, corpus.synthetic,
                   f"{corpus.note} {note}" if corpus.note else note, corpus.dropped, corpus.skipped)
+
+
+def balance_note(m: pd.DataFrame, full_rows, kept_rows, threshold: float = 0.05) -> str:
+    """A sentence when a per-class cap changes the class balance of training: the largest change of any
+    class's share of the training rows, before and after the cap (a capped training set of a skewed
+    corpus is balanced, while its test set keeps the corpus's skew), else ''."""
+    if not len(full_rows) or not len(kept_rows):
+        return ""
+    before = m["label"].iloc[list(full_rows)].value_counts(normalize=True)
+    after = m["label"].iloc[list(kept_rows)].value_counts(normalize=True).reindex(before.index, fill_value=0.0)
+    change = (after - before).abs()
+    if change.max() < threshold:
+        return ""
+    lab = change.idxmax()
+    return (f" The cap changes the class balance of training: {lab} is {before[lab]:.0%} of the full training "
+            f"rows and {after[lab]:.0%} of the trimmed ones (the test sets keep the corpus's balance).")
 
 
 def checkpoint_root(P: dict) -> Path:

@@ -129,3 +129,13 @@ def test_a_trimmed_corpus_shares_its_fold_plan_instead_of_copying_it_into_every_
     # the folds a run builds are still the plan's
     assert [f.name for f in experiment.folds(c.manifest, P)] == [f["name"] for f in plan[next(iter(plan))]["folds"]][
         :len(experiment.folds(c.manifest, P))]
+
+
+def test_a_cap_that_changes_the_class_balance_of_training_says_so():
+    import pandas as pd
+    m = pd.DataFrame({"label": ["neutral"] * 60 + ["happy"] * 20 + ["sad"] * 20})
+    full = list(range(100))
+    kept = list(range(20)) + list(range(60, 80)) + list(range(80, 100))      # 20 per class
+    note = experiment.balance_note(m, full, kept)
+    assert "neutral is 60% of the full training rows and 33% of the trimmed ones" in note
+    assert experiment.balance_note(m, full, list(range(0, 100, 2))) == ""     # every other row: same balance
