@@ -318,12 +318,15 @@ def run_parallel(fn, calls: list[tuple], jobs: int = 1) -> list:
         return out
 
 
-#: Seconds each never-run notebook took on the quick profile in a cold build on a 2-core machine, two at a
-#: time (``make book`` of 2026-11-30 with the corpora of ../shared/data). Used only to order runs that have
-#: no earlier result here (a clean clone); any run that finished before orders by its own runtime.
-_TYPICAL_QUICK_S = {("leaderboard", "emodb"): 235, ("leaderboard", "iemocap_text"): 80, ("ctmam", "emodb"): 120,
-                    ("mlcct", "iemocap_text"): 68, ("mcwsa_cmha", "iemocap_text"): 53, ("mdat", "emodb"): 50,
-                    ("ca_ser", "emodb"): 38, ("data", "all"): 30}
+#: Seconds each never-run notebook takes on the quick profile on a 2-core machine, two at a time, with the
+#: corpora of ../shared/data: measured by ``make book`` at 20bee65 (feature cache warm); the leaderboards
+#: trained three seeds then and one now, so theirs are the measured times divided by three. Used only to order
+#: runs that have no earlier result here (a clean clone); any run that finished before orders by its own runtime.
+_TYPICAL_QUICK_S = {("ctmam", "emodb"): 171, ("leaderboard", "emodb"): 159, ("leaderboard", "emovo"): 129,
+                    ("leaderboard", "meld"): 120, ("leaderboard", "urdu"): 114, ("mcwsa_cmha", "iemocap_text"): 77,
+                    ("mlcct", "meld"): 72, ("mdat", "emodb"): 68, ("mdat", "emodb_emovo_urdu"): 65,
+                    ("ca_ser", "emodb"): 61, ("mlcct", "iemocap_text"): 51, ("leaderboard", "iemocap_text"): 21,
+                    ("data", "all"): 9}
 
 
 def _longest_first(plan: list[tuple[str, str]], profile: str) -> list[tuple[str, str]]:
