@@ -116,35 +116,50 @@ def published_pages(gen: Path, results_root: Path | None = None, records_root: P
             if fresher_result(cell, items, results_root) is None]
 
 
+def _render_published(code: Path, dest: Path, params: dict) -> None:
+    """Execute ``code/published.ipynb`` into ``dest`` for one published cell (``params``: paper, dataset,
+    profile, records_root); a failure is a RuntimeError naming the cell and the page."""
+    from .runs.execute import _papermill
+
+    try:
+        _papermill(code / "published.ipynb", dest, params, code, False)
+    except Exception as e:       # noqa: BLE001 - papermill raises its own kinds; the cause is named
+        cell = f"{params['paper']}/{params['dataset']}/{params['profile']}"
+        raise RuntimeError(f"the published page of {cell} failed to render ({type(e).__name__}: "
+                           f"{str(e).strip()[:2000]}); see {dest}") from None
+
+
 def stage_published(gen: Path, results_root: Path | None = None, records_root: Path | None = None,
-                    root: Path | None = None) -> list[Path]:
+                    root: Path | None = None, jobs: int | None = None) -> list[Path]:
     """Render one page per published cell (:func:`published_pages`): this checkout's
     ``book/published.ipynb`` executed with papermill for the cell (:mod:`sercore.record_page`: the page is
     made from the records' data by this build's code, never copied from a record's notebook), titled
     ``<PAPER> on <dataset> (<profile> profile, published run)``, with the published banner and links to
     each seed's executed notebook, the record's artifact (:func:`sercore.record_page.heading`). The pages are rendered again by every build, so a
-    changed record or display code always reaches them. A page that fails to render stops the build.
-    Returns the pages."""
+    changed record or display code always reaches them; ``jobs`` pages at a time (default
+    :func:`default_jobs`). A page that fails to render stops the build. Returns the pages."""
     import nbformat
 
     from . import record_page
     from .records import records_dir
-    from .runs.execute import _papermill
 
     root = root or project_root()
     records_root = Path(records_root or records_dir(root)).resolve()
     # the page's kernel reads records/ of the project unless told otherwise (no path of this machine is passed)
     rr = None if records_root == records_dir().resolve() else str(records_root)
     code = project_root() / "book"          # the page's notebook and the chapters' titles: this checkout's code
-    out = []
-    for (paper, dataset, profile), items, dest in published_pages(gen, results_root, records_root, root):
+    pages = published_pages(gen, results_root, records_root, root)
+    for *_, dest in pages:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            _papermill(code / "published.ipynb", dest, {"paper": paper, "dataset": dataset, "profile": profile,
-                                                         "records_root": rr}, code, False)
-        except Exception as e:       # noqa: BLE001 - papermill raises its own kinds; the cause is named
-            raise RuntimeError(f"the published page of {paper}/{dataset}/{profile} failed to render "
-                               f"({type(e).__name__}: {str(e).strip()[:2000]}); see {dest}") from None
+    # the pages' kernels run side by side, as the chapters' do (each page only reads records: no training)
+    got = run_parallel(_render_published, [(code, dest, {"paper": c[0], "dataset": c[1], "profile": c[2],
+                                                         "records_root": rr}) for c, _, dest in pages],
+                       default_jobs() if jobs is None else max(1, int(jobs)))
+    failed = next((e for e in got if isinstance(e, Exception)), None)
+    if failed is not None:
+        raise failed
+    out = []
+    for (paper, dataset, profile), items, dest in pages:
         _stage_notebook(dest, dest, None)
         nb = nbformat.read(dest, as_version=4)
         # the cell's name is the title and the banner's; the parameter cells are not shown
