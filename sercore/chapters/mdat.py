@@ -231,8 +231,8 @@ def ua_interval(y_true, y_pred, n_classes: int, fold=None) -> dict:
 def cv_ua_interval(cv, n_classes: int) -> dict:
     """:func:`ua_interval` of a cross-validation's test predictions, folds as strata (its estimate is the
     mean UA over folds, the number the within-corpus rows report)."""
-    a = results.prediction_arrays(results.cv_predictions(cv, "model"))
-    return ua_interval(a["y_true"], a["y_pred"], n_classes, a["fold"])
+    iv = results.headline_intervals(results.cv_predictions(cv, "model"), n_classes, metrics=("ua",))["ua"]
+    return {"estimate": iv["estimate"], "low": iv["low"], "high": iv["high"]}
 
 
 def _compare(table: str, row: str, ua: float, *, column: str | None = None, dataset: str | None = None,
@@ -492,7 +492,7 @@ def _pair(domains, s, t) -> str | None:
 
 def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
     """Table IV rows beside the measured cross-language UA (MDAT and the baseline)."""
-    out = []
+    out, repeated = [], repeated_cells()          # the paper's table, read once
     for _, r in cross.table.iterrows():
         pair = _pair(domains, r["s"], r["t"])
         row = {"baseline": "Baseline multimodal Model", "mdat": "MDAT"}.get(r["kind"])
@@ -504,7 +504,7 @@ def cross_comparisons(domains: dict, cross: CrossResult) -> list[dict]:
                 + (f"of the target's {int(full)} (the profile trimmed it to its within-corpus folds' rows)"
                    if trimmed else "(every target utterance)")
                 + ("; synthetic stand-ins, not comparable" if domains[r["s"]].corpus.synthetic else ""))
-        again = repeated_cells().get((row, pair))
+        again = repeated.get((row, pair))
         if again:
             note += (f"; the paper prints this same number for {', '.join(again)} too (copied as printed: "
                      "one of the cells may be a typesetting error)")
