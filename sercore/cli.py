@@ -1,6 +1,7 @@
 """The ``sercore`` command line.
 
     sercore run PAPER --dataset NAME [--profile smoke|quick|paper] [--data-root DIR] [--seed N] [--skip-bad]
+                [--set KEY=VALUE ...] [--in-process]
     sercore params PAPER --dataset NAME [--profile ...]     (the resolved parameters, as YAML)
     sercore data list [--data-root DIR]
     sercore data fetch NAME [--data-root DIR] [--force]
@@ -149,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one parameter after the profile (VALUE read as YAML: 2, null, [a, b], "
                         "a/folder); repeatable, validated like the params file")
+    r.add_argument("--in-process", action="store_true",
+                   help="execute the notebook's cells in this Python process instead of a fresh Jupyter kernel "
+                        "(no kernel start-up: for many small runs; the results and executed notebook are written "
+                        "the same way)")
 
     pa = sub.add_parser("params", help="print a run's resolved, validated parameters as YAML (for papermill -f)")
     pa.add_argument("paper", choices=RUNNABLE)
@@ -308,7 +313,7 @@ def _dispatch(args) -> int:
         try:
             out = run_notebook(args.paper, args.dataset, args.profile, args.data_root, args.seed,
                                progress=sys.stderr.isatty(), skip_bad=args.skip_bad,
-                               overrides=parse_overrides(args.overrides))
+                               overrides=parse_overrides(args.overrides), in_process=args.in_process)
         except CheckpointUnavailableError as e:     # found before anything ran
             print(f"error: {e}", file=sys.stderr)
             return 2

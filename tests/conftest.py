@@ -142,7 +142,7 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"{len(_MATRIX)} cells, {sum(v[0] for v in _MATRIX.values()):.0f} s of runs")
 
 
-def fake_papermill(nb, out_nb, params, cwd, progress):
+def fake_papermill(nb, out_nb, params, cwd, progress, in_process=False):
     """What a toy notebook (``TOY_METRICS_CELL``) does, without a kernel: its executed copy and a valid
     ``metrics.json`` through ``results.Run`` (WA 100 when ``epochs`` is odd, else 50)."""
     import shutil

@@ -9,6 +9,11 @@ names still runs, and test sets are whole. ``quick`` (what ``make book`` runs wh
 found) runs its own folds, ablations and tables with the same sizes shrunk, never more folds than
 it names. The data root is given as a relative path, as a user
 types it. The session's summary prints the matrix with each cell's seconds.
+
+``smoke`` cells execute their notebook in a fresh Jupyter kernel, as a user's ``sercore run`` does. The
+other cells use ``sercore run --in-process`` (:mod:`sercore.runs.inprocess`): the same notebook, parameters
+and code in the test's own process, without the kernel start and imports (about 5 s a cell, most of a
+small cell's time).
 """
 from __future__ import annotations
 
@@ -135,6 +140,8 @@ def test_cell(cell, request, tiny_encoder, tmp_path, monkeypatch, capsys, record
     monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "results"))
     monkeypatch.chdir(corpora.parent)                   # --data-root as a user types it: relative
     argv = ["run", paper, "--dataset", ds, "--profile", profile, "--data-root", corpora.name]
+    if profile != "smoke":
+        argv.append("--in-process")
     for k, v in sets.items():
         argv += ["--set", f"{k}={json.dumps(v)}"]
     t0 = time.time()

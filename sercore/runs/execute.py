@@ -42,7 +42,7 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
                  seed: int = 0, results_root: str | os.PathLike | None = None,
                  root: Path | None = None, progress: bool = False, run_dir: str | None = None,
                  skip_bad: bool = False, workers: int = 1, overrides: dict | None = None,
-                 reuse: bool = False) -> Path:
+                 reuse: bool = False, in_process: bool = False) -> Path:
     """Execute one (paper, dataset, profile) notebook; return its results folder.
 
     Parameters are resolved (and validated) before anything is created, so bad parameters
@@ -65,6 +65,8 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
     reuse: when the results folder already holds a finished run whose key equals this run's (same
     resolved parameters and seed, same corpus files, same package code, notebook and params file),
     nothing is executed and that folder is returned (:func:`reusable`).
+    in_process: execute the cells in this Python process, not a fresh Jupyter kernel
+    (:mod:`sercore.runs.inprocess`; ``sercore run --in-process``).
 
     Raises ``ParamsError`` for bad parameters, ``CheckpointUnavailableError`` when a named Hugging
     Face checkpoint cannot be loaded here (both before anything is written), and ``RuntimeError`` naming
@@ -115,14 +117,22 @@ def run_notebook(paper: str, dataset: str, profile: str = "smoke", data_root: st
             shutil.rmtree(stage, ignore_errors=True)
             raise
         return _execute(paper, dataset, profile, params, nb, root, results_root, data_root, stage, final,
-                        failed, progress, workers, key)
+                        failed, progress, workers, key, in_process)
     finally:
         lock.unlink(missing_ok=True)
 
 
-def _papermill(nb: Path, out_nb: Path, params: dict, cwd: Path, progress: bool) -> None:
-    """Execute ``nb`` into ``out_nb`` with papermill (tests replace this to publish without a kernel)."""
+def _papermill(nb: Path, out_nb: Path, params: dict, cwd: Path, progress: bool, in_process: bool = False) -> None:
+    """Execute ``nb`` into ``out_nb`` with papermill (tests replace this to publish without a kernel); in a
+    fresh kernel, or in this process when ``in_process`` (:mod:`sercore.runs.inprocess`)."""
     import papermill as pm
+
+    if in_process:
+        from .inprocess import NAME
+
+        pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(cwd), kernel_name="python3",
+                            progress_bar=progress, log_output=False, engine_name=NAME)
+        return
 
     # --IPKernelApp.log_level=ERROR: the kernel's start-up warnings (e.g. "running over TCP without
     # encryption", about a local kernel only this process talks to) are not for users
@@ -131,7 +141,7 @@ def _papermill(nb: Path, out_nb: Path, params: dict, cwd: Path, progress: bool) 
 
 
 def _execute(paper, dataset, profile, params, nb, root, results_root, data_root, stage: Path, final: Path,
-             failed: Path, progress: bool, workers: int, key: dict) -> Path:
+             failed: Path, progress: bool, workers: int, key: dict, in_process: bool = False) -> Path:
     from ..data import data_root as resolve_data_root
     from ..paths import atomic_write
     from ..results import read_metrics
@@ -165,7 +175,7 @@ def _execute(paper, dataset, profile, params, nb, root, results_root, data_root,
 
     try:
         with environ(**env), runlog.echo(env["SERCORE_RUN_LOG"], sys.stderr):
-            _papermill(nb, out_nb, params, root / "book", progress)
+            _papermill(nb, out_nb, params, root / "book", progress, in_process=in_process)
         if paper not in SPECIAL:
             read_metrics(stage / "metrics.json")
         step("after-notebook")

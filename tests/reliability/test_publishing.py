@@ -147,7 +147,7 @@ def test_a_kill_inside_the_notebook_while_it_writes_its_results_keeps_the_previo
     proj, res = setup
     final = run(proj, res, epochs=2)
 
-    def dies_mid_write(nb, out_nb, params, cwd, progress):
+    def dies_mid_write(nb, out_nb, params, cwd, progress, in_process=False):
         shutil.copyfile(nb, out_nb)
         (out_nb.parent / "test_predictions.csv").write_text("method,seed,fold,row,y_true,y_pred\n")
         os._exit(0)
