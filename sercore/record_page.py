@@ -154,6 +154,28 @@ def claims(items: list[dict], records_root=None) -> pd.DataFrame:
     return _cells(df)
 
 
+def pooled_note(notes: list, seeds: list[int]) -> str:
+    """One note for a row of several seeds: the parts (``; ``-separated) of each seed's note, each part
+    once; a part that only some seeds wrote (a number measured per seed, such as a speaker-only
+    predictor's score on that seed's folds) names them: ``pooled_note(["a; b 1", "a; b 2"], [0, 1])`` is
+    ``"a; b 1 (seed 0); b 2 (seed 1)"``."""
+    parts: dict[str, list[int]] = {}
+    for note, seed in zip(notes, seeds):
+        for part in str(note or "").split("; "):
+            if part.strip():
+                parts.setdefault(part.strip(), []).append(seed)
+    every = set(seeds)
+    runs: list[tuple[list[str], list[int]]] = []          # neighbouring parts of the same seeds, labelled once
+    for p, ss in parts.items():
+        if runs and runs[-1][1] == ss:
+            runs[-1][0].append(p)
+        else:
+            runs.append(([p], ss))
+    return "; ".join("; ".join(ps) if set(ss) == every
+                     else f"{'; '.join(ps)} (seed{'s' if len(ss) > 1 else ''} {', '.join(map(str, ss))})"
+                     for ps, ss in runs)
+
+
 def comparisons(items: list[dict]) -> tuple[pd.DataFrame, str]:
     """Every comparison row of the records, seeds pooled, decided by today's code: each seed's rows
     decided again (:func:`sercore.results.attach_intervals`, the one decision of comparability; a verdict
@@ -166,24 +188,31 @@ def comparisons(items: list[dict]) -> tuple[pd.DataFrame, str]:
     from .results import CHECK_METRICS, attach_intervals, row_key, row_label
 
     rows: dict = {}
-    for r in (record_run(it) for it in items):
+    seeds: dict = {}
+    for it in items:
+        r = record_run(it)
         decided = attach_intervals(r["comparisons"], r["metrics"], r["intervals"], bool(r.get("synthetic")),
                                    r["paper"], r["dataset"], per_class_intervals=r.get("per_class_intervals"))
         for c in decided:
             rows.setdefault(row_key(c), []).append(c)
+            seeds.setdefault(row_key(c), []).append(int((it.get("provenance") or {}).get("seed", 0)))
     notes: dict[str, int] = {}
 
     def foot(text: str) -> str:
         return f"[{notes.setdefault(text, len(notes) + 1)}]"
 
     out = []
-    for (table, _, metric, _), cs in rows.items():
+    for key, cs in rows.items():
+        table, _, metric, _ = key
         have = [c for c in cs if c.get("measured") is not None]
         reported = cs[0].get("reported")
         verdict = (pool(float(reported), metric, have) if have and reported is not None
                    else {"interval": None, "verdict": cs[0]["verdict"]})
         v = verdict["verdict"]
-        note = " ".join(dict.fromkeys(str(c.get("note") or "").strip() for c in cs)).strip()
+        # the reason of a "not comparable" verdict is its own footnote: not repeated in the note
+        said = v if v.startswith("not comparable") else None
+        note = pooled_note([str(c.get("note") or "").replace(said, "") if said else c.get("note") for c in cs],
+                           seeds[key])
         out.append({"table": table, "row": row_label(cs[0]), "metric": metric, "paper": fmt_value(reported, metric),
                     "ours (mean ± std)": mean_std([c["measured"] for c in have], metric),
                     "95% interval": fmt_interval(verdict["interval"]),

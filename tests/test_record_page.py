@@ -84,6 +84,36 @@ def test_rows_of_one_table_on_several_corpora_are_told_apart_not_pooled(tmp_path
     assert t["ours (mean ± std)"].tolist() == ["75.00", "58.04", "91.50", "41.75"]
 
 
+def test_a_rows_notes_of_several_seeds_keep_each_part_once_and_name_the_seeds_of_a_part_only_some_wrote():
+    assert record_page.pooled_note(["a; b 1", "a; b 2"], [0, 1]) == "a; b 1 (seed 0); b 2 (seed 1)"
+    assert record_page.pooled_note(["a; b", "a; b", None], [0, 1, 2]) == "a; b (seeds 0, 1)"
+    assert record_page.pooled_note(["x; y"], [3]) == "x; y"
+
+
+def test_a_row_the_chapter_marks_not_comparable_says_the_chapters_reason_not_its_test_data(tmp_path):
+    """An MDAT URDU row of a record written before the chapter set ``why``: the reason is read from its
+    note, the verdict's footnote says it, and the note does not repeat it (it once said "not comparable:
+    URDU: 400 test utterances", the row's test data)."""
+    why = "protocol kfold_val differs from our reading of the paper's split"
+    items = []
+    for seed, spk in ((0, "95.00"), (1, "93.25")):
+        note = (f"measured on URDU; speaker and emotion confounded: a speaker-only predictor scores {spk} UA; "
+                f"not comparable: {why}")
+        rows = [{"table": "Table II", "row": "MDAT", "metric": "ua", "reported": 94.33, "measured": 92.0 + seed,
+                 "note": note, "paper_dataset": "urdu", "comparable": False, "scope": "URDU: 400 test utterances"}]
+        items.append({"metrics": {"paper": "mdat", "dataset": "urdu", "profile": "reference", "seed": seed,
+                                  "synthetic": False, "metrics": {"wa": 80.0, "ua": 75.0}, "comparisons": rows,
+                                  "confusion": {"labels": ["a", "b"], "matrix": [[1, 0], [0, 1]]}},
+                      "provenance": {"seed": seed}, "folder": tmp_path})
+    t, notes = record_page.comparisons(items)
+    assert t["verdict"].tolist() == ["not comparable [1]"]
+    lines = [line for line in notes.splitlines() if re.match(r"\d+\. ", line)]
+    assert lines[0] == f"1. not comparable: {why}"
+    assert lines[1] == ("2. measured on URDU; speaker and emotion confounded: a speaker-only predictor "
+                                     "scores 95.00 UA (seed 0); speaker and emotion confounded: a speaker-only "
+                                     "predictor scores 93.25 UA (seed 1)")
+
+
 def test_every_comparison_row_is_pooled_over_the_seeds_and_its_notes_are_footnotes(pages):
     for cell, page in pages.items():
         t, notes = record_page.comparisons(page.items)

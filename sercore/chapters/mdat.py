@@ -255,7 +255,7 @@ def _compare(table: str, row: str, ua: float, *, column: str | None = None, data
     if interval is not None:
         out["own_interval"] = {k: float(interval[k]) for k in ("estimate", "low", "high")}
     if why_not:
-        out["comparable"] = False
+        out["comparable"], out["why"] = False, why_not
     return out
 
 

@@ -144,6 +144,13 @@ def row_interval(c: dict, intervals: dict | None, per_class_intervals: dict | No
                   f"the run keeps the test predictions of its headline model only)")
 
 
+def _why_in_note(note) -> str:
+    """The reason a chapter wrote into a row's note as ``not comparable: <why>`` (rows written before the
+    chapter also set ``why``), or ''."""
+    head, sep, why = str(note or "").partition("not comparable: ")
+    return why.strip() if sep else ""
+
+
 def decide(c: dict, metrics: dict, intervals: dict | None, synthetic: bool, paper: str | None = None,
            dataset: str | None = None, per_class_intervals: dict | None = None) -> dict:
     """The decision for one comparison row ``c`` (``table, row, metric, reported, measured`` and the
@@ -178,7 +185,7 @@ def decide(c: dict, metrics: dict, intervals: dict | None, synthetic: bool, pape
     if synthetic:
         return no("synthetic corpus")
     if marked is False:
-        return no(c.get("why") or c.get("scope") or "the chapter marks this row so")
+        return no(c.get("why") or _why_in_note(c.get("note")) or c.get("scope") or "the chapter marks this row so")
     if paper and ours and (theirs := paper_corpus(paper, c)) and theirs not in ours:
         return no(f"the paper's number is on {theirs}, this run on {dataset}")
     if elsewhere:
