@@ -131,21 +131,26 @@ def run_method(method: Method, manifest: pd.DataFrame, labels: Sequence[str], fo
 
 def train_all(methods: Sequence[Method], manifest: pd.DataFrame, labels: Sequence[str], folds: Sequence,
               seeds: Sequence[int] = (0, 1, 2), progress: bool | None = None,
-              latency_utterances: int = 20) -> pd.DataFrame:
-    """Every method × seed on the same folds; one row each (see the module docstring)."""
+              latency_utterances: int = 20, where: str = "leaderboard") -> pd.DataFrame:
+    """Every method × seed on the same folds; one row each (see the module docstring). ``where`` begins
+    each progress line (:func:`sercore.train.progress_stage`), followed by the method and the seed:
+    ``leaderboard/emodb/quick | method ctmam (2/6) | seed 0 | fold speaker03 | epoch 1/3 | ...``."""
     rows = []
     bar = tqdm(total=len(methods) * len(seeds), desc="leaderboard", disable=not show_progress(progress))
     shared: dict = {}                          # one extraction per feature function (the baselines share MFCCs)
-    for m in methods:
+    for i, m in enumerate(methods, 1):
         feats = None
+        stage = f"{where} | method {m.name} ({i}/{len(methods)})"
         if not missing_modalities(m, manifest):
             if m.features not in shared:       # once per method: every seed sees the same features; the
-                shared[m.features] = m.features(manifest)   # chapters' runs filled the feature cache already
+                with train.progress_stage(f"{stage} | features"):     # chapters' runs filled the cache already
+                    shared[m.features] = m.features(manifest)
             feats = shared[m.features]
         for s in seeds:
             bar.set_postfix_str(f"{m.name}, seed {s}")
-            rows.append(run_method(m, manifest, labels, folds, s, features=feats,
-                                   latency_utterances=latency_utterances))
+            with train.progress_stage(f"{stage} | seed {s}"):
+                rows.append(run_method(m, manifest, labels, folds, s, features=feats,
+                                       latency_utterances=latency_utterances))
             bar.update()
     bar.close()
     return pd.DataFrame(rows)
@@ -453,7 +458,8 @@ def run(P: dict, corpus) -> ChapterResult:
     fold_list = make_folds(corpus.manifest, P)
     method_list = methods(P, modalities(corpus.manifest))
     rows = train_all(method_list, corpus.manifest, corpus.labels, fold_list, seeds=P["seeds"],
-                     latency_utterances=P["latency_utterances"])
+                     latency_utterances=P["latency_utterances"],
+                     where=f"leaderboard/{P['dataset']}/{P['profile']}")
     summ = summary(rows)
     rec = record(rows, summ)
     sizes = pd.DataFrame([f.sizes() for f in fold_list], index=[f.name for f in fold_list])

@@ -97,6 +97,19 @@ def test_each_notebooks_parameters_cell_is_the_resolved_smoke_synthetic_params()
         assert defaults == runs.resolve(paper, "synthetic", "smoke", root=ROOT), paper
 
 
+def test_papermill_reads_every_parameter_of_each_notebooks_parameters_cell(caplog):
+    """papermill's own reading of the cell (it warns "Passed unknown parameter" for a key it did not read,
+    e.g. a line with two equals signs, once the leaderboard's chapter_sets help)."""
+    from papermill.inspection import _infer_parameters
+    from papermill.iorw import load_notebook_node
+
+    for paper in runs.RUNNABLE:
+        with caplog.at_level("WARNING", logger="papermill"):
+            names = [p.name for p in _infer_parameters(load_notebook_node(str(ROOT / "book" / f"{paper}.ipynb")))]
+        assert names == list(runs.resolve(paper, "synthetic", "smoke", root=ROOT)), paper
+        assert not caplog.records, [r.getMessage()[:200] for r in caplog.records]
+
+
 def test_notebook_params_refuses_unknown_and_mistyped_values():
     P = runs.resolve("mlcct", "synthetic", "smoke")
     assert runs.notebook_params({**P, "Markdown": object, "_x": 1}) == P

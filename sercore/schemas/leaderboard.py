@@ -26,9 +26,11 @@ class Params(CorpusParams):
     encoder: str | None = param("a Hugging Face wav2vec 2.0 name or folder for the methods whose params name "
                                 "one (CA-SER's paper profile fine-tunes facebook/wav2vec2-base); None: each "
                                 "chapter's own", None)
-    chapter_sets: list[str] = param("a chapter's parameter for the board's run of it, as PAPER.KEY=VALUE (the value "
-                                    "read as YAML), on top of that chapter's params file: e.g. ca_ser.d_model=256 "
-                                    "to train CA-SER smaller on a slow machine; the board's notes name each one", [])
+    # (the help has no equals sign: papermill reads a parameters-cell line with two as no parameter)
+    chapter_sets: list[str] = param("a chapter's parameter for the board's run of it, written PAPER.KEY, an equals "
+                                    "sign, VALUE (read as YAML), on top of that chapter's params file: e.g. "
+                                    "ca_ser.d_model 256 trains CA-SER smaller on a slow machine; the board's notes "
+                                    "name each one", [])
     latency_utterances: int = param("test utterances of each fold timed one by one for the ms / utt column", ge=1,
                                     default=20)
 
