@@ -10,10 +10,11 @@ found) runs its own folds, ablations and tables with the same sizes shrunk, neve
 it names. The data root is given as a relative path, as a user
 types it. The session's summary prints the matrix with each cell's seconds.
 
-``smoke`` cells execute their notebook in a fresh Jupyter kernel, as a user's ``sercore run`` does. The
-other cells use ``sercore run --in-process`` (:mod:`sercore.runs.inprocess`): the same notebook, parameters
-and code in the test's own process, without the kernel start and imports (about 5 s a cell, most of a
-small cell's time).
+Each paper's ``synthetic``/``smoke`` cell (:data:`KERNEL_CELLS`, what a new user runs first) executes its
+notebook in a fresh Jupyter kernel, as ``sercore run`` does. The other cells use ``sercore run
+--in-process`` (:mod:`sercore.runs.inprocess`): the same notebook, injected parameters and code in the
+test's own process, without the kernel's start-up and imports (about 5 s a cell, most of a small cell's
+time); ``tests/test_runs_inprocess.py`` checks that both write the same kinds of output.
 """
 from __future__ import annotations
 
@@ -69,6 +70,8 @@ def _cells() -> list[tuple[str, str, str]]:
 
 
 CELLS = _cells()
+#: the cells that run in a fresh kernel: one per paper, its synthetic corpus on the smoke profile
+KERNEL_CELLS = {(p, "synthetic", "smoke") for p, _, _ in CELLS}
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +119,10 @@ def _overrides(paper: str, profile: str, P: dict, encoder: str) -> dict:
     return out
 
 
+def test_each_paper_runs_in_a_kernel_once():
+    assert {p for p, _, _ in KERNEL_CELLS} == {p for p, _, _ in CELLS} and KERNEL_CELLS <= set(CELLS)
+
+
 def test_matrix_covers_every_params_file():
     # _base.yaml and _manifest.yaml are not datasets
     files = sorted(f for f in ROOT.glob("params/*/*.yaml") if not f.stem.startswith("_"))
@@ -140,7 +147,7 @@ def test_cell(cell, request, tiny_encoder, tmp_path, monkeypatch, capsys, record
     monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "results"))
     monkeypatch.chdir(corpora.parent)                   # --data-root as a user types it: relative
     argv = ["run", paper, "--dataset", ds, "--profile", profile, "--data-root", corpora.name]
-    if profile != "smoke":
+    if cell not in KERNEL_CELLS:
         argv.append("--in-process")
     for k, v in sets.items():
         argv += ["--set", f"{k}={json.dumps(v)}"]
