@@ -98,7 +98,9 @@ def book(request):
             pytest.fail(f"`sercore {' '.join(args)}` failed (exit {proc.returncode}) after {times[what]:.0f} s; "
                         f"output:\n{_tail(proc.stdout + proc.stderr)}", pytrace=False)
 
-    sercore("run", CHAPTER, "--dataset", "synthetic", "--profile", "smoke", what=f"{CHAPTER} smoke")
+    # the runs in their own process (--in-process: no second start-up and imports in a kernel; the run
+    # matrix executes each notebook in a kernel); the book's own notebooks below run in kernels
+    sercore("run", CHAPTER, "--dataset", "synthetic", "--profile", "smoke", "--in-process", what=f"{CHAPTER} smoke")
     # two real corpora with leaderboards (the fixture corpora in their official layouts, smoke boards): the
     # scoreboard then ranks the methods across corpora and draws the critical-difference diagram
     import fcntl
@@ -111,7 +113,7 @@ def book(request):
         write_fixtures(fixtures, ["emodb", "urdu"])
     for corpus in ("emodb", "urdu"):
         sercore("run", "leaderboard", "--dataset", corpus, "--profile", "smoke", "--data-root", str(fixtures),
-                what=f"leaderboard {corpus} smoke")
+                "--in-process", what=f"leaderboard {corpus} smoke")
 
     # keep only the globs that will have pages: the chapter just run (the others were not)
     toc = yaml.safe_load((proj / "_toc.yml").read_text())

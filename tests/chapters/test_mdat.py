@@ -271,7 +271,7 @@ def test_sercore_run_mdat_on_a_pair_of_real_corpora_writes_cross_corpus_rows(two
 
     monkeypatch.setenv("SERCORE_RESULTS", str(tmp_path / "results"))
     assert cli.main(["run", "mdat", "--dataset", "emodb_urdu", "--profile", "smoke",
-                     "--data-root", str(two_real_corpora)]) == 0
+                     "--data-root", str(two_real_corpora), "--in-process"]) == 0
     out = json.loads((tmp_path / "results" / "mdat" / "emodb_urdu" / "smoke" / "metrics.json").read_text())
     assert (out["dataset"], out["synthetic"], out["protocol"]["name"]) == ("emodb_urdu", False, "loso_speaker")
     assert out["extra"]["params"]["corpora"] == ["emodb", "urdu"]
