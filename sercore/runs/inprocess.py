@@ -89,6 +89,9 @@ class InProcessEngine(Engine):
         from IPython.display import display
         from IPython.utils.capture import capture_output
 
+        import matplotlib.pyplot as plt
+
+        plt.switch_backend("agg")       # never a window: figures are shown as PNG at the end of each cell
         shell = _shell()
         count = 0
         try:
@@ -125,7 +128,6 @@ class InProcessEngine(Engine):
         finally:
             from IPython.core.interactiveshell import InteractiveShell
 
-            import matplotlib.pyplot as plt
             plt.close("all")
             shell.user_ns.clear()
             InteractiveShell.clear_instance()
