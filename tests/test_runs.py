@@ -155,12 +155,13 @@ def test_notebook_without_metrics_is_a_failure(tmp_path, project):
 
 @pytest.mark.slow
 def test_sercore_run_twice_gives_identical_metrics(tmp_path):
-    """The real CLI on the real notebook: valid metrics.json, and the same seed gives the same numbers."""
+    """The real CLI on the real notebook: valid metrics.json, and the same seed gives the same numbers, in a
+    kernel and in process (``--in-process``, as the run matrix runs most cells)."""
     metrics = []
-    for i in range(2):
+    for i, engine in enumerate(([], ["--in-process"])):
         res = tmp_path / f"r{i}"
         proc = subprocess.run([sys.executable, "-m", "sercore.cli", "run", "ctmam", "--dataset", "synthetic",
-                               "--profile", "smoke", "--seed", "1"], capture_output=True, text=True,
+                               "--profile", "smoke", "--seed", "1", *engine], capture_output=True, text=True,
                               env={**__import__("os").environ, "SERCORE_RESULTS": str(res)}, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
         out = res / "ctmam" / "synthetic" / "seeds" / "smoke" / "seed-1"      # a seed other than 0: its own folder
