@@ -75,10 +75,11 @@ _PROGRESS: dict = {"stage": ""}
 
 
 @contextlib.contextmanager
-def progress_stage(text: str):
-    """Prefix the progress lines written inside the block with ``text`` (e.g. ``variant no_lct (2/3)``)."""
+def progress_stage(text: str, nested: bool = False):
+    """Prefix the progress lines written inside the block with ``text`` (e.g. ``variant no_lct (2/3)``);
+    ``nested``: after the enclosing block's prefix (``mcwsa_cmha/iemocap/quick seed 0 | cmha A+V+T``)."""
     old = _PROGRESS["stage"]
-    _PROGRESS["stage"] = text
+    _PROGRESS["stage"] = f"{old} | {text}" if nested and old else text
     try:
         yield
     finally:

@@ -144,6 +144,7 @@ def pretrain(model, features: list, indices, cfg: train.TrainConfig, epochs: int
     vs = train.FeatureDataset(features, dummy, val_indices) if val_indices is not None and len(val_indices) else None
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     hist, best, best_state = [], None, None
+    t0 = last = time.time()
     for ep in range(epochs):
         model.train()
         tot, n = 0.0, 0
@@ -160,6 +161,10 @@ def pretrain(model, features: list, indices, cfg: train.TrainConfig, epochs: int
             if best is None or row["val_rec_loss"] < best:
                 best, best_state = row["val_rec_loss"], copy.deepcopy(model.state_dict())
         hist.append(row)
+        if time.time() - last >= 5 or ep + 1 == epochs:     # a line every 5 s at most, and at the end
+            last = time.time()
+            train.report_progress(f"stage 1 (reconstruction) | epoch {ep + 1}/{epochs} | rec loss "
+                                  f"{row['rec_loss']:.4f} | {time.time() - t0:.0f} s")
     if best_state is not None:
         model.load_state_dict(best_state)
     return hist
@@ -322,10 +327,11 @@ def run_grid(features, y, folds, labels, cells, P: dict, capture_column: str | N
     from tqdm.auto import tqdm
 
     out = {}
-    for fusion, column in tqdm(cells, desc="cells", disable=not show_progress()):
+    for i, (fusion, column) in enumerate(tqdm(cells, desc="cells", disable=not show_progress()), 1):
         mods, pre = parse_column(column)
-        out[(fusion, column)] = run_setting(features, y, folds, labels, mods, fusion, pre, P,
-                                            capture=(column == capture_column))
+        with train.progress_stage(f"Table II {fusion} {column} ({i}/{len(cells)})", nested=True):
+            out[(fusion, column)] = run_setting(features, y, folds, labels, mods, fusion, pre, P,
+                                                capture=(column == capture_column))
     return out
 
 
@@ -343,7 +349,8 @@ def run_table_three(manifest, features, y, folds, labels, cells, P: dict, grid: 
             video = video_features(manifest, ext, P["video_weights"], int(P["seed"]), progress)
             swapped[ext] = [dict(f, video=v) for f, v in zip(features, video)]
         mods, pre = parse_column(col)
-        out.setdefault(ext, {})[col] = run_setting(swapped[ext], y, folds, labels, mods, "cmha", pre, P)
+        with train.progress_stage(f"Table III {ext} {col}", nested=True):
+            out.setdefault(ext, {})[col] = run_setting(swapped[ext], y, folds, labels, mods, "cmha", pre, P)
     return out
 
 
@@ -482,7 +489,8 @@ def tsne_panels(panels: dict, y, *, seed: int = 0, perplexity: float = 30.0) -> 
     from ..analysis import tsne
 
     out = {}
-    for name, X in panels.items():
+    for i, (name, X) in enumerate(panels.items(), 1):
+        train.report_progress(f"t-SNE {i}/{len(panels)}: {name} ({len(X):,} points)")
         emb = tsne.embed(np.asarray(X, dtype=np.float32).reshape(len(X), -1), seed=seed, perplexity=perplexity)
         out[name] = {"embedding": emb, "silhouette": float(tsne.silhouette(emb, y))}
     return out
@@ -682,6 +690,13 @@ def plot_digits(check: dict):
 # ----------------------------------------------------------------------------- the chapter
 
 def run(P: dict, corpus) -> ChapterResult:
+    """Everything the chapter measures on ``corpus`` with the resolved parameters ``P`` (:func:`_run`); its
+    progress lines begin with the paper, dataset, profile and seed, then the stage."""
+    with train.progress_stage(f"{PAPER}/{P['dataset']}/{P['profile']} seed {P['seed']}"):
+        return _run(P, corpus)
+
+
+def _run(P: dict, corpus) -> ChapterResult:
     """Everything the chapter measures on ``corpus`` with the resolved parameters ``P``.
 
     The headline is CMHA with stage-1 pre-training on every modality both ``P['modalities']``
@@ -721,22 +736,29 @@ def run(P: dict, corpus) -> ChapterResult:
         confusions["MulT"] = grid[("mult", full)]["cv"].pooled["confusion"]
     fused = {FUSION_ROWS[f]: grid[(f, full)]["sup"] for f in FUSION_ROWS
              if multimodal and (f, full) in grid and "sup" in grid[(f, full)]}
-    tsne5 = tsne_panels(fused, y, seed=int(P["seed"]), perplexity=P["tsne_perplexity"])
+    with train.progress_stage("Fig. 5", nested=True):
+        tsne5 = tsne_panels(fused, y, seed=int(P["seed"]), perplexity=P["tsne_perplexity"])
 
     t0 = time.time()
-    digits = digits_check(epochs=P["digits_epochs"], n_train=P["digits_train"], sizes=sizes_from_params(P),
-                          seed=int(P["seed"]))
+    with train.progress_stage("Fig. 6 digits check", nested=True):
+        digits = digits_check(epochs=P["digits_epochs"], n_train=P["digits_train"], sizes=sizes_from_params(P),
+                              seed=int(P["seed"]))
     timings["digits_s"] = round(time.time() - t0, 1)
 
     orig = original_views(feats)
     inputs = np.concatenate([orig[m] for m in mods], 1)
-    tsne7 = tsne_panels({"original features": inputs, "fused, unsupervised (stage 1)": main["unsup"],
-                         "fused, supervised (stage 2)": main["sup"]},
-                        y, seed=int(P["seed"]), perplexity=P["tsne_perplexity"])
+    with train.progress_stage("Fig. 7", nested=True):
+        tsne7 = tsne_panels({"original features": inputs, "fused, unsupervised (stage 1)": main["unsup"],
+                             "fused, supervised (stage 2)": main["sup"]},
+                            y, seed=int(P["seed"]), perplexity=P["tsne_perplexity"])
     t0 = time.time()
+    if multimodal:
+        train.report_progress(f"Fig. 8: MINE, {P['mine_steps']} steps per pair")
     mi = mine_curves(orig, main["encoded"], steps=P["mine_steps"], seed=int(P["seed"])) if multimodal else {}
     timings["mine_s"] = round(time.time() - t0, 1)
     t0 = time.time()
+    if fused:
+        train.report_progress(f"Fig. 9: DCCA, {P['dcca_steps']} steps per fusion")
     dc = dcca_curves(fused, inputs, steps=P["dcca_steps"], seed=int(P["seed"])) if fused else {}
     timings["dcca_s"] = round(time.time() - t0, 1)
     timings["total_s"] = round(time.time() - t_start, 1)

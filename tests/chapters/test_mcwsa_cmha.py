@@ -179,11 +179,18 @@ def test_mine_and_dcca_curves_cover_every_pair_and_fusion():
     assert all(len(r.curve) == 5 and r.val_corr is not None and 0 <= r.corr <= 1 for r in dc.values())
 
 
-def test_run_on_the_synthetic_corpus_returns_every_table_and_figure():
+def test_run_on_the_synthetic_corpus_returns_every_table_and_figure(tmp_path, monkeypatch):
     P = params(n_per_class=5, mine_steps=3, dcca_steps=3, digits_epochs=1, digits_train=64)
     corpus = experiment.load_corpus(P)
+    monkeypatch.setenv("SERCORE_RUN_LOG", str(tmp_path / "run.log"))
     res = ch.run(P, corpus)
     f = res.figures
+    # every progress line names the run and its stage: no silent figure (t-SNE, the digits check)
+    lines = [ln.split(" ", 2)[2] for ln in (tmp_path / "run.log").read_text().splitlines()]
+    head = f"mcwsa_cmha/{P['dataset']}/{P['profile']} seed {P['seed']} | "
+    assert lines and all(ln.startswith(head) for ln in lines), lines[:3]
+    for stage in ("| Table II cmha A+V+T", "| Fig. 5 | t-SNE 1/", "| Fig. 6 digits check | stage 1", "| Fig. 7 | t-SNE"):
+        assert any(stage in ln for ln in lines), stage
     assert res.extra["modalities"] == ["audio", "text", "video"] and f["full"] == "A+V+T"
     assert 0 <= res.metrics["ua"] <= 100 and set(res.per_class) == set(corpus.labels)
     assert set(f["confusions"]) == {"CMHA", "MulT"}
