@@ -129,15 +129,13 @@ def _papermill(nb: Path, out_nb: Path, params: dict, cwd: Path, progress: bool, 
 
     if in_process:
         from .inprocess import NAME
-
-        pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(cwd), kernel_name="python3",
-                            progress_bar=progress, log_output=False, engine_name=NAME)
-        return
-
-    # --IPKernelApp.log_level=ERROR: the kernel's start-up warnings (e.g. "running over TCP without
-    # encryption", about a local kernel only this process talks to) are not for users
+        how = {"engine_name": NAME}
+    else:
+        # --IPKernelApp.log_level=ERROR: the kernel's start-up warnings (e.g. "running over TCP without
+        # encryption", about a local kernel only this process talks to) are not for users
+        how = {"extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
     pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(cwd), kernel_name="python3",
-                        progress_bar=progress, log_output=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                        progress_bar=progress, log_output=False, **how)
 
 
 def _execute(paper, dataset, profile, params, nb, root, results_root, data_root, stage: Path, final: Path,
