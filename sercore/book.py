@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import PAPERS
-from .paths import project_root, results_dir
+from .paths import limit_threads, project_root, results_dir
 from .runs import SPECIAL, STUDIES, plan_runs, remove_dead_staging, reusable_run, run_notebook
 from .schemas.common import PROFILES
 
@@ -282,10 +282,10 @@ def filtered_toc(root: Path) -> Path:
 
 
 def _run_or_reuse(paper: str, ds: str, profile: str, data_root: str | None, root: Path, reuse: bool,
-                  workers: int = 1) -> str:
+                  workers: int = 1, in_process: bool = False) -> str:
     """Reuse the run in ``results/`` when its run key matches (:func:`sercore.runs.reusable_run`), else
-    run it (its kernel takes its share of the cores for ``workers`` runs at once); prints one line,
-    ``reused`` or ``ran`` (with what changed), and returns which."""
+    run it (its kernel, or with ``in_process`` this process, takes its share of the cores for ``workers``
+    runs at once); prints one line, ``reused`` or ``ran`` (with what changed), and returns which."""
     t0 = time.time()
     name = paper if paper in SPECIAL else f"{paper}/{ds}"
     hit, changed = reusable_run(paper, ds, profile, data_root=data_root, root=root, workers=workers)
@@ -294,7 +294,9 @@ def _run_or_reuse(paper: str, ds: str, profile: str, data_root: str | None, root
         return "reused"
     why = "--force" if not reuse else ", ".join(changed) + " changed" if changed[0] != "no run_key.json" \
         else "no earlier run with a key"
-    run_notebook(paper, ds, profile, data_root=data_root, root=root, workers=workers)
+    if in_process:                 # this process computes: its torch pool gets the share a kernel would
+        limit_threads(workers)
+    run_notebook(paper, ds, profile, data_root=data_root, root=root, workers=workers, in_process=in_process)
     print(f"  {name}: ran in {time.time() - t0:.0f} s ({why})", flush=True)
     return "ran"
 
@@ -364,7 +366,8 @@ def _longest_first(plan: list[tuple[str, str]], profile: str) -> list[tuple[str,
 
 
 def build_book(run: bool = False, profile: str = "quick", data_root: str | None = None,
-               reuse: bool = True, jobs: int | None = None, synthetic: bool = False) -> Path:
+               reuse: bool = True, jobs: int | None = None, synthetic: bool = False,
+               kernel: bool = False) -> Path:
     """Optionally run every planned notebook, execute the data chapter and the
     scoreboard, then ``jupyter-book build`` with warnings as errors.
 
@@ -372,7 +375,11 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
     the one in ``results/`` is not executed again (``sercore book --force`` sets it False).
     jobs: notebooks run at once (default :func:`default_jobs`), each kernel with its share of the cores.
     synthetic: also run chapters on the synthetic corpus where a real corpus of theirs is found
-    (:func:`sercore.runs.plan_runs`)."""
+    (:func:`sercore.runs.plan_runs`).
+    kernel: execute each notebook in a fresh Jupyter kernel. By default each of the ``jobs`` worker
+    processes (spawned for the build) executes its notebooks in process (:mod:`sercore.runs.inprocess`):
+    the same cells, parameters and executed notebooks, without a kernel's start-up and imports (about
+    5 s a notebook on a 2-core machine)."""
     root = project_root()
     failures = []
     done: dict[str, int] = {"reused": 0, "ran": 0}
@@ -386,7 +393,8 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
         plan = _longest_first(plan, profile) if jobs > 1 else plan
         print(f"running {len(plan)} notebook(s) on the {profile} profile, {jobs} at a time: "
               + ", ".join(f"{p}/{d}" for p, d in plan), flush=True)
-        calls = [(p, d, "book" if p in SPECIAL else profile, data_root, root, reuse, jobs) for p, d in plan]
+        calls = [(p, d, "book" if p in SPECIAL else profile, data_root, root, reuse, jobs, not kernel)
+                 for p, d in plan]
         got = run_parallel(_run_or_reuse, calls, jobs)
         for (paper, ds), r in zip(plan, got):
             if isinstance(r, Exception):
@@ -395,7 +403,7 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
             else:
                 done[r] += 1
     for special in last:
-        done[_run_or_reuse(special, "all", "book", data_root, root, reuse)] += 1
+        done[_run_or_reuse(special, "all", "book", data_root, root, reuse, in_process=not kernel)] += 1
     print(f"notebooks: {done['reused']} reused, {done['ran']} ran, {len(failures)} failed "
           f"({time.time() - t_start:.0f} s)", flush=True)
     staged = stage_book(root)

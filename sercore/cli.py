@@ -8,7 +8,7 @@
     sercore data fixtures DIR [--corpora NAME...] [--seed N]   (small copies of every corpus, official layouts)
     sercore data manifest DIR [--pattern REGEX | --preset NAME] [--map CODE=EMOTION ...] [--language xx]
                                          (a manifest corpus from a folder whose names hold the labels)
-    sercore book [--run] [--profile quick] [--data-root DIR] [--force] [--jobs N] [--synthetic]
+    sercore book [--run] [--profile quick] [--data-root DIR] [--force] [--jobs N] [--synthetic] [--kernel]
                                          (reuses runs whose run key is unchanged)
     sercore status [--results DIR]                          (runs in progress, last progress line)
     sercore fanout PAPER... [--datasets D...] [--profiles P...] [--seeds S...] [--executor local|debug|slurm]
@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--synthetic", action="store_true",
                    help="also run each chapter on the synthetic corpus where a real corpus of it is found "
                         "(default: the synthetic corpus stands in only for a chapter with no real corpus)")
+    b.add_argument("--kernel", action="store_true",
+                   help="execute each notebook in a fresh Jupyter kernel (default: each of the --jobs worker "
+                        "processes executes its notebooks in process, without a kernel's start-up)")
 
     args = ap.parse_args(argv)
     try:
@@ -394,7 +397,7 @@ def _dispatch(args) -> int:
     if args.cmd == "book":
         from .book import build_book
         build_book(args.run, args.profile, args.data_root, reuse=not args.force, jobs=args.jobs,
-                   synthetic=args.synthetic)
+                   synthetic=args.synthetic, kernel=args.kernel)
         return 0
     return 2
 

@@ -479,3 +479,30 @@ def test_the_collapsed_flag_is_short_and_beside_the_scores():
     why = leaderboard.collapsed_methods(_toy_predictions(), ["neutral", "happy", "sad"])["flat"]
     table = leaderboard.display_table(summ, collapsed={"flat": why})
     assert table.loc["flat", "flag"] == "collapsed: predicts only 'neutral', 2 of 2 seed(s)"
+
+
+def test_every_reference_board_trains_its_chapters_offline_at_the_widths_its_params_name(monkeypatch):
+    """A reference board is a publishing recipe for a CPU machine with no model hub: no chapter it trains may
+    name a checkpoint to download (CA-SER's paper profile fine-tunes wav2vec 2.0, which the board's
+    chapter_sets replace with the frozen stand-in), and its notes name the reduced widths it trains."""
+    from sercore import runs
+    from sercore.features import hub
+
+    monkeypatch.setattr(hub, "locate", lambda name: (_ for _ in ()).throw(
+        hub.CheckpointUnavailableError(f"{name} is not here")))
+    boards = [ds for ds in runs.datasets_with_params("leaderboard") if ds not in ("synthetic", runs.MANIFEST)]
+    checked = 0
+    for ds in boards:
+        if "reference" not in runs.profiles("leaderboard", ds):
+            continue
+        P = runs.resolve("leaderboard", ds, "reference")
+        for paper in P["methods"]:
+            if paper == "baselines":
+                continue
+            cp, source = leaderboard.chapter_params(paper, P)
+            assert hub.check_checkpoints(cp, source) == {}, (ds, paper)
+            if paper == "ca_ser":
+                assert (cp["mode"], cp["d_model"], cp["max_s"]) == ("frozen", 64, 8.0)
+                assert "the board sets" in source and "d_model=64" in source
+            checked += 1
+    assert checked >= 5 * 5          # emodb, emovo, urdu, iemocap_text, meld at least, five chapters each

@@ -319,6 +319,23 @@ def test_book_prints_reused_and_ran_per_notebook(tmp_path, project, monkeypatch,
     assert log.read_text().count("ran") == 2
 
 
+def test_book_runs_its_notebooks_in_process_unless_told_kernel(tmp_path, monkeypatch):
+    """``sercore book --run`` executes each notebook in its worker process with the worker's share of the
+    cores (no kernel start-up); ``--kernel`` gives each a fresh kernel."""
+    from sercore import book, cli
+
+    engines, threads, built = [], [], []
+    monkeypatch.setattr(book, "reusable_run", lambda *a, **k: (None, ["no run_key.json"]))
+    monkeypatch.setattr(book, "run_notebook", lambda *a, **k: engines.append(k["in_process"]))
+    monkeypatch.setattr(book, "limit_threads", threads.append)
+    book._run_or_reuse("ctmam", "toy", "quick", None, tmp_path, reuse=True, workers=2, in_process=True)
+    book._run_or_reuse("ctmam", "toy", "quick", None, tmp_path, reuse=True, workers=2)
+    assert engines == [True, False] and threads == [2]
+    monkeypatch.setattr(book, "build_book", lambda *a, **k: built.append(k["kernel"]))
+    assert cli.main(["book"]) == 0 and cli.main(["book", "--kernel"]) == 0
+    assert built == [False, True]
+
+
 def test_the_synthetic_corpus_stands_in_only_for_a_chapter_with_no_real_corpus(tmp_path):
     """`sercore book --run` plans a chapter on the synthetic corpus only when none of its real corpora is
     found (docs/contracts.md: a chapter with no real corpus runs on the synthetic corpus); ``synthetic=True``
