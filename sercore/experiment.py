@@ -227,11 +227,12 @@ def balance_note(m: pd.DataFrame, full_rows, kept_rows, threshold: float = 0.05)
 def checkpoint_root(P: dict) -> Path:
     """Where a run with ``checkpoint: true`` keeps its per-epoch checkpoints: outside the results
     folder (a run is staged in a temporary folder that a killed run loses), one folder per
-    (profile, seed): ``<results>/<paper>/<dataset>/.checkpoints/<profile>-seed-<seed>``; a killed run
-    started again with the same parameters resumes there (:func:`sercore.train.fit`)."""
-    from .paths import results_dir
+    (profile, seed): ``<results>/<paper>/<dataset>/.checkpoints/<profile>-seed-<seed>`` (``<results>``:
+    :func:`sercore.paths.checkpoints_dir`); a killed run started again with the same parameters resumes
+    there (:func:`sercore.train.fit`), and fold workers share it (:func:`sercore.train.cross_validate`)."""
+    from .paths import checkpoints_dir
 
-    return results_dir() / P["paper"] / P["dataset"] / ".checkpoints" / f"{P['profile']}-seed-{int(P['seed'])}"
+    return checkpoints_dir() / P["paper"] / P["dataset"] / ".checkpoints" / f"{P['profile']}-seed-{int(P['seed'])}"
 
 
 def frame_features(manifest: pd.DataFrame, extractor: str, *, progress: bool = True,

@@ -37,6 +37,18 @@ def results_dir() -> Path:
     return p if p.is_absolute() else project_root() / p
 
 
+def checkpoints_dir() -> Path:
+    """Root of the per-epoch checkpoints of runs with ``checkpoint: true``
+    (:func:`sercore.experiment.checkpoint_root`): ``SERCORE_CHECKPOINTS``, else :func:`results_dir`. A
+    fold worker (``sercore run --fold-worker``) writes its results elsewhere but shares this tree with
+    the run it helps."""
+    p = os.environ.get("SERCORE_CHECKPOINTS")
+    if not p:
+        return results_dir()
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else project_root() / p
+
+
 def records_dir(root: Path | None = None) -> Path:
     """``records/`` under the project root ``root`` (default :func:`project_root`): the published runs
     (:mod:`sercore.records`); ``SERCORE_RECORDS`` overrides it."""

@@ -52,7 +52,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
-from . import __version__, distributed
+from . import __version__, distributed, procs
 from .metrics import aggregate, classification_report
 from .paths import atomic_write, show_progress
 
@@ -810,6 +810,35 @@ class CVResult:
         return {"folds": slim, "summary": self.summary, "seconds": self.seconds}
 
 
+#: a fold's claim file under its checkpoint folder: the process training it (``PID START``, :mod:`sercore.procs`)
+CLAIM_NAME = ".claim"
+#: seconds between looks at a fold another process is training (:func:`cross_validate`)
+FOLD_WAIT_S = 10.0
+
+
+def _claim(claim: Path) -> bool:
+    """Take the claim file ``claim`` for this process (atomic create, ``PID START``); False while another
+    live process holds it. A claim whose owner no longer runs (killed) is taken over."""
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        try:
+            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = procs.read_lock(claim)
+            if owner is not None and owner[0] == os.getpid():
+                return True
+            state = procs.alive(*owner) if owner is not None else None
+            if state or (state is None and procs._young(claim)):
+                return False
+            claim.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            pid, start = procs.me()
+            f.write(f"{pid} {start}\n" if start is not None else f"{pid}\n")
+        return True
+    return False
+
+
 def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: Sequence[int],
                    folds: Sequence, cfg: TrainConfig, labels: Sequence[str], *,
                    segmented: bool = False, on_fold_end: Callable | None = None,
@@ -821,14 +850,21 @@ def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: 
     folds:       objects with ``name``, ``train``, ``val``, ``test`` index arrays
                  (:class:`sercore.protocols.Fold`)
     Each fold trains with ``cfg`` (checkpoints, if any, under ``checkpoint_dir/<fold>``).
+    With checkpoints, several processes can share the folds of one run (``sercore run --fold-worker``):
+    each claims a fold before training it (``<fold>/.claim``), skips folds another live process holds,
+    and at the end takes those over once they are let go: a finished fold resumes from its last
+    checkpoint with nothing left to train, so every process returns the same complete result, in fold
+    order. ``on_fold_end`` is then called in the order the folds completed here; ``fit.resumed_from`` of
+    a fold says how many of its epochs another run (or an earlier, killed one) trained.
     monitor_test: evaluate the fold's test set after every epoch and keep its metrics in the history
                   (``test_wa``, ``test_ua``, ...) to report what selecting an epoch on the test set would
                   give; the fold is still tested with the epoch :func:`fit` selects.
     """
     t0 = time.time()
-    out = []
-    all_true, all_pred = [], []
-    for fold in tqdm(folds, desc="folds", disable=not show_progress(cfg.progress) or len(folds) < 2):
+    folds = list(folds)
+    done: dict[int, dict] = {}
+
+    def run_fold(fold) -> dict:
         seed_everything(cfg.seed)
         fcfg = TrainConfig(**{**asdict(cfg), "checkpoint_dir": (str(Path(cfg.checkpoint_dir) / fold.name)
                                                                 if cfg.checkpoint_dir else None)})
@@ -843,16 +879,48 @@ def cross_validate(build_model: Callable[[], nn.Module], features: Sequence, y: 
                    if monitor_test else None)
         res = fit(model, tr, va, fcfg, labels, key={"fold": str(fold.name)}, monitor=monitor)
         rep = evaluate(model, te, fcfg, labels)
-        all_true += rep["y_true"]
-        all_pred += rep["y_pred"]
         item = {"name": fold.name,
                 "sizes": {"train": len(fold.train), "val": len(fold.val), "test": len(fold.test)},
                 "report": rep,
                 "fit": {"best_epoch": res.best_epoch, "best_score": res.best_score,
-                        "seconds": res.seconds, "history": res.history}}
-        out.append(item)
+                        "seconds": res.seconds, "history": res.history, "resumed_from": res.resumed_from}}
         if on_fold_end is not None:
             on_fold_end(item, model)
+        return item
+
+    # folds shared between processes (``sercore run --fold-worker``): with checkpoints, each fold is claimed
+    # before it trains; a fold another live process has claimed is left for later, and taken once that
+    # process lets it go (finished: resumed from its last checkpoint at no cost; killed: trained on from it)
+    share = cfg.checkpoint_dir is not None and int(os.environ.get("WORLD_SIZE", "1")) == 1
+    bar = tqdm(total=len(folds), desc="folds", disable=not show_progress(cfg.progress) or len(folds) < 2)
+    waited = 0.0
+    while len(done) < len(folds):
+        progressed = False
+        for i, fold in enumerate(folds):
+            if i in done:
+                continue
+            claim = Path(cfg.checkpoint_dir) / fold.name / CLAIM_NAME if share else None
+            if claim is not None and not _claim(claim):
+                continue
+            try:
+                done[i] = run_fold(fold)
+            finally:
+                if claim is not None:
+                    claim.unlink(missing_ok=True)
+            progressed = True
+            bar.update()
+        if len(done) < len(folds) and not progressed:
+            if waited == 0.0 or waited >= 60.0:
+                held = [f"{f.name} (process {(procs.read_lock(Path(cfg.checkpoint_dir) / f.name / CLAIM_NAME) or ('?',))[0]})"
+                        for i, f in enumerate(folds) if i not in done]
+                report_progress(f"waiting for fold(s) another process is training: {', '.join(held)}")
+                waited = 0.0
+            time.sleep(FOLD_WAIT_S)
+            waited += FOLD_WAIT_S
+    bar.close()
+    out = [done[i] for i in range(len(folds))]       # fold order, whichever process trained each
+    all_true = [t for f in out for t in f["report"]["y_true"]]
+    all_pred = [p for f in out for p in f["report"]["y_pred"]]
     summary = aggregate([f["report"] for f in out])
     pooled = classification_report(all_true, all_pred, labels)
     return CVResult(out, summary, pooled, time.time() - t0)

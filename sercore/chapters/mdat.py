@@ -299,8 +299,8 @@ def within_corpus(domains: dict, P: dict, kinds=("baseline", "mdat")) -> WithinR
         for kind in kinds:
             kept = {}
 
-            def keep_first(item, model, kept=kept):
-                if not kept:
+            def keep_first(item, model, kept=kept, first=fl[0].name):     # folds may complete out of order
+                if item["name"] == first:                                   # (shared between processes)
                     kept["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
             cfg = train_config(P, d.has_text, checkpoint_dir=_ckpt(P, "within", spec, kind))
