@@ -710,6 +710,34 @@ def rank_across(boards: Sequence[dict], metric: str = "ua", alpha: float = 0.05)
     return out
 
 
+def lacking(board: dict) -> set[str]:
+    """The modalities ``board``'s corpus lacks, read from why methods were absent there ("corpus has no
+    audio", "corpus has no text / video")."""
+    out: set[str] = set()
+    for why in board.get("absent", {}).values():
+        why = str(why)
+        if why.startswith("corpus has no "):
+            out.update(w.strip() for w in why[len("corpus has no "):].split("/"))
+    return out
+
+
+def rank_by_modality(boards: Sequence[dict], metric: str = "ua", alpha: float = 0.05) -> dict[str, dict]:
+    """:func:`rank_across` again over the corpora that have each modality (audio, text), where that leaves
+    out some corpora but keeps two or more: a method that needs audio is absent on a text-only corpus and
+    so left out of the all-corpora ranking, but it is ranked among the corpora with audio. ``{modality:
+    ranking}``, only for the subsets that rank more methods than the all-corpora ranking."""
+    boards = list(boards)
+    whole = rank_across(boards, metric=metric, alpha=alpha)
+    out = {}
+    for mod in ("audio", "text"):
+        sub = [b for b in boards if mod not in lacking(b)]
+        if 2 <= len(sub) < len(boards):
+            r = rank_across(sub, metric=metric, alpha=alpha)
+            if len(r["ranked"]) > len(whole["ranked"]):
+                out[mod] = r
+    return out
+
+
 def ranking_table(ranking: dict) -> pd.DataFrame:
     """The ranking as the book prints it: one row per method, best mean rank first, then per corpus
     "UA (rank)"; methods left out of the ranking last, "absent" where they have no score."""
@@ -752,9 +780,10 @@ def show_across_corpora(results_root=None, records_root=None, metric: str = "ua"
     published one in ``records/leaderboard/`` (:func:`find_boards`); with boards on two or more real
     corpora, the reading (:func:`rank_across`), the critical-difference diagram
     (:func:`sercore.stats.plot_cd`), the ranking table and which run each corpus's board is; otherwise the
-    one sentence that says how many corpora have boards and what is needed. Returns :func:`rank_across`'s
-    dict, with "figure" (the diagram, or None), as a :class:`Ranking` (a cell ending with the call shows
-    nothing more)."""
+    one sentence that says how many corpora have boards and what is needed. Where a modality some corpora
+    lack leaves methods out, the same again over the corpora that have it (:func:`rank_by_modality`).
+    Returns :func:`rank_across`'s dict, with "figure" (the diagram, or None) and "by_modality", as a
+    :class:`Ranking` (a cell ending with the call shows nothing more)."""
     import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
 
@@ -762,21 +791,32 @@ def show_across_corpora(results_root=None, records_root=None, metric: str = "ua"
 
     boards = find_boards(results_root, records_root)
     ranking = Ranking(rank_across(boards, metric=metric, alpha=alpha))
-    ranking["figure"] = None
+    ranking["figure"], ranking["by_modality"] = None, {}
     display(Markdown(ranking["text"]))
     if boards.invalid:
         display(Markdown("Not read (invalid leaderboard metrics.json): " + "; ".join(f"`{x}`" for x in boards.invalid)))
     if ranking["result"] is None:
         return ranking
-    res = ranking["result"]
-    ax = stats.plot_cd(res, title=f"Mean rank by {metric.upper() if metric != 'macro_f1' else 'macro F1'} over "
-                                  f"{res['n']} corpora (Nemenyi CD at alpha {alpha})")
-    fig = ax.figure
-    display(fig)
-    plt.close(fig)
-    ranking["figure"] = fig
-    display(ranking_table(ranking))
+    label = metric.upper() if metric != "macro_f1" else "macro F1"
+
+    def draw(r: dict, where: str):
+        ax = stats.plot_cd(r["result"], title=f"Mean rank by {label} over {r['result']['n']} {where} "
+                                              f"(Nemenyi CD at alpha {alpha})")
+        display(ax.figure)
+        plt.close(ax.figure)
+        display(ranking_table(r))
+        return ax.figure
+
+    ranking["figure"] = draw(ranking, "corpora")
     display(boards_table(ranking["boards"]))
+    # methods left out above (a modality some corpus lacks) ranked where they can run
+    ranking["by_modality"] = rank_by_modality(boards, metric=metric, alpha=alpha)
+    for mod, r in ranking["by_modality"].items():
+        names = ", ".join(b["dataset"] for b in r["boards"])
+        display(Markdown(f"**Over the corpora with {mod}** ({names}): the methods that need {mod} are ranked "
+                         f"here, where every one of them ran. {r['text']}"))
+        if r["result"] is not None:
+            r["figure"] = draw(r, f"corpora with {mod}")
     return ranking
 
 

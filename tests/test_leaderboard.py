@@ -506,3 +506,22 @@ def test_every_reference_board_trains_its_chapters_offline_at_the_widths_its_par
                 assert "the board sets" in source and "d_model=64" in source
             checked += 1
     assert checked >= 5 * 5          # emodb, emovo, urdu, iemocap_text, meld at least, five chapters each
+
+
+def test_methods_left_out_for_a_modality_are_ranked_over_the_corpora_that_have_it(tmp_path):
+    """A text-only board leaves the audio methods out of the all-corpora ranking; they are ranked again
+    over the corpora with audio, and that ranking is drawn."""
+    for ds, uas in (("emodb", {"a": 70, "b": 50, "c": 40, "speech": 60}),
+                    ("emovo", {"a": 65, "b": 45, "c": 50, "speech": 55}),
+                    ("urdu", {"a": 90, "b": 80, "c": 70, "speech": 85})):
+        _write_board(tmp_path / "results", ds, "reference", uas)
+    _write_board(tmp_path / "results", "iemocap_text", "reference", {"a": 60, "b": 55, "c": 50},
+                 skipped={"speech": "corpus has no audio"})
+    boards = leaderboard.find_boards(tmp_path / "results", tmp_path / "records")
+    assert [sorted(leaderboard.lacking(b)) for b in boards] == [[], [], ["audio"], []]
+    r = leaderboard.show_across_corpora(tmp_path / "results", tmp_path / "records")
+    assert r["ranked"] == ["a", "b", "c"] and "speech" in r["left_out"]
+    audio = r["by_modality"]["audio"]
+    assert [b["dataset"] for b in audio["boards"]] == ["emodb", "emovo", "urdu"]
+    assert sorted(audio["ranked"]) == ["a", "b", "c", "speech"] and audio["figure"] is not None
+    assert list(r["by_modality"]) == ["audio"]          # every corpus has text here: no second ranking
