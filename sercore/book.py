@@ -122,7 +122,7 @@ def _render_published(code: Path, dest: Path, params: dict) -> None:
     from .runs.execute import _papermill
 
     try:
-        _papermill(code / "published.ipynb", dest, params, code, False)
+        _papermill(code / "published.ipynb", dest, params, code, False, in_process=True)
     except Exception as e:       # noqa: BLE001 - papermill raises its own kinds; the cause is named
         cell = f"{params['paper']}/{params['dataset']}/{params['profile']}"
         raise RuntimeError(f"the published page of {cell} failed to render ({type(e).__name__}: "

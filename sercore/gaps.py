@@ -85,7 +85,10 @@ def for_run(out: dict, profile: str = "reference", records_root=None) -> tuple[p
     published = bool(items)
     if not items:
         items = [{"folder": None, "provenance": None, "metrics": out}]
-    fn = getattr(importlib.import_module(f"sercore.chapters.{out['paper']}"), "gap_parts", None)
+    from .registry import papers
+
+    module = papers()[out["paper"]].chapter         # a chapter, or a study (the leaderboard: no gap to a paper)
+    fn = getattr(importlib.import_module(module), "gap_parts", None)
     table = fn(items, records_root=records_root) if fn else None
     if table is None:
         return None, (f"{out['paper']} does not break its gap to the paper into measured parts on "

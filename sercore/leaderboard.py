@@ -590,7 +590,8 @@ def _board(dataset: str, profile: str, metrics: list[dict], source: str, publish
             scores.setdefault(key, []).append(float(r[metric]))
     first = metrics[0]
     params = (first.get("extra") or {}).get("params") or {}
-    scope = board_scope(first.get("protocol") or {}, {**params, "profile": profile})
+    seeds = sorted({int(r["seed"]) for r in rows if r.get("seed") is not None})   # every record's, pooled
+    scope = board_scope(first.get("protocol") or {}, {**params, "profile": profile, **({"seeds": seeds} if seeds else {})})
     return {"dataset": dataset, "profile": profile, "source": source, "published": published,
             "scores": {m: float(np.mean(v)) for m, v in scores.items()},
             "absent": {m: why for m, why in absent.items() if m not in scores}, "variants": variants,

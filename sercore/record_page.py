@@ -123,7 +123,7 @@ def banner(items: list[dict]) -> str:
     return published_banner(items)
 
 
-def headline(items: list[dict]) -> pd.DataFrame:
+def headline_table(items: list[dict]) -> pd.DataFrame:
     """Each seed's headline WA, UA, macro and weighted F1 with its 95% interval (``80.53 [77.64, 83.23]``),
     then their mean ± std over seeds: the numbers of each record's ``metrics.json``."""
     from .reproduction import record_run
@@ -142,6 +142,45 @@ def headline(items: list[dict]) -> pd.DataFrame:
                      **{name: mean_std([r["metrics"].get(k) for r in runs]).replace(f" ({len(runs)} seeds)", "")
                         for k, name in HEADLINE.items()}})
     return _cells(pd.DataFrame(rows, columns=["seed", *HEADLINE.values()]))
+
+
+def is_board(items: list[dict]) -> bool:
+    """Whether the cell is a leaderboard's (a study of every method, with no paper numbers of its own)."""
+    return bool(items) and items[0]["metrics"].get("paper") == "leaderboard"
+
+
+def board(items: list[dict]) -> list:
+    """A published leaderboard: what it measured (folds, test utterances, epochs, the seeds of every
+    record), then every method with its mean ± std over those seeds (:func:`sercore.leaderboard.summary`,
+    shown as the board's own page shows it: "absent" with the reason where the corpus lacks a method's
+    modality), then each method's settings (the chapter's params file and profile, and what the board set)."""
+    from . import leaderboard as lb
+
+    rows = pd.DataFrame([r for it in items for r in (it["metrics"].get("extra") or {}).get("leaderboard", [])])
+    if rows.empty:
+        return ["The records keep no leaderboard rows."]
+    first = items[0]["metrics"]
+    params = (first.get("extra") or {}).get("params") or {}
+    seeds = sorted({int(x) for x in rows["seed"].dropna()})
+    scope = lb.board_scope(first.get("protocol") or {},
+                           {**params, "profile": items[0]["provenance"]["profile"], "seeds": seeds})
+    ran = rows[rows["skipped"].isna()]
+    top = lb.summary(rows).iloc[0]
+    text = (f"**The board, seeds pooled** ({scope['text']}; {len(items)} record{'s' if len(items) != 1 else ''}): "
+            f"each method's mean ± std over the seeds, the best UA first. {top['method']} is first with UA "
+            f"{top['ua']:.2f}. {ran['method'].nunique()} methods ran; "
+            + (f"{rows[rows['skipped'].notna()]['method'].nunique()} could not (the corpus lacks their "
+               "modality), shown as absent, not as chance." if rows["skipped"].notna().any()
+               else "none was absent."))
+    notes = (rows.drop_duplicates("method")[["method", "note"]].rename(columns={"note": "settings"})
+             if "note" in rows.columns else None)
+    table = lb.display_table(lb.summary(rows)).reset_index()
+    return [text, _cells(table), *([_cells(notes)] if notes is not None else [])]
+
+
+def headline(items: list[dict]) -> pd.DataFrame | list:
+    """:func:`headline_table`, or for a leaderboard's cell :func:`board` (its headline is a method, not a run)."""
+    return board(items) if is_board(items) else [headline_table(items)]
 
 
 def claims(items: list[dict], records_root=None) -> pd.DataFrame:
@@ -378,7 +417,7 @@ def notebook_links(items: list[dict], page_dir: str | os.PathLike) -> str:
 #: ``f(items, records_root)`` -> list of Markdown texts (CommonMark: a notebook renders its Markdown outputs
 #: so), tables and figures)
 SECTIONS = {
-    "headline": ("Headline, per seed", lambda items, rr: [headline(items)]),
+    "headline": ("Headline, per seed", lambda items, rr: headline(items)),
     "claims": ("The paper's claims, seeds pooled", lambda items, rr: [claims(items, rr)]),
     "comparisons": ("Every comparison row, seeds pooled", lambda items, rr: list(comparisons(items))),
     "per_class": ("Per class", lambda items, rr: [per_class(items)]),

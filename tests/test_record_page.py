@@ -47,7 +47,9 @@ def test_every_published_cell_renders_every_section_without_an_absent_value_or_a
 
 def test_the_headline_is_each_records_metrics_json_and_their_mean(pages):
     for cell, page in pages.items():
-        t = record_page.headline(page.items)
+        if record_page.is_board(page.items):       # a board's headline is its methods: test_a_published_board_*
+            continue
+        t = record_page.headline_table(page.items)
         for it in page.items:
             m = json.loads((it["folder"] / "metrics.json").read_text())
             row = t[t["seed"] == str(m["seed"])].iloc[0]
@@ -154,7 +156,9 @@ def test_a_change_to_the_display_code_reaches_the_page(pages, monkeypatch):
     monkeypatch.setattr(D, "fmt_value", lambda v, count=False, signed=False: "–" if v is None else f"<{float(v):.1f}>")
     monkeypatch.setattr(D, "fmt_interval", lambda iv: "an interval" if iv else "")
     for cell, page in pages.items():
-        t = record_page.headline(page.items)
+        if record_page.is_board(page.items):       # a board's headline is its methods: test_a_published_board_*
+            continue
+        t = record_page.headline_table(page.items)
         wa = page.items[0]["metrics"]["metrics"]["wa"]
         assert t.iloc[0]["WA"].startswith(f"<{wa:.1f}>"), cell
         assert "an interval" in record_page.text_of(record_page.comparisons(page.items)[0]), cell
@@ -265,3 +269,29 @@ def test_per_class_rows_are_decided_on_their_own_intervals_and_a_count_stands_on
         assert (counts["test data"] == record_page.ABSENT).all()
     else:                                   # one test set for every measured row: said once in the notes
         assert notes.startswith("Every measured row stands on the same test data: ")
+
+
+def test_a_published_board_shows_every_method_pooled_over_its_records_seeds():
+    """A leaderboard cell published as one record per seed: the page pools the records' rows per method
+    (mean ± std over the seeds), names the seeds of every record, and shows an absent method as absent."""
+    def record(seed):
+        rows = [{"method": m, "paper": "x", "modalities": "audio", "seed": seed, "skipped": None, "note": f"{m} note",
+                 "ua": u + seed, "wa": u, "macro_f1": u, "weighted_f1": u, "n_params": 10, "train_s": 1.0,
+                 "latency_ms": 0.5} for m, u in (("a", 70.0), ("b", 50.0))]
+        rows.append({"method": "t", "paper": "y", "modalities": "text", "seed": seed, "skipped": "corpus has no text",
+                     "note": "t note"})
+        m = {"paper": "leaderboard", "dataset": "urdu", "profile": "reference", "seed": seed,
+             "protocol": {"n_folds": 2, "n_folds_total": 5,
+                          "folds": [{"sizes": {"test": 80}}, {"sizes": {"test": 80}}]},
+             "extra": {"leaderboard": rows, "params": {"seeds": [seed], "epochs": 10}}}
+        return {"metrics": m, "provenance": {"profile": "reference", "seed": seed}}
+
+    items = [record(0), record(2)]
+    assert record_page.is_board(items)
+    text, table, notes = record_page.headline(items)
+    assert "2 of 5 folds, 160 test utterances, 10 epochs, 2 seeds (0, 2); 2 records" in text
+    assert "a is first with UA 71.00" in text and "shown as absent, not as chance" in text
+    row = table.set_index("method")
+    assert row.loc["a", "UA"] == "71.00 ± 1.41" and row.loc["a", "seeds"] == "2"
+    assert row.loc["t", "UA"] == "absent" and "corpus has no text" in row.loc["t", "flag"]
+    assert list(notes["settings"]) == ["a note", "b note", "t note"]
