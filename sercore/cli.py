@@ -357,8 +357,10 @@ def _dispatch(args) -> int:
             print(f"error: {_one_line(e)}", file=sys.stderr)
             return 1
         if args.fold_worker:
-            print(f"fold worker finished: the run it helped writes results/{args.paper}/{args.dataset}; "
-                  f"this worker's own copy (the same folds, the same numbers) is {out / 'metrics.json'}")
+            from .paths import results_dir
+            print(f"fold worker finished: the run it helped writes its results under "
+                  f"{results_dir() / args.paper / args.dataset}; this worker's own copy (the same folds, the same "
+                  f"numbers) is {out / 'metrics.json'}")
             return 0
         print(f"wrote {out / 'metrics.json'} and {out / (args.paper + '.ipynb')}")
         return 0
