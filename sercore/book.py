@@ -99,7 +99,7 @@ def execute_summary(root: Path, results_root: Path) -> Path:
 
     src = root / "book" / "summary.ipynb"
     dest = root / "book" / "_generated" / "summary.ipynb"
-    _papermill(src, dest, {"results_root": str(results_root)}, root / "book", False)
+    _papermill(src, dest, {"results_root": str(results_root)}, root / "book", False, in_process=True)
     _stage_notebook(dest, dest, None)
     return dest
 
