@@ -365,9 +365,29 @@ def _longest_first(plan: list[tuple[str, str]], profile: str) -> list[tuple[str,
     return sorted(plan, key=lambda pd_: -expected(*pd_))
 
 
+def _without_published_boards(plan: list[tuple[str, str]], data_root: str | None,
+                              profile: str) -> list[tuple[str, str]]:
+    """``plan`` without the leaderboards whose reference board is published on the corpus files found here
+    (a reference board trains every method longer, on more folds and seeds; its page is in the book), each
+    left out named on one line. Only for the quick and smoke profiles: a paper or reference build runs all."""
+    from .leaderboard import published_on_these_files
+
+    if profile not in ("quick", "smoke"):
+        return plan
+    out = []
+    for paper, ds in plan:
+        where = published_on_these_files(ds, data_root) if paper == "leaderboard" else None
+        if where:
+            print(f"  leaderboard/{ds}: not run at {profile} size: its reference board is published on these corpus "
+                  f"files ({where}) and the book shows it (--all-boards runs it)", flush=True)
+            continue
+        out.append((paper, ds))
+    return out
+
+
 def build_book(run: bool = False, profile: str = "quick", data_root: str | None = None,
                reuse: bool = True, jobs: int | None = None, synthetic: bool = False,
-               kernel: bool = False) -> Path:
+               kernel: bool = False, all_boards: bool = False) -> Path:
     """Optionally run every planned notebook, execute the data chapter and the
     scoreboard, then ``jupyter-book build`` with warnings as errors.
 
@@ -376,6 +396,9 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
     jobs: notebooks run at once (default :func:`default_jobs`), each kernel with its share of the cores.
     synthetic: also run chapters on the synthetic corpus where a real corpus of theirs is found
     (:func:`sercore.runs.plan_runs`).
+    all_boards: also run the quick leaderboard of a corpus whose reference board is published on the very
+    files found here (:func:`sercore.leaderboard.published_on_these_files`); by default the book shows
+    that published board instead of training a smaller one again.
     kernel: execute each notebook in a fresh Jupyter kernel. By default each of the ``jobs`` worker
     processes (spawned for the build) executes its notebooks in process (:mod:`sercore.runs.inprocess`):
     the same cells, parameters and executed notebooks, without a kernel's start-up and imports (about
@@ -390,6 +413,8 @@ def build_book(run: bool = False, profile: str = "quick", data_root: str | None 
     if run:
         jobs = default_jobs() if jobs is None else max(1, int(jobs))
         plan = [*plan_runs(data_root, root, synthetic=synthetic), ("data", "all")]
+        if not all_boards:
+            plan = _without_published_boards(plan, data_root, profile)
         plan = _longest_first(plan, profile) if jobs > 1 else plan
         print(f"running {len(plan)} notebook(s) on the {profile} profile, {jobs} at a time: "
               + ", ".join(f"{p}/{d}" for p, d in plan), flush=True)

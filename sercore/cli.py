@@ -9,6 +9,7 @@
     sercore data manifest DIR [--pattern REGEX | --preset NAME] [--map CODE=EMOTION ...] [--language xx]
                                          (a manifest corpus from a folder whose names hold the labels)
     sercore book [--run] [--profile quick] [--data-root DIR] [--force] [--jobs N] [--synthetic] [--kernel]
+                 [--all-boards]
                                          (reuses runs whose run key is unchanged)
     sercore status [--results DIR]                          (runs in progress, last progress line)
     sercore fanout PAPER... [--datasets D...] [--profiles P...] [--seeds S...] [--executor local|debug|slurm]
@@ -249,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--synthetic", action="store_true",
                    help="also run each chapter on the synthetic corpus where a real corpus of it is found "
                         "(default: the synthetic corpus stands in only for a chapter with no real corpus)")
+    b.add_argument("--all-boards", action="store_true",
+                   help="also run the quick leaderboard of a corpus whose reference board is published on the same "
+                        "corpus files (default: the book shows the published board instead)")
     b.add_argument("--kernel", action="store_true",
                    help="execute each notebook in a fresh Jupyter kernel (default: each of the --jobs worker "
                         "processes executes its notebooks in process, without a kernel's start-up)")
@@ -436,7 +440,7 @@ def _dispatch(args) -> int:
     if args.cmd == "book":
         from .book import build_book
         build_book(args.run, args.profile, args.data_root, reuse=not args.force, jobs=args.jobs,
-                   synthetic=args.synthetic, kernel=args.kernel)
+                   synthetic=args.synthetic, kernel=args.kernel, all_boards=args.all_boards)
         return 0
     return 2
 

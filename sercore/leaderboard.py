@@ -649,6 +649,30 @@ def find_boards(results_root=None, records_root=None, results: bool = True) -> B
     return out
 
 
+def published_on_these_files(dataset: str, data_root: str | None = None, records_root=None) -> str | None:
+    """Where the published reference board of ``dataset`` is (``records/leaderboard/<dataset>/reference``,
+    with its seeds) when every one of its records read the very corpus files found under ``data_root``
+    now (their ``corpus_fingerprint`` equals the version of the corpus loaded with the records'
+    parameters, :meth:`sercore.experiment.Corpus.version`); else None (no such board, other files, or a
+    corpus that cannot be loaded here). ``sercore book --run`` does not re-run such a board at quick size."""
+    from . import experiment
+    from .data import data_root as resolve_root
+    from .records import published_cells
+
+    items = published_cells(records_root, "leaderboard", dataset).get(("leaderboard", dataset, "reference"), [])
+    if not items:
+        return None
+    P = {**items[0]["provenance"]["params"], "data_root": str(resolve_root(data_root))}
+    try:
+        version = experiment.load_corpus(P).version()
+    except Exception:      # noqa: BLE001 - a corpus that does not load here is not the published one
+        return None
+    if any(str(it["provenance"]["corpus_fingerprint"]) != version for it in items):
+        return None
+    seeds = ", ".join(str(it["provenance"]["seed"]) for it in items)
+    return f"records/leaderboard/{dataset}/reference, seed{'s' if len(items) > 1 else ''} {seeds}"
+
+
 def rank_across(boards: Sequence[dict], metric: str = "ua", alpha: float = 0.05) -> dict:
     """Methods ranked over the corpora of ``boards`` (:func:`find_boards`): per corpus the methods' ranks by
     ``metric`` (1 = best), the Friedman test and Nemenyi's critical difference

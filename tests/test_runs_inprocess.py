@@ -96,3 +96,22 @@ def test_a_kernel_and_the_engine_write_the_same_kinds_of_output(tmp_path):
             os.environ.update(old)
         kinds[in_process] = [_kinds(c) for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"]
     assert kinds[True] == kinds[False]
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_this_process_keeps_its_main_module_and_can_still_spawn(tmp_path):
+    """The shell makes its namespace ``__main__`` while cells run; afterwards the process's own is back, so
+    ``sercore book`` can still start spawned workers (its published pages) after running a page in process."""
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    before = (sys.modules["__main__"], sys.displayhook, sys.excepthook)
+    _papermill(_notebook(tmp_path / "nb.ipynb", "y = x + 1"), tmp_path / "out.ipynb", {}, tmp_path, False,
+               in_process=True)
+    assert (sys.modules["__main__"], sys.displayhook, sys.excepthook) == before
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert pool.submit(_double, 21).result(timeout=120) == 42

@@ -18,6 +18,7 @@ closed at the end of each cell, as the inline backend does.
 """
 from __future__ import annotations
 
+import sys
 import traceback
 
 from papermill.engines import Engine, papermill_engines
@@ -92,6 +93,9 @@ class InProcessEngine(Engine):
         import matplotlib.pyplot as plt
 
         plt.switch_backend("agg")       # never a window: figures are shown as PNG at the end of each cell
+        # the shell makes its namespace this process's __main__ (and may set the display and except hooks);
+        # they are given back afterwards: a later multiprocessing "spawn" needs the real __main__
+        saved = (sys.modules.get("__main__"), sys.displayhook, sys.excepthook)
         shell = _shell()
         count = 0
         try:
@@ -131,6 +135,9 @@ class InProcessEngine(Engine):
             plt.close("all")
             shell.user_ns.clear()
             InteractiveShell.clear_instance()
+            if saved[0] is not None:
+                sys.modules["__main__"] = saved[0]
+            sys.displayhook, sys.excepthook = saved[1], saved[2]
 
 
 papermill_engines.register(NAME, InProcessEngine)
