@@ -336,14 +336,14 @@ def run_parallel(fn, calls: list[tuple], jobs: int = 1) -> list:
 
 
 #: Seconds each never-run notebook takes on the quick profile on a 2-core machine, two at a time, with the
-#: corpora of ../shared/data: measured by ``make book`` at 20bee65 (feature cache warm); the leaderboards
-#: trained three seeds then and one now, so theirs are the measured times divided by three. Used only to order
-#: runs that have no earlier result here (a clean clone); any run that finished before orders by its own runtime.
-_TYPICAL_QUICK_S = {("ctmam", "emodb"): 171, ("leaderboard", "emodb"): 159, ("leaderboard", "emovo"): 129,
-                    ("leaderboard", "meld"): 120, ("leaderboard", "urdu"): 114, ("mcwsa_cmha", "iemocap_text"): 77,
-                    ("mlcct", "meld"): 72, ("mdat", "emodb"): 68, ("mdat", "emodb_emovo_urdu"): 65,
-                    ("ca_ser", "emodb"): 61, ("mlcct", "iemocap_text"): 51, ("leaderboard", "iemocap_text"): 21,
-                    ("data", "all"): 9}
+#: corpora of ../shared/data: measured by ``make book`` at 74c9545 (feature cache empty, notebooks in process).
+#: Used only to order runs that have no earlier result here (a clean clone); any run that finished before
+#: orders by its own runtime.
+_TYPICAL_QUICK_S = {("leaderboard", "meld"): 188, ("leaderboard", "emodb"): 179, ("ctmam", "emodb"): 167,
+                    ("leaderboard", "emovo"): 164, ("leaderboard", "urdu"): 126, ("mcwsa_cmha", "iemocap_text"): 102,
+                    ("mdat", "emodb"): 74, ("mlcct", "iemocap_text"): 73, ("mdat", "emodb_emovo_urdu"): 70,
+                    ("ca_ser", "emodb"): 63, ("mlcct", "meld"): 56, ("data", "all"): 36,
+                    ("leaderboard", "iemocap_text"): 28}
 
 
 def _longest_first(plan: list[tuple[str, str]], profile: str) -> list[tuple[str, str]]:

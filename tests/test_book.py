@@ -85,6 +85,40 @@ def test_the_longest_runs_go_first_and_a_leaderboard_that_never_ran_counts_as_lo
     plan = [("data", "all"), ("ctmam", "emodb"), ("mdat", "emodb"), ("leaderboard", "x"), ("ca_ser", "emodb"),
             ("mlcct", "x"), ("mlcct", "iemocap_text")]
     # own runtimes first; a never-run leaderboard is long; a clean clone's known cells take their typical
-    # quick time (MLCCT on the transcripts: 51 s), an unknown chapter 60 s, the data chapter last
+    # quick time (MLCCT on the transcripts: 73 s), an unknown chapter 60 s, the data chapter last
     assert book._longest_first(plan, "quick") == [("leaderboard", "x"), ("ca_ser", "emodb"), ("ctmam", "emodb"),
-                                                  ("mlcct", "x"), ("mlcct", "iemocap_text"), ("mdat", "emodb"), ("data", "all")]
+                                                  ("mlcct", "iemocap_text"), ("mlcct", "x"), ("mdat", "emodb"), ("data", "all")]
+
+
+def test_a_board_published_on_these_corpus_files_is_not_run_again_at_quick_size(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from sercore import book, experiment, leaderboard, records
+
+    items = [{"provenance": {"params": {"corpus": "emodb", "data_root": "/elsewhere"}, "corpus_fingerprint": "abc",
+                             "seed": s}} for s in (0, 1)]
+    monkeypatch.setattr(records, "published_cells", lambda root, paper=None, dataset=None:
+                        {("leaderboard", "emodb", "reference"): items} if dataset == "emodb" else {})
+    seen = {}
+
+    def load(P):
+        seen.update(P)
+        return SimpleNamespace(version=lambda: version)
+
+    monkeypatch.setattr(experiment, "load_corpus", load)
+    version = "abc"
+    assert leaderboard.published_on_these_files("emodb", "/data") == "records/leaderboard/emodb/reference, seeds 0, 1"
+    assert seen["data_root"].endswith("data") and seen["data_root"] != "/elsewhere"   # the files found here
+    version = "other files"
+    assert leaderboard.published_on_these_files("emodb", "/data") is None
+    assert leaderboard.published_on_these_files("meld", "/data") is None               # nothing published
+    monkeypatch.setattr(experiment, "load_corpus", lambda P: (_ for _ in ()).throw(FileNotFoundError("no corpus")))
+    assert leaderboard.published_on_these_files("emodb", "/data") is None
+
+    monkeypatch.setattr(leaderboard, "published_on_these_files", lambda ds, root=None:
+                        "records/leaderboard/emodb/reference, seeds 0, 1" if ds == "emodb" else None)
+    plan = [("ctmam", "emodb"), ("leaderboard", "emodb"), ("leaderboard", "meld")]
+    assert book._without_published_boards(plan, None, "quick") == [("ctmam", "emodb"), ("leaderboard", "meld")]
+    out = capsys.readouterr().out
+    assert "leaderboard/emodb: not run at quick size" in out and "--all-boards" in out
+    assert book._without_published_boards(plan, None, "paper") == plan               # a paper build runs all
