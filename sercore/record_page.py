@@ -384,12 +384,12 @@ def data_effect(items: list[dict], records_root=None) -> pd.DataFrame | str:
 def provenance(items: list[dict]) -> pd.DataFrame:
     """One row per seed: the command that made it, its commit, when it started, its wall time
     (:func:`sercore.records.wall_seconds`), device, the corpus fingerprint and which copy of the corpus it was."""
-    from .records import run_command, span, wall_seconds
+    from .records import command_of, span, wall_seconds
 
     rows = []
     for it in items:
         p = it["provenance"]
-        rows.append({"seed": str(p["seed"]), "command": run_command(p["paper"], p["dataset"], p["profile"], p["seed"]),
+        rows.append({"seed": str(p["seed"]), "command": command_of(p),
                      "commit": p["commit"][:12], "started": p["started"].replace("T", " ")[:16],
                      "wall time": span(wall_seconds(it)), "device": p["device"],
                      "corpus fingerprint": p["corpus_fingerprint"],

@@ -36,6 +36,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
 from .paths import file_sha256, project_root, records_dir, results_dir
 
@@ -293,20 +294,50 @@ def machine_free(params: dict) -> dict:
     return {k: v for k, v in params.items() if k not in MACHINE_KEYS}
 
 
-def run_command(paper: str, dataset: str, profile: str, seed: int) -> str:
-    return f"sercore run {paper} --dataset {dataset} --profile {profile} --seed {seed}"
+def run_command(paper: str, dataset: str, profile: str, seed: int, sets: Sequence[str] = ()) -> str:
+    """``sercore run`` for one cell and seed, with ``--set KEY=VALUE`` for each of ``sets`` (shell-quoted)."""
+    import shlex
+
+    return (f"sercore run {paper} --dataset {dataset} --profile {profile} --seed {seed}"
+            + "".join(f" --set {shlex.quote(x)}" for x in sets))
+
+
+#: parameters a run is given, not set by a user: never a --set of its command
+_RUN_KEYS = {"paper", "dataset", "profile", "seed", "data_root", "results_dir", "results_root"}
+
+
+def run_sets(paper: str, dataset: str, profile: str, seed: int, params: dict, root: Path | None = None) -> list[str]:
+    """``KEY=VALUE`` (VALUE as JSON, which ``--set`` reads as YAML) for every parameter of a run that its params
+    file does not give on that profile: what the run was started with ``--set`` (a board's
+    ``--set seeds=[1]``, one record per seed). Empty when the cell cannot be resolved here."""
+    from . import runs
+
+    try:
+        base = runs.resolve(paper, dataset, profile, {"seed": seed}, root=root)
+    except Exception:      # noqa: BLE001 - a cell this checkout no longer has: the plain command
+        return []
+    return [f"{k}={json.dumps(v)}" for k, v in params.items()
+            if k not in _RUN_KEYS and k in base and base[k] != v]
+
+
+def command_of(prov: dict) -> str:
+    """The ``sercore run`` command a record's provenance names (its ``command``, else made from the cell)."""
+    return prov.get("command") or run_command(prov["paper"], prov["dataset"], prov["profile"], prov["seed"])
 
 
 def reproduce_command(prov: dict) -> str:
     """The one command that makes the record again: a worktree at its commit, the same ``sercore run``."""
     return (f"git worktree add ../sercore-{prov['commit'][:8]} {prov['commit']} && cd ../sercore-{prov['commit'][:8]}"
-            f" && SERCORE_DATA=<your data root> {run_command(prov['paper'], prov['dataset'], prov['profile'], prov['seed'])}")
+            f" && SERCORE_DATA=<your data root> {command_of(prov)}")
 
 
-#: loaders' notes as runs before 5ecb939 wrote them -> today's words (same meaning; "None" read as Python)
+#: loaders' notes as earlier runs wrote them -> today's words (same meaning; "None" read as Python)
 _OLD_WORDING = {"so path and video are None for those splits.":
                 "so those splits' utterances have no audio and no video.",
-                ", their rows have path None.": ", so those utterances have no audio."}
+                ", their rows have path None.": ", so those utterances have no audio.",
+                "URDU has no transcripts: text is None.": "URDU has no transcripts: its utterances have no text.",
+                "folder: their text is None.": "folder, so their utterances have no text.",
+                ": text is None.": ": the utterances have no text."}
 
 
 def corpus_copy(metrics: dict) -> str:
@@ -433,7 +464,9 @@ def record_run(results: str | os.PathLike, records_root: Path | None = None, *, 
         if n in texts:      # no path of this machine in the record: names relative to the data and results roots
             (dest / n).write_text(machine_free_text(texts[n], places), encoding="utf-8")
     prov = {"schema": SCHEMA_VERSION, "paper": paper, "dataset": dataset, "profile": profile, "seed": seed,
-            "commit": sha, "command": command or run_command(paper, dataset, profile, seed), "reproduce": "",
+            "commit": sha, "reproduce": "",
+            "command": command or run_command(paper, dataset, profile, seed,
+                                              run_sets(paper, dataset, profile, seed, params, root)),
             "device": str(metrics["device"]), "wall_time_s": round(max(float(metrics["runtime_s"]), trained_seconds(metrics)), 1),
             "started": str(metrics["started"]),
             "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -636,7 +669,7 @@ def published_runs_page(records_root: Path | None = None) -> str:
                   "| seed | command | commit | wall time | started |", "|---|---|---|---|---|"]
         for r in items:
             p = r["provenance"]
-            lines.append(f"| {p['seed']} | `{run_command(paper, dataset, profile, p['seed'])}` | "
+            lines.append(f"| {p['seed']} | `{command_of(p)}` | "
                          f"`{p['commit'][:12]}` | {span(wall_seconds(r))} | {p['started'][:10]} |")
         lines.append("")
     return "\n".join(lines)

@@ -413,3 +413,22 @@ def test_a_record_says_which_copy_of_its_corpus_it_read():
     assert records.corpus_copy({**base, "corpus_note": COPY_CAVEAT}) == f"differs from the official release: {COPY_CAVEAT}"
     assert "found no difference" in records.corpus_copy({**base, "corpus_note": None})
     assert records.corpus_copy({**base, "synthetic": True}).startswith("the synthetic corpus")
+
+
+def test_a_records_command_carries_the_sets_its_run_was_started_with():
+    """A board published one record per seed ran with ``--set seeds=[S]``: its command and the one that
+    reproduces it say so, or they would train every seed of the profile; a run of the file's own
+    parameters gets the plain command."""
+    from sercore import runs
+
+    P = runs.resolve("leaderboard", "urdu", "reference", {"seed": 1, "seeds": [1]})
+    sets = records.run_sets("leaderboard", "urdu", "reference", 1, {**P, "data_root": "/somewhere"})
+    assert sets == ["seeds=[1]"]
+    cmd = records.run_command("leaderboard", "urdu", "reference", 1, sets)
+    assert cmd == "sercore run leaderboard --dataset urdu --profile reference --seed 1 --set 'seeds=[1]'"
+    assert runs.parse_overrides(["seeds=[1]"]) == {"seeds": [1]}
+    plain = runs.resolve("ctmam", "emodb", "reference", {"seed": 2})
+    assert records.run_sets("ctmam", "emodb", "reference", 2, plain) == []
+    prov = {"paper": "leaderboard", "dataset": "urdu", "profile": "reference", "seed": 1, "commit": "a" * 40,
+            "command": cmd}
+    assert records.reproduce_command(prov).endswith(cmd) and records.command_of(prov) == cmd

@@ -238,7 +238,7 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         f"with start/end: {examples(from_dialog_wav)}." if from_dialog_wav else None,
         f"{len(no_audio)} utterance(s) have no audio at all (path None): "
         f"{examples(no_audio)}." if no_audio else None,
-        f"Session(s) {no_trans_dir} have no dialog/transcriptions folder: their text is None."
+        f"Session(s) {no_trans_dir} have no dialog/transcriptions folder, so their utterances have no text."
         if no_trans_dir else None,
     ])
     return make_manifest(records, root=root, note=note, skipped=log.items)

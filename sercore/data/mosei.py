@@ -261,7 +261,7 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
         f"{ties} segment(s)); {zeros} segment(s) with all six intensities 0 are labelled neutral "
         "(label_raw 'none'), which the mosei6 map drops.",
         "speaker is the video id (the SDK files do not name speakers).",
-        None if words else f"No {WORDS_CSD}: text is None.",
+        None if words else f"No {WORDS_CSD}: the utterances have no text.",
         f"{len(no_words)} segment(s) belong to videos {WORDS_CSD} does not hold: their text is "
         f"None: {examples(no_words)}." if no_words else None,
         f"No split file ({FOLDS_PY} or {SPLITS_JSON}): split is None." if split_source is None

@@ -86,7 +86,7 @@ def load(root: Path, on_error: str = "raise") -> pd.DataFrame:
             })
     absent = [n for n in FOLDERS if n not in present]
     note = join_notes([f"Emotion folder(s) {absent} not found." if absent else None,
-                       "URDU has no transcripts: text is None."])
+                       "URDU has no transcripts: its utterances have no text."])
     return make_manifest(records, root=root, note=note, skipped=log.items)
 
 # ----------------------------------------------------------------------------- fixture
