@@ -746,13 +746,14 @@ def lacking(board: dict) -> set[str]:
     return out
 
 
-def rank_by_modality(boards: Sequence[dict], metric: str = "ua", alpha: float = 0.05) -> dict[str, dict]:
+def rank_by_modality(boards: Sequence[dict], metric: str = "ua", alpha: float = 0.05,
+                     whole: dict | None = None) -> dict[str, dict]:
     """:func:`rank_across` again over the corpora that have each modality (audio, text), where that leaves
     out some corpora but keeps two or more: a method that needs audio is absent on a text-only corpus and
     so left out of the all-corpora ranking, but it is ranked among the corpora with audio. ``{modality:
     ranking}``, only for the subsets that rank more methods than the all-corpora ranking."""
     boards = list(boards)
-    whole = rank_across(boards, metric=metric, alpha=alpha)
+    whole = whole or rank_across(boards, metric=metric, alpha=alpha)      # the all-corpora ranking, if not given
     out = {}
     for mod in ("audio", "text"):
         sub = [b for b in boards if mod not in lacking(b)]
@@ -835,7 +836,7 @@ def show_across_corpora(results_root=None, records_root=None, metric: str = "ua"
     ranking["figure"] = draw(ranking, "corpora")
     display(boards_table(ranking["boards"]))
     # methods left out above (a modality some corpus lacks) ranked where they can run
-    ranking["by_modality"] = rank_by_modality(boards, metric=metric, alpha=alpha)
+    ranking["by_modality"] = rank_by_modality(boards, metric=metric, alpha=alpha, whole=ranking)
     for mod, r in ranking["by_modality"].items():
         names = ", ".join(b["dataset"] for b in r["boards"])
         display(Markdown(f"**Over the corpora with {mod}** ({names}): the methods that need {mod} are ranked "

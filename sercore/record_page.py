@@ -165,7 +165,8 @@ def board(items: list[dict]) -> list:
     scope = lb.board_scope(first.get("protocol") or {},
                            {**params, "profile": items[0]["provenance"]["profile"], "seeds": seeds})
     ran = rows[rows["skipped"].isna()]
-    top = lb.summary(rows).iloc[0]
+    summ = lb.summary(rows)
+    top = summ.iloc[0]
     text = (f"**The board, seeds pooled** ({scope['text']}; {len(items)} record{'s' if len(items) != 1 else ''}): "
             f"each method's mean ± std over the seeds, the best UA first. {top['method']} is first with UA "
             f"{top['ua']:.2f}. {ran['method'].nunique()} methods ran; "
@@ -174,7 +175,7 @@ def board(items: list[dict]) -> list:
                else "none was absent."))
     notes = (rows.drop_duplicates("method")[["method", "note"]].rename(columns={"note": "settings"})
              if "note" in rows.columns else None)
-    table = lb.display_table(lb.summary(rows)).reset_index()
+    table = lb.display_table(summ).reset_index()
     return [text, _cells(table), *([_cells(notes)] if notes is not None else [])]
 
 
